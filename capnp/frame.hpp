@@ -1,0 +1,74 @@
+// Framing shared by every side: a fixed little-endian header followed by one Cap'n Proto
+// message in its standard flat encoding. The header is what a transport may inspect and
+// stamp without parsing the message (the kernel module overwrites containerId/clientPort).
+#pragma once
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vhsm.capnp.h"
+
+namespace vhsm::proto {
+
+inline constexpr uint32_t kFrameMagic = 0x4d534856;  // "VHSM" on the wire
+inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr size_t kHeaderSize = 40;
+// Largest payload one frame may carry; data beyond kMaxChunk streams as init/update/final.
+inline constexpr size_t kMaxPayload = 512 * 1024;
+inline constexpr size_t kMaxFrame = kHeaderSize + kMaxPayload;
+// Bulk data per frame, leaving room for the rest of the message.
+inline constexpr size_t kMaxChunk = 256 * 1024;
+inline constexpr unsigned kNestingLimit = 16;
+
+enum class FrameType : uint16_t { request = 1, response = 2 };
+
+// Set on a streamUpdate that needs no reply: failures surface at streamFinal instead.
+inline constexpr uint16_t kFlagNoReply = 1;
+
+struct FrameHeader {
+  FrameType type = FrameType::request;
+  uint16_t flags = 0;
+  uint64_t requestId = 0;
+  uint32_t payloadLength = 0;
+  uint32_t clientPort = 0;      // written by the transport only
+  uint64_t containerId = 0;     // written by the transport only
+};
+
+enum class FrameError { none, tooShort, badMagic, badVersion, badType, badLength, tooLarge };
+const char* describe(FrameError error);
+
+void encodeHeader(const FrameHeader& header, std::span<std::byte, kHeaderSize> out);
+// Checks everything the header alone can say against the whole received datagram.
+FrameError decodeHeader(std::span<const std::byte> frame, FrameHeader& out);
+
+// Reader limits for untrusted payloads: the traversal limit is proportional to the payload so
+// amplification through shared pointers stays bounded.
+capnp::ReaderOptions readerOptions(size_t payloadBytes);
+
+// A payload ready to send: header bytes and the message's segments, without copying them.
+class OutgoingFrame {
+ public:
+  OutgoingFrame(FrameHeader header, capnp::MessageBuilder& message);
+  // iovec-compatible pieces, in order.
+  const std::vector<std::span<const std::byte>>& pieces() const { return pieces_; }
+  size_t size() const { return size_; }
+
+ private:
+  std::byte header_[kHeaderSize];
+  std::vector<uint32_t> segmentTable_;
+  std::vector<std::span<const std::byte>> pieces_;
+  size_t size_ = 0;
+};
+
+// Opens a received payload (word aligned) for reading with readerOptions(). Throws
+// kj::Exception when the segment table does not describe exactly the payload.
+std::unique_ptr<capnp::FlatArrayMessageReader> openMessage(kj::ArrayPtr<const capnp::word> payload);
+
+}  // namespace vhsm::proto

@@ -1,0 +1,253 @@
+# The vhsm wire protocol: one Request or Response per frame (see frame.hpp for the header).
+# Field numbers are part of the protocol: append, never renumber.
+@0xf6a122833560ba83;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("vhsm::proto");
+
+enum ErrorCode {
+  ok @0;
+  malformedFrame @1;          # header bad: magic, length, type
+  unsupportedVersion @2;
+  frameTooLarge @3;
+  malformedMessage @4;        # Cap'n Proto body rejected (limits, unknown union member)
+  notLoggedIn @5;
+  wrongPassword @6;
+  unknownUser @7;
+  loginThrottled @8;          # too many recent failures for this user from this container
+  containerNotAllowed @9;     # user not bound to the requesting container
+  permissionDenied @10;       # role or flag missing
+  unknownKey @11;
+  keyExists @12;
+  keyTypeMismatch @13;        # e.g. an AES key used for HMAC
+  unsupportedAlgorithm @14;
+  invalidArgument @15;        # bad length, name, flag or parameter
+  tagMismatch @16;            # AES-GCM authentication failed
+  unknownOperation @17;       # stream handle not open on this connection
+  tooManyOperations @18;      # per-connection limit on open streams
+  userExists @19;
+  unknownContainer @20;
+  containerExists @21;
+  notUnlocked @22;            # passwordless login but no unlock for this container
+  storeError @23;
+  internalError @24;
+  alreadyLoggedIn @25;
+  passwordRequired @26;       # a password is needed that the request did not carry
+  unknownRequest @27;         # request type this keyd does not implement
+}
+
+enum HashAlgorithm {
+  sha1 @0;
+  sha256 @1;
+  sha384 @2;
+  sha512 @3;
+}
+
+enum KeyType {
+  hmac @0;
+  aes @1;
+}
+
+enum UserType {
+  user @0;
+  so @1;
+}
+
+# Bit set of user flags, as in SPEC §3.
+struct UserFlags {
+  read @0 :Bool;
+  create @1 :Bool;
+  modify @2 :Bool;
+  delete @3 :Bool;
+  createExtended @4 :Bool;
+}
+
+struct UserInfo {
+  name @0 :Text;
+  type @1 :UserType;
+  flags @2 :UserFlags;
+  containers @3 :List(Text);
+}
+
+struct ContainerInfo {
+  name @0 :Text;
+  netnsInode @1 :UInt64;
+  netnsCookie @2 :UInt64;
+}
+
+struct KeyInfo {
+  id @0 :Text;
+  type @1 :KeyType;
+  bits @2 :UInt32;
+  createdUnixSeconds @3 :Int64;
+  owner @4 :Text;
+}
+
+struct AuditRecord {
+  sequence @0 :UInt64;
+  unixMillis @1 :Int64;
+  actor @2 :Text;             # user name, or "" before login
+  container @3 :Text;         # container name or "unregistered:<inode>"
+  action @4 :Text;
+  target @5 :Text;
+  result @6 :ErrorCode;
+  detail @7 :Text;
+}
+
+struct Request {
+  union {
+    ping @0 :Void;
+    login @1 :Login;
+    logout @2 :Void;
+    whoami @3 :Void;
+
+    userCreate @4 :UserCreate;
+    userModify @5 :UserModify;
+    userDelete @6 :Text;
+    userList @7 :Void;
+    userPasswd @8 :UserPasswd;
+
+    containerAdd @9 :ContainerInfo;
+    containerRemove @10 :Text;
+    containerList @11 :Void;
+
+    unlock @12 :Unlock;
+    lock @13 :Lock;
+
+    keyGenerate @14 :KeyGenerate;
+    keyImport @15 :KeyImport;
+    keyList @16 :Void;
+    keyInfo @17 :Text;
+    keyDelete @18 :Text;
+
+    hmac @19 :Hmac;
+    digest @20 :Digest;
+    gcmEncrypt @21 :GcmEncrypt;
+    gcmDecrypt @22 :GcmDecrypt;
+
+    streamInit @23 :StreamInit;
+    streamUpdate @24 :StreamUpdate;
+    streamFinal @25 :StreamFinal;
+    streamAbort @26 :UInt32;
+
+    auditList @27 :AuditList;
+    auditVerify @28 :Void;
+  }
+
+  struct Login {
+    user @0 :Text;
+    password @1 :Data;        # empty: use an unlock for the requesting container
+  }
+  struct UserCreate {
+    info @0 :UserInfo;
+    password @1 :Data;
+  }
+  struct UserModify {
+    name @0 :Text;
+    setFlags @1 :Bool;
+    flags @2 :UserFlags;
+    setContainers @3 :Bool;
+    containers @4 :List(Text);
+  }
+  struct UserPasswd {
+    name @0 :Text;            # empty: the logged-in user
+    oldPassword @1 :Data;     # needed when name is another user
+    newPassword @2 :Data;
+  }
+  struct Unlock {
+    user @0 :Text;
+    password @1 :Data;        # the unlocked user's password
+    container @2 :Text;
+    ttlSeconds @3 :UInt32;
+  }
+  struct Lock {
+    user @0 :Text;
+    container @1 :Text;       # empty: every container
+  }
+  struct KeyGenerate {
+    id @0 :Text;
+    type @1 :KeyType;
+    bits @2 :UInt32;          # 0: the type's default
+  }
+  struct KeyImport {
+    id @0 :Text;
+    type @1 :KeyType;
+    material @2 :Data;
+  }
+  struct Hmac {
+    keyId @0 :Text;
+    algorithm @1 :HashAlgorithm;
+    data @2 :Data;
+  }
+  struct Digest {
+    algorithm @0 :HashAlgorithm;
+    data @1 :Data;
+  }
+  struct GcmEncrypt {
+    keyId @0 :Text;
+    iv @1 :Data;              # empty: keyd draws a random 12-byte IV and returns it
+    aad @2 :Data;
+    plaintext @3 :Data;
+    tagLength @4 :UInt8 = 16;
+  }
+  struct GcmDecrypt {
+    keyId @0 :Text;
+    iv @1 :Data;
+    aad @2 :Data;
+    ciphertext @3 :Data;
+    tag @4 :Data;
+  }
+  struct StreamInit {
+    union {
+      hmac @0 :Hmac;          # data, if any, is the first update
+      digest @1 :Digest;
+      gcmEncrypt @2 :GcmEncrypt;
+      gcmDecrypt @3 :GcmDecrypt; # tag may be empty here and given at final
+    }
+  }
+  struct StreamUpdate {
+    handle @0 :UInt32;
+    aad @1 :Data;             # GCM only, before any data
+    data @2 :Data;
+  }
+  struct StreamFinal {
+    handle @0 :UInt32;
+    data @1 :Data;            # a last update, saving a round trip
+    tag @2 :Data;             # GCM decrypt: the expected tag
+    tagLength @3 :UInt8 = 16; # GCM encrypt
+  }
+  struct AuditList {
+    fromSequence @0 :UInt64;
+    limit @1 :UInt32;         # 0: all
+  }
+}
+
+struct Response {
+  error @0 :ErrorCode;
+  message @1 :Text;           # one human-readable line; never secret material
+  retryAfterMillis @2 :UInt32;
+  union {
+    none @3 :Void;
+    whoami @4 :UserInfo;
+    users @5 :List(UserInfo);
+    containers @6 :List(ContainerInfo);
+    keys @7 :List(KeyInfo);
+    key @8 :KeyInfo;
+    bytes @9 :Data;           # MAC or digest, or plaintext
+    gcm @10 :GcmResult;
+    stream @11 :UInt32;       # handle of a new stream
+    audit @12 :List(AuditRecord);
+    auditVerify @13 :AuditVerifyResult;
+  }
+
+  struct GcmResult {
+    iv @0 :Data;
+    ciphertext @1 :Data;
+    tag @2 :Data;
+  }
+  struct AuditVerifyResult {
+    records @0 :UInt64;
+    ok @1 :Bool;
+    firstBadSequence @2 :UInt64;
+  }
+}

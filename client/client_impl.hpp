@@ -1,0 +1,43 @@
+// Client internals shared by the client's source files.
+#pragma once
+
+#include <capnp/message.h>
+#include <sys/types.h>
+
+#include "vhsm/client.hpp"
+
+namespace vhsm {
+
+struct Client::Impl {
+  explicit Impl(ClientOptions options);
+  ~Impl();
+
+  void connectSocket();
+  void ensureConnected();
+  void disconnect();
+  bool sendFrame(capnp::MessageBuilder& message, uint64_t requestId, uint16_t flags);
+  void receiveReply(uint64_t requestId, const Read& read);
+  bool exchange(const Build& build, const Read& read, bool noReply);
+  // retry: resend once on a fresh connection when the old one turned out dead before sending.
+  void call(const Build& build, const Read& read, bool noReply, bool retry);
+
+  struct Credentials {
+    std::string user;
+    std::string password;
+  };
+
+  ClientOptions options;
+  mutable std::mutex mutex;
+  int fd = -1;
+  pid_t pid = 0;
+  uint64_t generation = 0;
+  uint64_t nextRequestId = 0;
+  bool loggedIn = false;
+  std::optional<Credentials> credentials;
+  kj::Array<capnp::word> receiveWords;
+};
+
+inline kj::ArrayPtr<const kj::byte> capnpBytes(ByteView v) { return {v.data(), v.size()}; }
+inline Bytes toBytes(capnp::Data::Reader d) { return Bytes(d.begin(), d.end()); }
+
+}  // namespace vhsm

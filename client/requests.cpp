@@ -1,0 +1,301 @@
+// The typed request API: each method builds one Request and reads one Response.
+#include "client_impl.hpp"
+#include "frame.hpp"
+
+namespace vhsm {
+
+using Req = proto::Request::Builder;
+using Rep = proto::Response::Reader;
+
+namespace {
+
+void setFlags(proto::UserFlags::Builder out, const UserFlags& f) {
+  out.setRead(f.read);
+  out.setCreate(f.create);
+  out.setModify(f.modify);
+  out.setDelete(f.remove);
+  out.setCreateExtended(f.createExtended);
+}
+
+void setList(capnp::List<capnp::Text>::Builder list, const std::vector<std::string>& items) {
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, items[i]);
+}
+
+UserInfo userFrom(proto::UserInfo::Reader r) {
+  UserInfo u;
+  u.name = r.getName();
+  u.isSo = r.getType() == proto::UserType::SO;
+  auto f = r.getFlags();
+  u.flags = {f.getRead(), f.getCreate(), f.getModify(), f.getDelete(), f.getCreateExtended()};
+  for (auto c : r.getContainers()) u.containers.emplace_back(c);
+  return u;
+}
+
+KeyInfo keyFrom(proto::KeyInfo::Reader r) {
+  return {r.getId(), r.getType(), r.getBits(), r.getCreatedUnixSeconds(), r.getOwner()};
+}
+
+kj::ArrayPtr<const kj::byte> textBytes(std::string_view s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+void Client::ping() {
+  call([](Req r) { r.setPing(); });
+}
+
+UserInfo Client::whoami() {
+  UserInfo out;
+  call([](Req r) { r.setWhoami(); }, [&](Rep r) { out = userFrom(r.getWhoami()); });
+  return out;
+}
+
+void Client::userCreate(const UserInfo& user, std::string_view password) {
+  call([&](Req r) {
+    auto create = r.initUserCreate();
+    auto info = create.initInfo();
+    info.setName(user.name);
+    info.setType(user.isSo ? proto::UserType::SO : proto::UserType::USER);
+    setFlags(info.initFlags(), user.flags);
+    setList(info.initContainers(unsigned(user.containers.size())), user.containers);
+    create.setPassword(textBytes(password));
+  });
+}
+
+void Client::userModify(const std::string& name, const std::optional<UserFlags>& flags,
+                        const std::optional<std::vector<std::string>>& containers) {
+  call([&](Req r) {
+    auto modify = r.initUserModify();
+    modify.setName(name);
+    if (flags) {
+      modify.setSetFlags(true);
+      setFlags(modify.initFlags(), *flags);
+    }
+    if (containers) {
+      modify.setSetContainers(true);
+      setList(modify.initContainers(unsigned(containers->size())), *containers);
+    }
+  });
+}
+
+void Client::userDelete(const std::string& name) {
+  call([&](Req r) { r.setUserDelete(name); });
+}
+
+std::vector<UserInfo> Client::userList() {
+  std::vector<UserInfo> out;
+  call([](Req r) { r.setUserList(); },
+       [&](Rep r) {
+         for (auto u : r.getUsers()) out.push_back(userFrom(u));
+       });
+  return out;
+}
+
+void Client::userPasswd(const std::string& name, std::string_view oldPassword,
+                        std::string_view newPassword) {
+  call([&](Req r) {
+    auto p = r.initUserPasswd();
+    p.setName(name);
+    p.setOldPassword(textBytes(oldPassword));
+    p.setNewPassword(textBytes(newPassword));
+  });
+}
+
+void Client::containerAdd(const std::string& name, proto::NetnsIdentity netns) {
+  call([&](Req r) {
+    auto c = r.initContainerAdd();
+    c.setName(name);
+    c.setNetnsInode(netns.inode);
+    c.setNetnsCookie(netns.cookie);
+  });
+}
+
+void Client::containerRemove(const std::string& name) {
+  call([&](Req r) { r.setContainerRemove(name); });
+}
+
+std::vector<ContainerInfo> Client::containerList() {
+  std::vector<ContainerInfo> out;
+  call([](Req r) { r.setContainerList(); },
+       [&](Rep r) {
+         for (auto c : r.getContainers())
+           out.push_back({c.getName(), {c.getNetnsInode(), c.getNetnsCookie()}});
+       });
+  return out;
+}
+
+void Client::unlock(const std::string& user, std::string_view password,
+                    const std::string& container, uint32_t ttlSeconds) {
+  call([&](Req r) {
+    auto u = r.initUnlock();
+    u.setUser(user);
+    u.setPassword(textBytes(password));
+    u.setContainer(container);
+    u.setTtlSeconds(ttlSeconds);
+  });
+}
+
+void Client::lock(const std::string& user, const std::string& container) {
+  call([&](Req r) {
+    auto l = r.initLock();
+    l.setUser(user);
+    l.setContainer(container);
+  });
+}
+
+void Client::keyGenerate(const std::string& id, KeyType type, uint32_t bits) {
+  call([&](Req r) {
+    auto g = r.initKeyGenerate();
+    g.setId(id);
+    g.setType(type);
+    g.setBits(bits);
+  });
+}
+
+void Client::keyImport(const std::string& id, KeyType type, ByteView material) {
+  call([&](Req r) {
+    auto i = r.initKeyImport();
+    i.setId(id);
+    i.setType(type);
+    i.setMaterial(capnpBytes(material));
+  });
+}
+
+std::vector<KeyInfo> Client::keyList() {
+  std::vector<KeyInfo> out;
+  call([](Req r) { r.setKeyList(); },
+       [&](Rep r) {
+         for (auto k : r.getKeys()) out.push_back(keyFrom(k));
+       });
+  return out;
+}
+
+KeyInfo Client::keyInfo(const std::string& id) {
+  KeyInfo out;
+  call([&](Req r) { r.setKeyInfo(id); }, [&](Rep r) { out = keyFrom(r.getKey()); });
+  return out;
+}
+
+void Client::keyDelete(const std::string& id) {
+  call([&](Req r) { r.setKeyDelete(id); });
+}
+
+Bytes Client::hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView data) {
+  if (data.size() > proto::kMaxChunk) {
+    auto stream = hmacStream(keyId, algorithm);
+    stream.update(data);
+    return stream.final();
+  }
+  Bytes out;
+  call(
+      [&](Req r) {
+        auto h = r.initHmac();
+        h.setKeyId(keyId);
+        h.setAlgorithm(algorithm);
+        h.setData(capnpBytes(data));
+      },
+      [&](Rep r) { out = toBytes(r.getBytes()); });
+  return out;
+}
+
+Bytes Client::digest(HashAlgorithm algorithm, ByteView data) {
+  if (data.size() > proto::kMaxChunk) {
+    auto stream = digestStream(algorithm);
+    stream.update(data);
+    return stream.final();
+  }
+  Bytes out;
+  call(
+      [&](Req r) {
+        auto d = r.initDigest();
+        d.setAlgorithm(algorithm);
+        d.setData(capnpBytes(data));
+      },
+      [&](Rep r) { out = toBytes(r.getBytes()); });
+  return out;
+}
+
+GcmSealed Client::gcmEncrypt(const std::string& keyId, ByteView iv, ByteView aad,
+                             ByteView plaintext, uint8_t tagLength) {
+  GcmSealed out;
+  if (plaintext.size() + aad.size() > proto::kMaxChunk && !iv.empty()) {
+    auto stream = gcmEncryptStream(keyId, iv);
+    stream.aad(aad);
+    out.iv.assign(iv.begin(), iv.end());
+    out.ciphertext = stream.update(plaintext);
+    auto rest = stream.finalEncrypt(out.tag, tagLength);
+    out.ciphertext.insert(out.ciphertext.end(), rest.begin(), rest.end());
+    return out;
+  }
+  call(
+      [&](Req r) {
+        auto g = r.initGcmEncrypt();
+        g.setKeyId(keyId);
+        g.setIv(capnpBytes(iv));
+        g.setAad(capnpBytes(aad));
+        g.setPlaintext(capnpBytes(plaintext));
+        g.setTagLength(tagLength);
+      },
+      [&](Rep r) {
+        auto g = r.getGcm();
+        out.iv = toBytes(g.getIv());
+        out.ciphertext = toBytes(g.getCiphertext());
+        out.tag = toBytes(g.getTag());
+      });
+  return out;
+}
+
+Bytes Client::gcmDecrypt(const std::string& keyId, ByteView iv, ByteView aad, ByteView ciphertext,
+                         ByteView tag) {
+  if (ciphertext.size() + aad.size() > proto::kMaxChunk) {
+    // Streamed, but all-or-nothing like the one-shot call: nothing is returned unless the tag
+    // verifies.
+    auto stream = gcmDecryptStream(keyId, iv);
+    stream.aad(aad);
+    Bytes out = stream.update(ciphertext);
+    auto rest = stream.finalDecrypt(tag);
+    out.insert(out.end(), rest.begin(), rest.end());
+    return out;
+  }
+  Bytes out;
+  call(
+      [&](Req r) {
+        auto g = r.initGcmDecrypt();
+        g.setKeyId(keyId);
+        g.setIv(capnpBytes(iv));
+        g.setAad(capnpBytes(aad));
+        g.setCiphertext(capnpBytes(ciphertext));
+        g.setTag(capnpBytes(tag));
+      },
+      [&](Rep r) { out = toBytes(r.getBytes()); });
+  return out;
+}
+
+std::vector<AuditRecord> Client::auditList(uint64_t fromSequence, uint32_t limit) {
+  std::vector<AuditRecord> out;
+  call(
+      [&](Req r) {
+        auto a = r.initAuditList();
+        a.setFromSequence(fromSequence);
+        a.setLimit(limit);
+      },
+      [&](Rep r) {
+        for (auto a : r.getAudit())
+          out.push_back({a.getSequence(), a.getUnixMillis(), a.getActor(), a.getContainer(),
+                         a.getAction(), a.getTarget(), a.getDetail(), a.getResult()});
+      });
+  return out;
+}
+
+AuditVerdict Client::auditVerify() {
+  AuditVerdict out;
+  call([](Req r) { r.setAuditVerify(); },
+       [&](Rep r) {
+         auto v = r.getAuditVerify();
+         out = {v.getRecords(), v.getOk(), v.getFirstBadSequence()};
+       });
+  return out;
+}
+
+}  // namespace vhsm

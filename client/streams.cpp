@@ -1,0 +1,230 @@
+// Streams: hash streams gather data and open a keyd stream only when it outgrows one frame;
+// GCM streams open one at once, since every update returns output.
+#include <algorithm>
+#include <utility>
+
+#include "client_impl.hpp"
+#include "frame.hpp"
+
+namespace vhsm {
+
+using Req = proto::Request::Builder;
+using Rep = proto::Response::Reader;
+
+namespace {
+
+// A stream handle lives on one connection; a reconnect (fork, keyd restart) ends it.
+struct OpenStream {
+  Client& client;
+  uint64_t generation = 0;
+  uint32_t handle = 0;
+
+  bool open() const { return handle != 0; }
+  void checkAlive() const {
+    if (client.connectionGeneration() != generation)
+      throw Error(ErrorKind::disconnected, ErrorCode::UNKNOWN_OPERATION,
+                  "the connection to vhsm-keyd was re-established; the stream is lost");
+  }
+  void start(const Client::Build& build) {
+    client.call(build, [&](Rep r) { handle = r.getStream(); });
+    generation = client.connectionGeneration();
+  }
+  void abort() noexcept {
+    if (!open()) return;
+    try {
+      if (client.connectionGeneration() == generation)
+        client.send([&](Req r) { r.setStreamAbort(handle); });
+    } catch (...) {
+      // Best effort: keyd drops the stream with the connection anyway.
+    }
+    handle = 0;
+  }
+};
+
+}  // namespace
+
+struct HashStream::State {
+  State(Client& c, std::string k, bool isHmac, HashAlgorithm a)
+      : stream{c}, keyId(std::move(k)), hmac(isHmac), algorithm(a) {}
+  OpenStream stream;
+  std::string keyId;
+  bool hmac;
+  HashAlgorithm algorithm;
+  Bytes pending;
+
+  void fillInit(Req r, ByteView data) {
+    auto init = r.initStreamInit();
+    if (hmac) {
+      auto h = init.initHmac();
+      h.setKeyId(keyId);
+      h.setAlgorithm(algorithm);
+      h.setData(capnpBytes(data));
+    } else {
+      auto d = init.initDigest();
+      d.setAlgorithm(algorithm);
+      d.setData(capnpBytes(data));
+    }
+  }
+
+  // Sends whole chunks of pending data, keeping the remainder for later or for final.
+  void drain() {
+    size_t sent = 0;
+    while (pending.size() - sent > proto::kMaxChunk) {
+      ByteView chunk(pending.data() + sent, proto::kMaxChunk);
+      if (!stream.open()) {
+        stream.start([&](Req r) { fillInit(r, chunk); });
+      } else {
+        stream.checkAlive();
+        stream.client.send([&](Req r) {
+          auto u = r.initStreamUpdate();
+          u.setHandle(stream.handle);
+          u.setData(capnpBytes(chunk));
+        });
+      }
+      sent += chunk.size();
+    }
+    pending.erase(pending.begin(), pending.begin() + ptrdiff_t(sent));
+  }
+};
+
+HashStream::HashStream(std::unique_ptr<State> state) : state_(std::move(state)) {}
+HashStream::HashStream(HashStream&&) noexcept = default;
+HashStream::~HashStream() {
+  if (state_) state_->stream.abort();
+}
+
+void HashStream::update(ByteView data) {
+  state_->pending.insert(state_->pending.end(), data.begin(), data.end());
+  state_->drain();
+}
+
+Bytes HashStream::final() {
+  auto& s = *state_;
+  if (!s.stream.open()) {
+    // Everything fitted in one frame: one round trip, no stream at all.
+    Bytes out = s.hmac ? s.stream.client.hmac(s.keyId, s.algorithm, s.pending)
+                       : s.stream.client.digest(s.algorithm, s.pending);
+    s.pending.clear();
+    return out;
+  }
+  s.stream.checkAlive();
+  Bytes out;
+  uint32_t handle = std::exchange(s.stream.handle, 0);
+  s.stream.client.call(
+      [&](Req r) {
+        auto f = r.initStreamFinal();
+        f.setHandle(handle);
+        f.setData(capnpBytes(s.pending));
+      },
+      [&](Rep r) { out = toBytes(r.getBytes()); });
+  s.pending.clear();
+  return out;
+}
+
+HashStream Client::hmacStream(const std::string& keyId, HashAlgorithm algorithm) {
+  return HashStream(std::make_unique<HashStream::State>(*this, keyId, true, algorithm));
+}
+
+HashStream Client::digestStream(HashAlgorithm algorithm) {
+  return HashStream(std::make_unique<HashStream::State>(*this, "", false, algorithm));
+}
+
+struct GcmStream::State {
+  explicit State(Client& c) : stream{c} {}
+  OpenStream stream;
+};
+
+GcmStream::GcmStream(std::unique_ptr<State> state) : state_(std::move(state)) {}
+GcmStream::GcmStream(GcmStream&&) noexcept = default;
+GcmStream::~GcmStream() {
+  if (state_) state_->stream.abort();
+}
+
+void GcmStream::aad(ByteView aad) {
+  auto& s = state_->stream;
+  for (size_t at = 0; at < aad.size(); at += proto::kMaxChunk) {
+    ByteView piece = aad.subspan(at, std::min(proto::kMaxChunk, aad.size() - at));
+    s.checkAlive();
+    s.client.call([&](Req r) {
+      auto u = r.initStreamUpdate();
+      u.setHandle(s.handle);
+      u.setAad(capnpBytes(piece));
+    });
+  }
+}
+
+Bytes GcmStream::update(ByteView data) {
+  auto& s = state_->stream;
+  Bytes out;
+  out.reserve(data.size());
+  for (size_t at = 0; at < data.size(); at += proto::kMaxChunk) {
+    ByteView piece = data.subspan(at, std::min(proto::kMaxChunk, data.size() - at));
+    s.checkAlive();
+    s.client.call(
+        [&](Req r) {
+          auto u = r.initStreamUpdate();
+          u.setHandle(s.handle);
+          u.setData(capnpBytes(piece));
+        },
+        [&](Rep r) {
+          auto bytes = r.getBytes();
+          out.insert(out.end(), bytes.begin(), bytes.end());
+        });
+  }
+  return out;
+}
+
+Bytes GcmStream::finalEncrypt(Bytes& tag, uint8_t tagLength) {
+  auto& s = state_->stream;
+  s.checkAlive();
+  Bytes out;
+  uint32_t handle = std::exchange(s.handle, 0);
+  s.client.call(
+      [&](Req r) {
+        auto f = r.initStreamFinal();
+        f.setHandle(handle);
+        f.setTagLength(tagLength);
+      },
+      [&](Rep r) {
+        out = toBytes(r.getGcm().getCiphertext());
+        tag = toBytes(r.getGcm().getTag());
+      });
+  return out;
+}
+
+Bytes GcmStream::finalDecrypt(ByteView tag) {
+  auto& s = state_->stream;
+  s.checkAlive();
+  Bytes out;
+  uint32_t handle = std::exchange(s.handle, 0);
+  s.client.call(
+      [&](Req r) {
+        auto f = r.initStreamFinal();
+        f.setHandle(handle);
+        f.setTag(capnpBytes(tag));
+      },
+      [&](Rep r) { out = toBytes(r.getBytes()); });
+  return out;
+}
+
+GcmStream Client::gcmEncryptStream(const std::string& keyId, ByteView iv) {
+  auto state = std::make_unique<GcmStream::State>(*this);
+  state->stream.start([&](Req r) {
+    auto g = r.initStreamInit().initGcmEncrypt();
+    g.setKeyId(keyId);
+    g.setIv(capnpBytes(iv));
+  });
+  return GcmStream(std::move(state));
+}
+
+GcmStream Client::gcmDecryptStream(const std::string& keyId, ByteView iv) {
+  auto state = std::make_unique<GcmStream::State>(*this);
+  state->stream.start([&](Req r) {
+    auto g = r.initStreamInit().initGcmDecrypt();
+    g.setKeyId(keyId);
+    g.setIv(capnpBytes(iv));
+  });
+  return GcmStream(std::move(state));
+}
+
+}  // namespace vhsm

@@ -1,0 +1,207 @@
+// libvhsm-client: the one C++ API to keyd, used by the provider, vhsm-admin, tests and bench.
+//
+// A Client owns one connection and is safe to share between threads (requests on it are
+// serialised). It connects lazily, reconnects and logs in again after fork() (the child never
+// uses its parent's socket) and after keyd restarts, and gives every failure as vhsm::Error.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "identity.hpp"
+#include "vhsm.capnp.h"
+
+namespace vhsm {
+
+using Bytes = std::vector<uint8_t>;
+using ByteView = std::span<const uint8_t>;
+using proto::ErrorCode;
+using proto::HashAlgorithm;
+using proto::KeyType;
+
+enum class ErrorKind {
+  refused,       // keyd answered with an error code
+  unreachable,   // no keyd at the socket
+  timeout,       // keyd did not answer in time
+  disconnected,  // the connection broke while a request was in flight
+  protocol,      // keyd's reply made no sense
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, ErrorCode code, const std::string& message, uint32_t retryAfterMillis = 0)
+      : std::runtime_error(message), kind_(kind), code_(code), retryAfter_(retryAfterMillis) {}
+  ErrorKind kind() const { return kind_; }
+  ErrorCode code() const { return code_; }  // meaningful for ErrorKind::refused
+  uint32_t retryAfterMillis() const { return retryAfter_; }
+
+ private:
+  ErrorKind kind_;
+  ErrorCode code_;
+  uint32_t retryAfter_;
+};
+
+// "wrongPassword" etc: the schema's own name for a code.
+std::string errorName(ErrorCode code);
+
+struct ClientOptions {
+  std::string socketPath = "/run/vhsm/keyd.sock";
+  std::chrono::milliseconds timeout{30000};  // per request; PBKDF2 logins take a while
+};
+
+struct UserFlags {
+  bool read = false, create = false, modify = false, remove = false, createExtended = false;
+};
+
+struct UserInfo {
+  std::string name;
+  bool isSo = false;
+  UserFlags flags;
+  std::vector<std::string> containers;
+};
+
+struct ContainerInfo {
+  std::string name;
+  proto::NetnsIdentity netns;
+};
+
+struct KeyInfo {
+  std::string id;
+  KeyType type = KeyType::HMAC;
+  uint32_t bits = 0;
+  int64_t createdUnixSeconds = 0;
+  std::string owner;
+};
+
+struct AuditRecord {
+  uint64_t sequence = 0;
+  int64_t unixMillis = 0;
+  std::string actor, container, action, target, detail;
+  ErrorCode result = ErrorCode::OK;
+};
+
+struct AuditVerdict {
+  uint64_t records = 0;
+  bool ok = false;
+  uint64_t firstBadSequence = 0;
+};
+
+struct GcmSealed {
+  Bytes iv, ciphertext, tag;
+};
+
+class Client;
+
+// A digest or HMAC over data given piece by piece. Small pieces are gathered and sent in large
+// frames that need no reply, so a stream of any size costs one round trip at the end.
+class HashStream {
+ public:
+  HashStream(HashStream&&) noexcept;
+  ~HashStream();
+  void update(ByteView data);
+  Bytes final();
+
+ private:
+  friend class Client;
+  struct State;
+  explicit HashStream(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// AES-GCM over data given piece by piece; output comes back per update (as with EVP).
+class GcmStream {
+ public:
+  GcmStream(GcmStream&&) noexcept;
+  ~GcmStream();
+  void aad(ByteView aad);  // before any update
+  Bytes update(ByteView data);
+  // Encrypt: returns the last output and fills tag (tagLength bytes). Decrypt: checks tag and
+  // throws Error(tagMismatch) when it does not match.
+  Bytes finalEncrypt(Bytes& tag, uint8_t tagLength = 16);
+  Bytes finalDecrypt(ByteView tag);
+
+ private:
+  friend class Client;
+  struct State;
+  explicit GcmStream(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Remembered, so a reconnect logs in again. An empty password logs in through an unlock.
+  void login(const std::string& user, std::string_view password);
+  void logout();
+  void ping();
+  UserInfo whoami();
+
+  void userCreate(const UserInfo& user, std::string_view password);
+  void userModify(const std::string& name, const std::optional<UserFlags>& flags,
+                  const std::optional<std::vector<std::string>>& containers);
+  void userDelete(const std::string& name);
+  std::vector<UserInfo> userList();
+  void userPasswd(const std::string& name, std::string_view oldPassword,
+                  std::string_view newPassword);
+
+  void containerAdd(const std::string& name, proto::NetnsIdentity netns);
+  void containerRemove(const std::string& name);
+  std::vector<ContainerInfo> containerList();
+
+  void unlock(const std::string& user, std::string_view password, const std::string& container,
+              uint32_t ttlSeconds);
+  void lock(const std::string& user, const std::string& container = {});
+
+  void keyGenerate(const std::string& id, KeyType type, uint32_t bits = 0);
+  void keyImport(const std::string& id, KeyType type, ByteView material);
+  std::vector<KeyInfo> keyList();
+  KeyInfo keyInfo(const std::string& id);
+  void keyDelete(const std::string& id);
+
+  Bytes hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView data);
+  Bytes digest(HashAlgorithm algorithm, ByteView data);
+  // An empty iv asks keyd for a random 12-byte one (returned in the result).
+  GcmSealed gcmEncrypt(const std::string& keyId, ByteView iv, ByteView aad, ByteView plaintext,
+                       uint8_t tagLength = 16);
+  Bytes gcmDecrypt(const std::string& keyId, ByteView iv, ByteView aad, ByteView ciphertext,
+                   ByteView tag);
+
+  HashStream hmacStream(const std::string& keyId, HashAlgorithm algorithm);
+  HashStream digestStream(HashAlgorithm algorithm);
+  GcmStream gcmEncryptStream(const std::string& keyId, ByteView iv);
+  GcmStream gcmDecryptStream(const std::string& keyId, ByteView iv);
+
+  std::vector<AuditRecord> auditList(uint64_t fromSequence = 0, uint32_t limit = 0);
+  AuditVerdict auditVerify();
+
+  // Low level, for tools and tests: one request built by `build`, its reply read by `read`
+  // (only valid inside the callback). Throws Error for an error reply.
+  using Build = std::function<void(proto::Request::Builder)>;
+  using Read = std::function<void(proto::Response::Reader)>;
+  void call(const Build& build, const Read& read = {});
+  // Sends a frame without waiting for a reply (streamUpdate with the no-reply flag).
+  void send(const Build& build);
+  // Raw bytes, for tests of keyd's frame handling; returns the raw reply.
+  Bytes exchangeRaw(ByteView frame);
+
+  // Incremented on every new connection: streams opened on an older one are gone.
+  uint64_t connectionGeneration() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vhsm

@@ -1,0 +1,166 @@
+// One request through keyd: route it to its handler, and turn every failure into a specific
+// error code, one line of text and an audit record.
+#include <capnp/dynamic.h>
+
+#include "log.hpp"
+#include "service.hpp"
+#include "streams.hpp"
+
+namespace vhsm::keyd {
+
+using proto::ErrorCode;
+using Which = proto::Request::Which;
+
+namespace {
+
+// Only these may be sent without waiting for a reply; their failures surface at streamFinal.
+bool mayOmitReply(proto::Request::Reader r) {
+  return r.which() == Which::STREAM_UPDATE || r.which() == Which::STREAM_ABORT;
+}
+
+std::string actionOf(proto::Request::Reader request) {
+  KJ_IF_MAYBE (field, capnp::toDynamic(request).which()) {
+    return field->getProto().getName();
+  }
+  return "unknownRequest";
+}
+
+std::string keyIdOf(proto::Request::StreamInit::Reader init) {
+  switch (init.which()) {
+    case proto::Request::StreamInit::HMAC: return init.getHmac().getKeyId();
+    case proto::Request::StreamInit::GCM_ENCRYPT: return init.getGcmEncrypt().getKeyId();
+    case proto::Request::StreamInit::GCM_DECRYPT: return init.getGcmDecrypt().getKeyId();
+    default: return "";
+  }
+}
+
+// What a refusal is about, for the audit record.
+std::string targetOf(proto::Request::Reader r) {
+  switch (r.which()) {
+    case Which::LOGIN: return r.getLogin().getUser();
+    case Which::USER_CREATE: return r.getUserCreate().getInfo().getName();
+    case Which::USER_MODIFY: return r.getUserModify().getName();
+    case Which::USER_DELETE: return r.getUserDelete();
+    case Which::USER_PASSWD: return r.getUserPasswd().getName();
+    case Which::CONTAINER_ADD: return r.getContainerAdd().getName();
+    case Which::CONTAINER_REMOVE: return r.getContainerRemove();
+    case Which::UNLOCK: return r.getUnlock().getUser();
+    case Which::LOCK: return r.getLock().getUser();
+    case Which::KEY_GENERATE: return r.getKeyGenerate().getId();
+    case Which::KEY_IMPORT: return r.getKeyImport().getId();
+    case Which::KEY_INFO: return r.getKeyInfo();
+    case Which::KEY_DELETE: return r.getKeyDelete();
+    case Which::HMAC: return r.getHmac().getKeyId();
+    case Which::GCM_ENCRYPT: return r.getGcmEncrypt().getKeyId();
+    case Which::GCM_DECRYPT: return r.getGcmDecrypt().getKeyId();
+    case Which::STREAM_INIT: return keyIdOf(r.getStreamInit());
+    default: return "";
+  }
+}
+
+}  // namespace
+
+bool Service::handle(Session& s, proto::Request::Reader request, capnp::MessageBuilder& reply,
+                     bool noReply) {
+  try {
+    try {
+      dispatch(s, request, reply.initRoot<proto::Response>());
+      return !(noReply && mayOmitReply(request));
+    } catch (const Refusal&) {
+      throw;
+    } catch (const store::StoreError& e) {
+      logError(std::string("store: ") + e.what());
+      throw Refusal(ErrorCode::STORE_ERROR, std::string("store error: ") + e.what());
+    } catch (const kj::Exception& e) {
+      throw Refusal(ErrorCode::MALFORMED_MESSAGE,
+                    "malformed request: " + std::string(e.getDescription().cStr()));
+    } catch (const std::bad_alloc&) {
+      throw Refusal(ErrorCode::INTERNAL_ERROR, "out of memory");
+    } catch (const std::exception& e) {
+      logError(std::string("internal error: ") + e.what());
+      throw Refusal(ErrorCode::INTERNAL_ERROR, "internal error");
+    }
+  } catch (const Refusal& refusal) {
+    if (noReply && mayOmitReply(request)) {
+      if (request.which() == Which::STREAM_UPDATE) {
+        auto it = s.streams.find(request.getStreamUpdate().getHandle());
+        if (it != s.streams.end()) it->second->fail(refusal);
+      }
+      return false;
+    }
+    refuse(s, request, refusal, reply);
+    return true;
+  }
+}
+
+void Service::refuse(Session& s, proto::Request::Reader request, const Refusal& refusal,
+                     capnp::MessageBuilder& reply) {
+  auto out = reply.initRoot<proto::Response>();  // discards whatever the handler had built
+  out.setError(refusal.code());
+  out.setMessage(refusal.what());
+  out.setRetryAfterMillis(refusal.retryAfterMillis());
+  std::string action, target;
+  try {
+    action = actionOf(request);
+    target = targetOf(request);
+  } catch (const kj::Exception&) {
+    action = "malformedRequest";
+  }
+  logDebug("refused " + action + " " + target + ": " + refusal.what());
+  try {
+    auto event = eventFor(s, action.c_str(), target);
+    event.result = refusal.code();
+    event.detail = refusal.what();
+    store_.write([&](store::WriteTxn& txn) { appendAudit(txn, event); });
+  } catch (const std::exception& e) {
+    logError(std::string("cannot audit a refusal: ") + e.what());
+  }
+}
+
+void Service::auditTransportRefusal(Session& s, ErrorCode code, const std::string& detail) {
+  auto event = eventFor(s, "frame", "");
+  event.result = code;
+  event.detail = detail;
+  try {
+    store_.write([&](store::WriteTxn& txn) { appendAudit(txn, event); });
+  } catch (const std::exception& e) {
+    logError(std::string("cannot audit a refusal: ") + e.what());
+  }
+}
+
+void Service::dispatch(Session& s, Request::Reader r, Response out) {
+  switch (r.which()) {
+    case Which::PING: return;
+    case Which::LOGIN: return login(s, r.getLogin());
+    case Which::LOGOUT: return s.logout();
+    case Which::WHOAMI: return whoami(s, out);
+    case Which::USER_CREATE: return userCreate(s, r.getUserCreate());
+    case Which::USER_MODIFY: return userModify(s, r.getUserModify());
+    case Which::USER_DELETE: return userDelete(s, r.getUserDelete());
+    case Which::USER_LIST: return userList(s, out);
+    case Which::USER_PASSWD: return userPasswd(s, r.getUserPasswd());
+    case Which::CONTAINER_ADD: return containerAdd(s, r.getContainerAdd());
+    case Which::CONTAINER_REMOVE: return containerRemove(s, r.getContainerRemove());
+    case Which::CONTAINER_LIST: return containerList(s, out);
+    case Which::UNLOCK: return unlock(s, r.getUnlock());
+    case Which::LOCK: return lock(s, r.getLock());
+    case Which::KEY_GENERATE: return keyGenerate(s, r.getKeyGenerate());
+    case Which::KEY_IMPORT: return keyImport(s, r.getKeyImport());
+    case Which::KEY_LIST: return keyList(s, out);
+    case Which::KEY_INFO: return keyInfo(s, r.getKeyInfo(), out);
+    case Which::KEY_DELETE: return keyDelete(s, r.getKeyDelete());
+    case Which::HMAC: return hmac(s, r.getHmac(), out);
+    case Which::DIGEST: return digest(r.getDigest(), out);
+    case Which::GCM_ENCRYPT: return gcmEncrypt(s, r.getGcmEncrypt(), out);
+    case Which::GCM_DECRYPT: return gcmDecrypt(s, r.getGcmDecrypt(), out);
+    case Which::STREAM_INIT: return streamInit(s, r.getStreamInit(), out);
+    case Which::STREAM_UPDATE: return streamUpdate(s, r.getStreamUpdate(), out);
+    case Which::STREAM_FINAL: return streamFinal(s, r.getStreamFinal(), out);
+    case Which::STREAM_ABORT: return streamAbort(s, r.getStreamAbort());
+    case Which::AUDIT_LIST: return auditList(s, r.getAuditList(), out);
+    case Which::AUDIT_VERIFY: return auditVerify(s, out);
+  }
+  throw Refusal(ErrorCode::UNKNOWN_REQUEST, "request type not supported by this keyd");
+}
+
+}  // namespace vhsm::keyd

@@ -1,0 +1,20 @@
+// Digests and HMACs (SHA-1, SHA-256, SHA-384, SHA-512) on Crypto++. Both are a
+// CryptoPP::HashTransformation: Update(...) then TruncatedFinal(...).
+#pragma once
+
+#include <cryptopp/cryptlib.h>
+
+#include <memory>
+#include <span>
+
+#include "vhsm.capnp.h"
+
+namespace vhsm::keyd {
+
+using Hasher = std::unique_ptr<CryptoPP::HashTransformation>;
+
+Hasher newDigest(proto::HashAlgorithm algorithm);
+// HMAC keys of any length, as RFC 2104 allows (long keys are hashed first).
+Hasher newHmac(proto::HashAlgorithm algorithm, std::span<const uint8_t> key);
+
+}  // namespace vhsm::keyd

@@ -1,0 +1,136 @@
+// Key objects (SPEC §5 `key ...`): created inside keyd or imported, stored wrapped under the
+// owner's user secret, used only by their owner. Unwrapped keys are cached per session until
+// any key is deleted anywhere.
+#include <chrono>
+
+#include "keyring.hpp"
+#include "names.hpp"
+#include "primitives.hpp"
+#include "service.hpp"
+#include "user_flags.hpp"
+
+namespace vhsm::keyd {
+
+using proto::ErrorCode;
+using proto::KeyType;
+
+namespace {
+
+constexpr uint32_t kUsageEncrypt = 2;
+constexpr uint32_t kUsageMac = 4;
+constexpr size_t kMaxHmacKeyBytes = 1024;
+
+const char* typeName(KeyType type) { return type == KeyType::HMAC ? "hmac" : "aes"; }
+
+// Checks a key length for its type; 0 bits asks for the type's default.
+uint32_t checkedBits(KeyType type, uint32_t bits) {
+  switch (type) {
+    case KeyType::HMAC:
+      if (bits == 0) return 256;
+      if (bits % 8 != 0 || bits > kMaxHmacKeyBytes * 8)
+        throw Refusal(ErrorCode::INVALID_ARGUMENT,
+                      "HMAC keys are 8 to 8192 bits, a multiple of 8");
+      return bits;
+    case KeyType::AES:
+      if (bits == 0) return 256;
+      if (bits != 128 && bits != 192 && bits != 256)
+        throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES keys are 128, 192 or 256 bits");
+      return bits;
+  }
+  throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unsupported key type");
+}
+
+void fillInfo(proto::KeyInfo::Builder out, const store::Key& key) {
+  out.setId(key.id);
+  out.setType(KeyType(key.type));
+  out.setBits(key.bits);
+  out.setCreatedUnixSeconds(key.createdUnixSeconds);
+  out.setOwner(key.owner);
+}
+
+}  // namespace
+
+void Service::storeNewKey(Session& s, store::Key key, std::span<const uint8_t> material,
+                          const char* action) {
+  const auto& user = requireUser(s, kFlagCreate);
+  key.owner = user.name;
+  key.usage = KeyType(key.type) == KeyType::HMAC ? kUsageMac : kUsageEncrypt;
+  key.createdUnixSeconds = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  wrapKey(key, s.userSecret, material);
+  audited(s, action, key.id, [&](store::WriteTxn& txn) {
+    if (!txn.putKey(key, false)) throw Refusal(ErrorCode::KEY_EXISTS, "key " + key.id + " exists");
+  }, std::string(typeName(KeyType(key.type))) + "-" + std::to_string(key.bits));
+}
+
+void Service::keyGenerate(Session& s, Request::KeyGenerate::Reader r) {
+  store::Key key;
+  key.id = requireName("key", r.getId().cStr());
+  key.type = uint16_t(r.getType());
+  key.bits = checkedBits(r.getType(), r.getBits());
+  auto material = randomSecret(key.bits / 8);
+  storeNewKey(s, std::move(key), material, "keyGenerate");
+}
+
+void Service::keyImport(Session& s, Request::KeyImport::Reader r) {
+  auto material = r.getMaterial();
+  if (material.size() == 0)
+    throw Refusal(ErrorCode::INVALID_ARGUMENT, "no key material given");
+  store::Key key;
+  key.id = requireName("key", r.getId().cStr());
+  key.type = uint16_t(r.getType());
+  key.bits = checkedBits(r.getType(), uint32_t(std::min<size_t>(material.size(), 1u << 20) * 8));
+  storeNewKey(s, std::move(key), {material.begin(), material.size()}, "keyImport");
+}
+
+void Service::keyList(Session& s, Response out) {
+  const auto& user = requireUser(s, kFlagRead);
+  auto keys = store_.read([&](const store::ReadTxn& t) { return t.keys(user.name); });
+  auto list = out.initKeys(unsigned(keys.size()));
+  for (unsigned i = 0; i < list.size(); ++i) fillInfo(list[i], keys[i]);
+}
+
+void Service::keyInfo(Session& s, const std::string& rawId, Response out) {
+  const auto& user = requireUser(s, kFlagRead);
+  auto id = requireName("key", rawId);
+  auto key = store_.read([&](const store::ReadTxn& t) { return t.key(user.name, id); });
+  if (!key) throw Refusal(ErrorCode::UNKNOWN_KEY, "no key " + id);
+  fillInfo(out.initKey(), *key);
+}
+
+void Service::keyDelete(Session& s, const std::string& rawId) {
+  const auto& user = requireUser(s, kFlagDelete);
+  auto id = requireName("key", rawId);
+  audited(s, "keyDelete", id, [&](store::WriteTxn& txn) {
+    if (!txn.deleteKey(user.name, id)) throw Refusal(ErrorCode::UNKNOWN_KEY, "no key " + id);
+  });
+  ++keysEpoch_;
+}
+
+const UnwrappedKey& Service::usableKey(Session& s, const std::string& rawId, KeyType type) {
+  const auto& user = requireUser(s, kFlagRead);
+  uint64_t epoch = keysEpoch_.load();
+  if (s.keysEpoch != epoch) {
+    s.keys.clear();
+    s.keysEpoch = epoch;
+  }
+  auto cached = s.keys.find(rawId);
+  if (cached == s.keys.end()) {
+    auto id = requireName("key", rawId);
+    auto key = store_.read([&](const store::ReadTxn& t) { return t.key(user.name, id); });
+    if (!key) throw Refusal(ErrorCode::UNKNOWN_KEY, "no key " + id);
+    auto material = unwrapKey(*key, s.userSecret);
+    if (!material)
+      throw Refusal(ErrorCode::STORE_ERROR, "key " + id + " fails authentication in the store");
+    if (s.keys.size() >= limits_.maxCachedKeysPerSession) s.keys.clear();
+    cached = s.keys.emplace(id, UnwrappedKey{key->type, key->bits, std::move(*material)}).first;
+  }
+  if (KeyType(cached->second.type) != type)
+    throw Refusal(ErrorCode::KEY_TYPE_MISMATCH, "key " + rawId + " is a " +
+                                                    typeName(KeyType(cached->second.type)) +
+                                                    " key, not " + typeName(type));
+  return cached->second;
+}
+
+}  // namespace vhsm::keyd

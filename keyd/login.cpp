@@ -1,0 +1,143 @@
+// Authentication: password login, passwordless login through an unlock, unlock/lock, and
+// password changes. Passwords only ever unwrap a user secret; they are never stored.
+#include <algorithm>
+
+#include "keyring.hpp"
+#include "log.hpp"
+#include "names.hpp"
+#include "service.hpp"
+#include "user_flags.hpp"
+
+namespace vhsm::keyd {
+
+using proto::ErrorCode;
+
+namespace {
+
+std::span<const uint8_t> bytesOf(capnp::Data::Reader d) { return {d.begin(), d.size()}; }
+
+bool boundTo(const store::User& user, const std::string& container) {
+  return std::find(user.containers.begin(), user.containers.end(), container) !=
+         user.containers.end();
+}
+
+}  // namespace
+
+// Throttled per (user, requesting container); failures and throttling are audited.
+SecretBytes Service::checkPassword(Session& s, const store::User& user,
+                                   capnp::Data::Reader password) {
+  const auto& container = containerOf(s);
+  if (uint32_t wait = throttle_.waitMillis(user.name, container))
+    throw Refusal(ErrorCode::LOGIN_THROTTLED,
+                  "too many failed passwords for " + user.name + "; retry in " +
+                      std::to_string(wait) + " ms",
+                  wait);
+  auto secret = unwrapUserSecret(user, bytesOf(password));
+  if (!secret) {
+    uint32_t delay = throttle_.failed(user.name, container);
+    std::string message = "wrong password for " + user.name;
+    if (delay) message += "; further attempts throttled for " + std::to_string(delay) + " ms";
+    throw Refusal(ErrorCode::WRONG_PASSWORD, message, delay);
+  }
+  throttle_.succeeded(user.name, container);
+  return std::move(*secret);
+}
+
+void Service::login(Session& s, Request::Login::Reader r) {
+  if (s.user) throw Refusal(ErrorCode::ALREADY_LOGGED_IN, "already logged in as " + s.user->name);
+  auto name = requireName("user", r.getUser().cStr());
+  auto user = store_.read([&](const store::ReadTxn& t) { return t.user(name); });
+  if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
+  const auto& container = containerOf(s);
+  // Checked before the password, so an unbound container cannot even guess passwords.
+  if (!boundTo(*user, container))
+    throw Refusal(ErrorCode::CONTAINER_NOT_ALLOWED,
+                  "user " + name + " may not be used from container " + container);
+
+  uint64_t epoch = authEpoch_.load();
+  SecretBytes secret;
+  std::optional<std::chrono::steady_clock::time_point> unlockExpires;
+  const char* how = "password";
+  if (r.getPassword().size() == 0) {
+    std::lock_guard lock(unlockMutex_);
+    auto it = unlocked_.find({name, container});
+    if (it == unlocked_.end() || it->second.expires <= std::chrono::steady_clock::now()) {
+      if (it != unlocked_.end()) unlocked_.erase(it);
+      throw Refusal(ErrorCode::NOT_UNLOCKED,
+                    "no password given and " + name + " is not unlocked for " + container);
+    }
+    secret = it->second.secret;
+    unlockExpires = it->second.expires;
+    how = "unlock";
+  } else {
+    secret = checkPassword(s, *user, r.getPassword());
+  }
+  s.user = std::move(*user);
+  s.userSecret = std::move(secret);
+  s.unlockExpires = unlockExpires;
+  s.authEpoch = epoch;
+  audited(s, "login", name, [](store::WriteTxn&) {}, how);
+}
+
+void Service::unlock(Session& s, Request::Unlock::Reader r) {
+  requireSo(s, kFlagModify);
+  auto name = requireName("user", r.getUser().cStr());
+  auto container = requireName("container", r.getContainer().cStr());
+  uint32_t ttl = r.getTtlSeconds();
+  if (ttl == 0 || ttl > limits_.maxUnlockSeconds)
+    throw Refusal(ErrorCode::INVALID_ARGUMENT,
+                  "unlock TTL must be 1 to " + std::to_string(limits_.maxUnlockSeconds) + " s");
+  auto user = store_.read([&](const store::ReadTxn& t) {
+    requireKnownContainer(t, container);
+    return t.user(name);
+  });
+  if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
+  if (user->isSo) throw Refusal(ErrorCode::INVALID_ARGUMENT, "only key users can be unlocked");
+  if (!boundTo(*user, container))
+    throw Refusal(ErrorCode::CONTAINER_NOT_ALLOWED,
+                  "user " + name + " is not bound to container " + container);
+  if (r.getPassword().size() == 0)
+    throw Refusal(ErrorCode::PASSWORD_REQUIRED, "unlock needs the user's password");
+  auto secret = checkPassword(s, *user, r.getPassword());
+  audited(s, "unlock", name, [](store::WriteTxn&) {},
+          "container " + container + " for " + std::to_string(ttl) + " s");
+  std::lock_guard lock(unlockMutex_);
+  unlocked_[{name, container}] = {std::move(secret),
+                                  std::chrono::steady_clock::now() + std::chrono::seconds(ttl)};
+}
+
+void Service::lock(Session& s, Request::Lock::Reader r) {
+  requireSo(s, kFlagModify);
+  auto name = requireName("user", r.getUser().cStr());
+  std::string container = r.getContainer();
+  size_t removed = 0;
+  {
+    std::lock_guard lock(unlockMutex_);
+    removed = std::erase_if(unlocked_, [&](const auto& entry) {
+      return entry.first.first == name && (container.empty() || entry.first.second == container);
+    });
+  }
+  audited(s, "lock", name, [](store::WriteTxn&) {},
+          (container.empty() ? "all containers" : "container " + container) + ", " +
+              std::to_string(removed) + " unlock(s) removed");
+  ++authEpoch_;  // sessions that logged in through a removed unlock end
+}
+
+void Service::userPasswd(Session& s, Request::UserPasswd::Reader r) {
+  const auto& actor = requireLogin(s);
+  std::string name = r.hasName() && r.getName().size() ? r.getName().cStr() : actor.name;
+  requireName("user", name);
+  if (name != actor.name) requireSo(s, kFlagModify);
+  if (r.getOldPassword().size() == 0)
+    throw Refusal(ErrorCode::PASSWORD_REQUIRED, "changing a password needs the current one");
+  if (r.getNewPassword().size() == 0)
+    throw Refusal(ErrorCode::INVALID_ARGUMENT, "the new password is empty");
+  auto user = store_.read([&](const store::ReadTxn& t) { return t.user(name); });
+  if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
+  auto secret = checkPassword(s, *user, r.getOldPassword());
+  rewrapUserSecret(*user, secret, bytesOf(r.getNewPassword()));
+  audited(s, "userPasswd", name, [&](store::WriteTxn& txn) { txn.putUser(*user); });
+  ++authEpoch_;
+}
+
+}  // namespace vhsm::keyd

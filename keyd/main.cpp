@@ -1,0 +1,127 @@
+// vhsm-keyd: serve a store to clients (default), or create one (--init, used by vhsm-admin).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "init_store.hpp"
+#include "keyring.hpp"
+#include "log.hpp"
+#include "secure_memory.hpp"
+#include "service.hpp"
+#include "unix_server.hpp"
+
+using namespace vhsm;
+using namespace vhsm::keyd;
+
+namespace {
+
+SecretBytes readPasswordFromStdin() {
+  SecretBytes password;
+  char c;
+  while (read(STDIN_FILENO, &c, 1) == 1) password.push_back(uint8_t(c));
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+    password.pop_back();
+  return password;
+}
+
+int runInit(const std::string& dir, uint32_t iterations) {
+  if (iterations < kDefaultKdfIterations)
+    logWarn("PBKDF2 with " + std::to_string(iterations) + " iterations (default " +
+            std::to_string(kDefaultKdfIterations) + "): only for tests, passwords are weak");
+  auto password = readPasswordFromStdin();
+  if (password.empty()) {
+    logError("no password for root on standard input");
+    return 1;
+  }
+  initStore(dir, password, iterations);
+  logInfo("created store " + dir + " with security officer root");
+  return 0;
+}
+
+// One keyd per store: a second would race the first for nothing but confusion.
+int lockStore(const std::string& dir) {
+  std::string path = dir + "/keyd.lock";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error("store " + dir + " is in use by another vhsm-keyd");
+  return fd;
+}
+
+proto::NetnsIdentity hostNamespace() {
+  try {
+    return proto::netnsIdentity("/proc/1/ns/net");
+  } catch (const std::exception& e) {
+    logWarn(std::string("cannot read the host's namespace (") + e.what() +
+            "); taking keyd's own as the host's");
+    return proto::netnsIdentity("/proc/self/ns/net");
+  }
+}
+
+int serve(const std::string& dir, UnixServerOptions options) {
+  hardenProcess();
+  auto store = store::Store::open(dir);
+  int lockFd = lockStore(dir);
+  Service service(*store, hostNamespace());
+
+  // Workers inherit this mask; only the main thread takes the stop signals, via sigwait.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGTERM);
+  sigaddset(&stopSignals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  UnixServer server(service, options);
+  server.start();
+  logInfo("vhsm-keyd ready (store " + dir + ")");
+  int signal = 0;
+  sigwait(&stopSignals, &signal);
+  logInfo(std::string("stopping on ") + strsignal(signal));
+  server.stop();
+  close(lockFd);
+  logInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vhsm-keyd: the vhsm key daemon"};
+  std::string storeDir, logLevel = "info";
+  UnixServerOptions options;
+  options.socketPath = "/run/vhsm/keyd.sock";
+  options.threads = std::max(4u, 2 * std::thread::hardware_concurrency());
+  bool init = false;
+  uint32_t iterations = kDefaultKdfIterations;
+  app.add_option("--store", storeDir, "store directory")->required();
+  app.add_option("--socket", options.socketPath, "Unix socket to serve")->capture_default_str();
+  app.add_option("--threads", options.threads, "worker threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--log-level", logLevel, "error, warn, info or debug")->capture_default_str();
+  app.add_flag("--init", init, "create a new store; root's password comes on standard input");
+  app.add_option("--kdf-iterations", iterations, "PBKDF2 iterations for --init")
+      ->check(CLI::Range(1000u, 100'000'000u))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  LogLevel level;
+  if (!parseLogLevel(logLevel, level)) {
+    std::cerr << "vhsm-keyd: unknown log level " << logLevel << "\n";
+    return 2;
+  }
+  setLogLevel(level);
+  try {
+    return init ? runInit(storeDir, iterations) : serve(storeDir, options);
+  } catch (const std::exception& e) {
+    logError(e.what());
+    return 1;
+  }
+}

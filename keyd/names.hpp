@@ -1,0 +1,28 @@
+// Names of users, containers and keys: 1–64 of A-Za-z0-9._- (SPEC §6), so they can never
+// carry a separator, a path or a control character into the store or a log line.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "refusal.hpp"
+
+namespace vhsm::keyd {
+
+inline bool isValidName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+inline std::string requireName(std::string_view kind, std::string_view name) {
+  if (!isValidName(name))
+    throw Refusal(proto::ErrorCode::INVALID_ARGUMENT,
+                  std::string(kind) + " name must be 1-64 characters of A-Za-z0-9._-");
+  return std::string(name);
+}
+
+}  // namespace vhsm::keyd

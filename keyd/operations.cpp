@@ -1,0 +1,139 @@
+// Cryptographic operations on keys by id: HMAC, digest and AES-GCM, in one frame or streamed.
+#include "aes_gcm.hpp"
+#include "hashes.hpp"
+#include "primitives.hpp"
+#include "service.hpp"
+#include "streams.hpp"
+
+namespace vhsm::keyd {
+
+using proto::ErrorCode;
+using proto::KeyType;
+
+namespace {
+
+std::span<const uint8_t> bytesOf(capnp::Data::Reader d) { return {d.begin(), d.size()}; }
+
+void finishHash(CryptoPP::HashTransformation& h, capnp::Data::Reader data,
+                proto::Response::Builder out) {
+  h.Update(data.begin(), data.size());
+  auto result = out.initBytes(h.DigestSize());
+  h.TruncatedFinal(result.begin(), result.size());
+}
+
+}  // namespace
+
+void Service::hmac(Session& s, Request::Hmac::Reader r, Response out) {
+  const auto& key = usableKey(s, r.getKeyId(), KeyType::HMAC);
+  finishHash(*newHmac(r.getAlgorithm(), key.material), r.getData(), out);
+}
+
+void Service::digest(Request::Digest::Reader r, Response out) {
+  finishHash(*newDigest(r.getAlgorithm()), r.getData(), out);
+}
+
+void Service::gcmEncrypt(Session& s, Request::GcmEncrypt::Reader r, Response out) {
+  const auto& key = usableKey(s, r.getKeyId(), KeyType::AES);
+  AesGcm::checkTagLength(r.getTagLength());
+  auto result = out.initGcm();
+  std::span<const uint8_t> iv = bytesOf(r.getIv());
+  if (iv.empty()) {
+    auto fresh = result.initIv(kDefaultGcmIvBytes);
+    randomBytes({fresh.begin(), fresh.size()});
+    iv = {fresh.begin(), fresh.size()};
+  } else {
+    result.setIv(r.getIv());
+  }
+  AesGcm gcm(true, key.material, iv);
+  gcm.addAad(bytesOf(r.getAad()));
+  auto plaintext = bytesOf(r.getPlaintext());
+  gcm.process(plaintext, result.initCiphertext(unsigned(plaintext.size())).begin());
+  auto tag = result.initTag(r.getTagLength());
+  gcm.tag({tag.begin(), tag.size()});
+}
+
+void Service::gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out) {
+  const auto& key = usableKey(s, r.getKeyId(), KeyType::AES);
+  if (r.getTag().size() == 0)
+    throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM decryption needs the expected tag");
+  AesGcm gcm(false, key.material, bytesOf(r.getIv()));
+  gcm.addAad(bytesOf(r.getAad()));
+  // Plaintext goes into the reply only once the tag has verified.
+  auto ciphertext = bytesOf(r.getCiphertext());
+  SecretBytes plaintext(ciphertext.size());
+  gcm.process(ciphertext, plaintext.data());
+  if (!gcm.verify(bytesOf(r.getTag())))
+    throw Refusal(ErrorCode::TAG_MISMATCH, "AES-GCM tag does not match: data is not authentic");
+  out.setBytes({plaintext.data(), plaintext.size()});
+}
+
+void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out) {
+  if (s.streams.size() >= limits_.maxStreamsPerSession)
+    throw Refusal(ErrorCode::TOO_MANY_OPERATIONS,
+                  "at most " + std::to_string(limits_.maxStreamsPerSession) +
+                      " streams may be open on one connection");
+  std::unique_ptr<Stream> stream;
+  switch (r.which()) {
+    case Request::StreamInit::HMAC: {
+      auto h = r.getHmac();
+      const auto& key = usableKey(s, h.getKeyId(), KeyType::HMAC);
+      auto hasher = newHmac(h.getAlgorithm(), key.material);
+      hasher->Update(h.getData().begin(), h.getData().size());
+      stream = newHashStream(std::move(hasher));
+      break;
+    }
+    case Request::StreamInit::DIGEST: {
+      auto d = r.getDigest();
+      auto hasher = newDigest(d.getAlgorithm());
+      hasher->Update(d.getData().begin(), d.getData().size());
+      stream = newHashStream(std::move(hasher));
+      break;
+    }
+    case Request::StreamInit::GCM_ENCRYPT: {
+      auto g = r.getGcmEncrypt();
+      const auto& key = usableKey(s, g.getKeyId(), KeyType::AES);
+      if (g.getIv().size() == 0)
+        throw Refusal(ErrorCode::INVALID_ARGUMENT, "a streamed AES-GCM encryption needs an IV");
+      if (g.getPlaintext().size() != 0)
+        throw Refusal(ErrorCode::INVALID_ARGUMENT, "stream data goes in updates");
+      stream = newGcmStream(true, key.material, bytesOf(g.getIv()), {});
+      break;
+    }
+    case Request::StreamInit::GCM_DECRYPT: {
+      auto g = r.getGcmDecrypt();
+      const auto& key = usableKey(s, g.getKeyId(), KeyType::AES);
+      if (g.getCiphertext().size() != 0)
+        throw Refusal(ErrorCode::INVALID_ARGUMENT, "stream data goes in updates");
+      stream = newGcmStream(false, key.material, bytesOf(g.getIv()), bytesOf(g.getTag()));
+      break;
+    }
+    default:
+      throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unknown stream type");
+  }
+  uint32_t handle = s.nextStreamHandle++;
+  s.streams.emplace(handle, std::move(stream));
+  out.setStream(handle);
+}
+
+void Service::streamUpdate(Session& s, Request::StreamUpdate::Reader r, Response out) {
+  auto it = s.streams.find(r.getHandle());
+  if (it == s.streams.end())
+    throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(r.getHandle()));
+  it->second->throwIfFailed();
+  it->second->update(r, out);
+}
+
+void Service::streamFinal(Session& s, Request::StreamFinal::Reader r, Response out) {
+  auto node = s.streams.extract(r.getHandle());
+  if (!node)
+    throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(r.getHandle()));
+  node.mapped()->throwIfFailed();
+  node.mapped()->final(r, out);
+}
+
+void Service::streamAbort(Session& s, uint32_t handle) {
+  if (!s.streams.erase(handle))
+    throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(handle));
+}
+
+}  // namespace vhsm::keyd

@@ -1,0 +1,88 @@
+#include "streams.hpp"
+
+#include <vector>
+
+namespace vhsm::keyd {
+namespace {
+
+using proto::ErrorCode;
+
+std::span<const uint8_t> bytesOf(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
+
+class HashStream final : public Stream {
+ public:
+  explicit HashStream(Hasher hasher) : hasher_(std::move(hasher)) {}
+
+  void update(proto::Request::StreamUpdate::Reader request, proto::Response::Builder) override {
+    if (request.hasAad())
+      throw Refusal(ErrorCode::INVALID_ARGUMENT, "AAD given to a digest or HMAC stream");
+    auto data = request.getData();
+    hasher_->Update(data.begin(), data.size());
+  }
+
+  void final(proto::Request::StreamFinal::Reader request,
+             proto::Response::Builder response) override {
+    auto data = request.getData();
+    hasher_->Update(data.begin(), data.size());
+    auto out = response.initBytes(hasher_->DigestSize());
+    hasher_->TruncatedFinal(out.begin(), out.size());
+  }
+
+ private:
+  Hasher hasher_;
+};
+
+class GcmStream final : public Stream {
+ public:
+  GcmStream(bool encrypt, std::span<const uint8_t> key, std::span<const uint8_t> iv,
+            std::span<const uint8_t> tag)
+      : gcm_(encrypt, key, iv), encrypt_(encrypt), tag_(tag.begin(), tag.end()) {}
+
+  void update(proto::Request::StreamUpdate::Reader request,
+              proto::Response::Builder response) override {
+    gcm_.addAad(bytesOf(request.getAad()));
+    auto data = request.getData();
+    auto out = response.initBytes(data.size());
+    gcm_.process(bytesOf(data), out.begin());
+  }
+
+  void final(proto::Request::StreamFinal::Reader request,
+             proto::Response::Builder response) override {
+    auto data = bytesOf(request.getData());
+    if (encrypt_) {
+      auto tagLength = request.getTagLength();
+      AesGcm::checkTagLength(tagLength);
+      auto result = response.initGcm();
+      gcm_.process(data, result.initCiphertext(unsigned(data.size())).begin());
+      gcm_.tag({result.initTag(tagLength).begin(), tagLength});
+      return;
+    }
+    // Decrypt: the last piece of plaintext is released only with a verified tag.
+    std::vector<uint8_t> plaintext(data.size());
+    gcm_.process(data, plaintext.data());
+    auto expected = request.hasTag() ? bytesOf(request.getTag()) : std::span<const uint8_t>(tag_);
+    if (expected.empty())
+      throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM decryption needs the expected tag");
+    if (!gcm_.verify(expected))
+      throw Refusal(ErrorCode::TAG_MISMATCH, "AES-GCM tag does not match: data is not authentic");
+    response.setBytes({plaintext.data(), plaintext.size()});
+  }
+
+ private:
+  AesGcm gcm_;
+  bool encrypt_;
+  std::vector<uint8_t> tag_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stream> newHashStream(Hasher hasher) {
+  return std::make_unique<HashStream>(std::move(hasher));
+}
+
+std::unique_ptr<Stream> newGcmStream(bool encrypt, std::span<const uint8_t> key,
+                                     std::span<const uint8_t> iv, std::span<const uint8_t> tag) {
+  return std::make_unique<GcmStream>(encrypt, key, iv, tag);
+}
+
+}  // namespace vhsm::keyd

@@ -1,0 +1,326 @@
+#include "unix_server.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "frame.hpp"
+#include "log.hpp"
+#include "unix_peer.hpp"
+
+namespace vhsm::keyd {
+
+namespace {
+
+constexpr int kSendBufferBytes = 4 << 20;  // room for several maximum-size replies
+
+// Markers for the two non-connection entries of the epoll set.
+char listenTag, stopTag;
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+sockaddr_un addressOf(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    errno = ENAMETOOLONG;
+    fail("socket path " + path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+// A socket file left by a keyd that died is replaced; one that a live keyd answers on is not.
+void removeStaleSocket(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISSOCK(st.st_mode)) {
+    errno = EEXIST;
+    fail(path + " exists and is not a socket");
+  }
+  int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  auto addr = addressOf(path);
+  bool live = connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(probe);
+  if (live) {
+    errno = EADDRINUSE;
+    fail("another keyd is serving " + path);
+  }
+  logInfo("removing stale socket " + path);
+  unlink(path.c_str());
+}
+
+// The per-thread receive buffer, word aligned so Cap'n Proto reads the payload in place.
+std::span<std::byte> receiveBuffer() {
+  static thread_local kj::Array<capnp::word> words =
+      kj::heapArray<capnp::word>(proto::kMaxFrame / sizeof(capnp::word));
+  return {reinterpret_cast<std::byte*>(words.begin()), words.size() * sizeof(capnp::word)};
+}
+
+}  // namespace
+
+struct UnixServer::Connection {
+  Connection(int f, Peer peer) : fd(f), session(peer) {}
+  ~Connection() { ::close(fd); }
+  int fd;
+  Session session;
+  std::deque<std::vector<std::byte>> outbox;  // replies the client has not made room for yet
+  unsigned badFrames = 0;
+  bool closing = false;
+};
+
+UnixServer::UnixServer(Service& service, UnixServerOptions options)
+    : service_(service), options_(std::move(options)) {}
+
+UnixServer::~UnixServer() { stop(); }
+
+void UnixServer::bindListener() {
+  removeStaleSocket(options_.socketPath);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(options_.socketPath).parent_path(),
+                                      ec);
+  listenFd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listenFd_ < 0) fail("socket");
+  auto addr = addressOf(options_.socketPath);
+  if (bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    fail("bind " + options_.socketPath);
+  // Any process may connect: who it is comes from its namespace and its login, not the mode.
+  chmod(options_.socketPath.c_str(), 0666);
+  if (listen(listenFd_, SOMAXCONN) != 0) fail("listen");
+}
+
+void UnixServer::start() {
+  bindListener();
+  epollFd_ = epoll_create1(EPOLL_CLOEXEC);
+  stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epollFd_ < 0 || stopFd_ < 0) fail("epoll/eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.ptr = &listenTag;
+  if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, listenFd_, &ev) != 0) fail("epoll_ctl listen");
+  ev.events = EPOLLIN;  // level-triggered and never re-armed: wakes every worker to exit
+  ev.data.ptr = &stopTag;
+  if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, stopFd_, &ev) != 0) fail("epoll_ctl stop");
+  for (unsigned i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { workerLoop(); });
+  logInfo("listening on " + options_.socketPath + " with " + std::to_string(options_.threads) +
+          " workers");
+}
+
+void UnixServer::stop() {
+  if (stopFd_ < 0) return;
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = write(stopFd_, &one, sizeof one);
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  connections_.clear();
+  ::close(listenFd_);
+  ::close(epollFd_);
+  ::close(stopFd_);
+  stopFd_ = -1;
+  unlink(options_.socketPath.c_str());
+}
+
+void UnixServer::workerLoop() {
+  epoll_event events[8];
+  for (;;) {
+    int n = epoll_wait(epollFd_, events, 8, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      logError(std::string("epoll_wait: ") + std::strerror(errno));
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      void* tag = events[i].data.ptr;
+      if (tag == &stopTag) return;
+      if (tag == &listenTag) {
+        acceptAll();
+        continue;
+      }
+      serve(*static_cast<Connection*>(tag), events[i].events);
+    }
+  }
+}
+
+void UnixServer::acceptAll() {
+  for (;;) {
+    int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR)
+        logWarn(std::string("accept: ") + std::strerror(errno));
+      break;
+    }
+    std::unique_ptr<Connection> c;
+    try {
+      c = std::make_unique<Connection>(fd, unixPeer(fd));
+    } catch (const std::exception& e) {
+      logWarn(std::string("refusing a connection whose peer cannot be identified: ") + e.what());
+      ::close(fd);
+      continue;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kSendBufferBytes, sizeof kSendBufferBytes))
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBufferBytes, sizeof kSendBufferBytes);
+    Connection* raw = c.get();
+    {
+      std::lock_guard lock(connectionsMutex_);
+      if (connections_.size() >= options_.maxConnections) {
+        logWarn("connection limit reached; refusing pid " + std::to_string(raw->session.peer.pid));
+        continue;
+      }
+      connections_.emplace(raw, std::move(c));
+    }
+    logDebug("connection from pid " + std::to_string(raw->session.peer.pid) + " netns " +
+             std::to_string(raw->session.peer.netns.inode));
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.ptr = raw;
+    if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, fd, &ev) != 0) close(*raw);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.ptr = &listenTag;
+  epoll_ctl(epollFd_, EPOLL_CTL_MOD, listenFd_, &ev);
+}
+
+void UnixServer::serve(Connection& c, uint32_t events) {
+  bool keep = !(events & EPOLLERR) && flush(c);
+  if (keep && c.outbox.empty()) keep = readFrames(c);
+  if (keep && !c.closing)
+    rearm(c);
+  else
+    close(c);
+}
+
+bool UnixServer::readFrames(Connection& c) {
+  auto buffer = receiveBuffer();
+  for (unsigned i = 0; i < options_.framesPerWakeup && c.outbox.empty(); ++i) {
+    // MSG_TRUNC makes recv report a datagram's full size even when it did not fit.
+    ssize_t n = recv(c.fd, buffer.data(), buffer.size(), MSG_DONTWAIT | MSG_TRUNC);
+    if (n == 0) return false;
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    size_t kept = std::min(size_t(n), buffer.size());
+    if (!handleFrame(c, buffer.first(kept), size_t(n))) return false;
+  }
+  return true;
+}
+
+bool UnixServer::handleFrame(Connection& c, std::span<const std::byte> frame, size_t fullSize) {
+  proto::FrameHeader header;
+  auto error = proto::decodeHeader(frame, header);
+  if (error == proto::FrameError::none && fullSize > frame.size())
+    error = proto::FrameError::tooLarge;
+  if (error == proto::FrameError::none && header.type != proto::FrameType::request)
+    error = proto::FrameError::badType;
+
+  capnp::MallocMessageBuilder reply;
+  bool replyDue = true;
+  if (error != proto::FrameError::none) {
+    auto code = error == proto::FrameError::tooLarge     ? proto::ErrorCode::FRAME_TOO_LARGE
+                : error == proto::FrameError::badVersion ? proto::ErrorCode::UNSUPPORTED_VERSION
+                                                         : proto::ErrorCode::MALFORMED_FRAME;
+    std::string detail = std::string(proto::describe(error)) + " (" +
+                         std::to_string(fullSize) + " bytes)";
+    service_.auditTransportRefusal(c.session, code, detail);
+    auto out = reply.initRoot<proto::Response>();
+    out.setError(code);
+    out.setMessage(detail);
+    // A header too broken to trust gives no request id to answer; 0 stands for "unknown".
+    if (error == proto::FrameError::tooShort || error == proto::FrameError::badMagic)
+      header.requestId = 0;
+    if (++c.badFrames > options_.maxBadFramesPerConnection) {
+      logWarn("closing connection from pid " + std::to_string(c.session.peer.pid) +
+              ": too many malformed frames");
+      c.closing = true;
+    }
+  } else {
+    auto payload = frame.subspan(proto::kHeaderSize);
+    kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(payload.data()),
+                                          payload.size() / sizeof(capnp::word));
+    try {
+      auto message = proto::openMessage(words);
+      replyDue = service_.handle(c.session, message->getRoot<proto::Request>(), reply,
+                                 header.flags & proto::kFlagNoReply);
+    } catch (const kj::Exception& e) {
+      // The segment table itself was bad; the service never saw the request.
+      std::string detail = "malformed message: " + std::string(e.getDescription().cStr());
+      service_.auditTransportRefusal(c.session, proto::ErrorCode::MALFORMED_MESSAGE, detail);
+      auto out = reply.initRoot<proto::Response>();
+      out.setError(proto::ErrorCode::MALFORMED_MESSAGE);
+      out.setMessage(detail);
+      ++c.badFrames;
+    }
+  }
+  if (!replyDue) return true;
+
+  proto::FrameHeader replyHeader;
+  replyHeader.type = proto::FrameType::response;
+  replyHeader.requestId = header.requestId;
+  proto::OutgoingFrame out(replyHeader, reply);
+  if (out.size() > proto::kMaxFrame) {
+    capnp::MallocMessageBuilder tooBig;
+    auto r = tooBig.initRoot<proto::Response>();
+    r.setError(proto::ErrorCode::FRAME_TOO_LARGE);
+    r.setMessage("the reply would exceed the maximum frame size; ask for less at a time");
+    proto::OutgoingFrame small(replyHeader, tooBig);
+    return send(c, small.pieces(), small.size());
+  }
+  return send(c, out.pieces(), out.size());
+}
+
+bool UnixServer::send(Connection& c, const std::vector<std::span<const std::byte>>& pieces,
+                      size_t size) {
+  if (c.outbox.empty()) {
+    iovec iov[16];
+    size_t count = std::min(pieces.size(), std::size(iov));
+    for (size_t i = 0; i < count; ++i)
+      iov[i] = {const_cast<std::byte*>(pieces[i].data()), pieces[i].size()};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    if (count == pieces.size()) {
+      ssize_t n = sendmsg(c.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n >= 0) return true;
+      if (errno != EAGAIN) return false;
+    }
+  }
+  // The client is not reading: keep the reply and stop reading its requests until it does.
+  std::vector<std::byte> copy;
+  copy.reserve(size);
+  for (auto piece : pieces) copy.insert(copy.end(), piece.begin(), piece.end());
+  c.outbox.push_back(std::move(copy));
+  return true;
+}
+
+bool UnixServer::flush(Connection& c) {
+  while (!c.outbox.empty()) {
+    auto& frame = c.outbox.front();
+    ssize_t n = ::send(c.fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN;
+    c.outbox.pop_front();
+  }
+  return true;
+}
+
+void UnixServer::rearm(Connection& c) {
+  epoll_event ev{};
+  ev.events = (c.outbox.empty() ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT;
+  ev.data.ptr = &c;
+  if (epoll_ctl(epollFd_, EPOLL_CTL_MOD, c.fd, &ev) != 0) close(c);
+}
+
+void UnixServer::close(Connection& c) {
+  epoll_ctl(epollFd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  std::lock_guard lock(connectionsMutex_);
+  connections_.erase(&c);
+}
+
+}  // namespace vhsm::keyd

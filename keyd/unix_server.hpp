@@ -1,0 +1,64 @@
+// The Unix SOCK_SEQPACKET transport: one listening socket, a pool of worker threads that all
+// wait on one epoll set (the kernel hands each ready connection to exactly one of them, so a
+// request is served on the thread that was woken for it, with no hand-off), and per-connection
+// back-pressure: a client that does not read its replies stops being read, and stalls nobody.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "service.hpp"
+
+namespace vhsm::keyd {
+
+struct UnixServerOptions {
+  std::string socketPath;
+  unsigned threads = 4;
+  size_t maxConnections = 4096;
+  unsigned maxBadFramesPerConnection = 16;
+  unsigned framesPerWakeup = 16;  // then the connection yields to others
+};
+
+class UnixServer {
+ public:
+  UnixServer(Service& service, UnixServerOptions options);
+  ~UnixServer();
+  UnixServer(const UnixServer&) = delete;
+  UnixServer& operator=(const UnixServer&) = delete;
+
+  void start();
+  // Safe from any thread; returns once every worker has stopped and every connection closed.
+  void stop();
+
+ private:
+  struct Connection;
+
+  void bindListener();
+  void workerLoop();
+  void acceptAll();
+  void serve(Connection& c, uint32_t events);
+  // Returns false when the connection must close.
+  bool readFrames(Connection& c);
+  bool handleFrame(Connection& c, std::span<const std::byte> frame, size_t fullSize);
+  bool send(Connection& c, const std::vector<std::span<const std::byte>>& pieces, size_t size);
+  bool flush(Connection& c);
+  void rearm(Connection& c);
+  void close(Connection& c);
+
+  Service& service_;
+  UnixServerOptions options_;
+  int listenFd_ = -1;
+  int epollFd_ = -1;
+  int stopFd_ = -1;
+  std::vector<std::thread> workers_;
+  std::mutex connectionsMutex_;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+};
+
+}  // namespace vhsm::keyd

@@ -1,0 +1,134 @@
+// User management by security officers (SPEC §3, §5).
+#include <algorithm>
+#include <chrono>
+
+#include "keyring.hpp"
+#include "names.hpp"
+#include "service.hpp"
+#include "user_flags.hpp"
+
+namespace vhsm::keyd {
+
+using proto::ErrorCode;
+
+namespace {
+
+std::vector<std::string> containerNames(capnp::List<capnp::Text>::Reader list) {
+  std::vector<std::string> out;
+  for (auto c : list) {
+    auto name = requireName("container", c.cStr());
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  if (out.empty())
+    throw Refusal(ErrorCode::INVALID_ARGUMENT, "a user must be bound to at least one container");
+  return out;
+}
+
+int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void fillInfo(proto::UserInfo::Builder out, const store::User& user) {
+  out.setName(user.name);
+  out.setType(user.isSo ? proto::UserType::SO : proto::UserType::USER);
+  setFlags(out.initFlags(), user.flags);
+  auto list = out.initContainers(unsigned(user.containers.size()));
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, user.containers[i]);
+}
+
+}  // namespace
+
+void Service::userCreate(Session& s, Request::UserCreate::Reader r) {
+  const auto& actor = requireSo(s, kFlagCreate);
+  auto info = r.getInfo();
+  store::User user;
+  user.name = requireName("user", info.getName().cStr());
+  user.isSo = info.getType() == proto::UserType::SO;
+  user.flags = flagBits(info.getFlags());
+  user.containers = containerNames(info.getContainers());
+  user.createdUnixSeconds = nowSeconds();
+  // Only create_extended may create security officers or hand that flag on.
+  if ((user.isSo || (user.flags & kFlagCreateExtended)) && !(actor.flags & kFlagCreateExtended))
+    throw Refusal(ErrorCode::PERMISSION_DENIED,
+                  "creating a security officer needs the create_extended flag");
+  if ((user.flags & kFlagCreateExtended) && !user.isSo)
+    throw Refusal(ErrorCode::INVALID_ARGUMENT, "create_extended is for security officers only");
+  if (r.getPassword().size() == 0)
+    throw Refusal(ErrorCode::PASSWORD_REQUIRED, "the new user needs a password");
+  uint32_t iterations = store_.read([&](const store::ReadTxn& t) {
+    if (t.user(user.name)) throw Refusal(ErrorCode::USER_EXISTS, "user " + user.name + " exists");
+    for (const auto& c : user.containers) requireKnownContainer(t, c);
+    return t.kdfIterations();
+  });
+  auto password = r.getPassword();
+  createUserSecret(user, {password.begin(), password.size()}, iterations);
+  audited(s, "userCreate", user.name, [&](store::WriteTxn& txn) {
+    if (txn.user(user.name)) throw Refusal(ErrorCode::USER_EXISTS, "user " + user.name + " exists");
+    txn.putUser(user);
+  });
+}
+
+void Service::userModify(Session& s, Request::UserModify::Reader r) {
+  const auto& actor = requireSo(s, kFlagModify);
+  auto name = requireName("user", r.getName().cStr());
+  bool extended = actor.flags & kFlagCreateExtended;
+  std::string detail;
+  audited(s, "userModify", name, [&](store::WriteTxn& txn) {
+    auto user = txn.user(name);
+    if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
+    if (user->isSo && !extended)
+      throw Refusal(ErrorCode::PERMISSION_DENIED,
+                    "modifying a security officer needs the create_extended flag");
+    if (r.getSetFlags()) {
+      uint32_t flags = flagBits(r.getFlags());
+      if ((flags & kFlagCreateExtended) && !user->isSo)
+        throw Refusal(ErrorCode::INVALID_ARGUMENT, "create_extended is for security officers only");
+      if ((flags & kFlagCreateExtended) != (user->flags & kFlagCreateExtended) && !extended)
+        throw Refusal(ErrorCode::PERMISSION_DENIED, "only create_extended may grant it");
+      user->flags = flags;
+    }
+    if (r.getSetContainers()) {
+      user->containers = containerNames(r.getContainers());
+      for (const auto& c : user->containers) requireKnownContainer(txn, c);
+    }
+    txn.putUser(*user);
+  });
+  ++authEpoch_;
+}
+
+void Service::userDelete(Session& s, const std::string& rawName) {
+  const auto& actor = requireSo(s, kFlagDelete);
+  auto name = requireName("user", rawName);
+  if (name == actor.name) throw Refusal(ErrorCode::INVALID_ARGUMENT, "cannot delete yourself");
+  bool extended = actor.flags & kFlagCreateExtended;
+  audited(s, "userDelete", name, [&](store::WriteTxn& txn) {
+    auto user = txn.user(name);
+    if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
+    if (user->isSo && !extended)
+      throw Refusal(ErrorCode::PERMISSION_DENIED,
+                    "deleting a security officer needs the create_extended flag");
+    // A user's keys die with the user: nobody else could ever unwrap them.
+    for (const auto& key : txn.keys(name)) txn.deleteKey(name, key.id);
+    txn.deleteUser(name);
+  });
+  {
+    std::lock_guard lock(unlockMutex_);
+    std::erase_if(unlocked_, [&](const auto& entry) { return entry.first.first == name; });
+  }
+  throttle_.forget(name);
+  ++authEpoch_;
+  ++keysEpoch_;
+}
+
+void Service::userList(Session& s, Response out) {
+  requireSo(s, 0);
+  auto users = store_.read([](const store::ReadTxn& t) { return t.users(); });
+  auto list = out.initUsers(unsigned(users.size()));
+  for (unsigned i = 0; i < list.size(); ++i) fillInfo(list[i], users[i]);
+}
+
+void Service::whoami(Session& s, Response out) { fillInfo(out.initWhoami(), requireLogin(s)); }
+
+}  // namespace vhsm::keyd

@@ -1,0 +1,46 @@
+# On-disk records of the vhsm store. Field numbers are part of the file format: append only,
+# and bump kSchemaVersion (store.cpp) for any change an older keyd must not misread.
+@0xca8b5e67f03fdcac;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("vhsm::store::records");
+
+struct User {
+  name @0 :Text;
+  isSo @1 :Bool;
+  flags @2 :UInt32;
+  containers @3 :List(Text);
+  kdfSalt @4 :Data;
+  kdfIterations @5 :UInt32;
+  wrappedSecret @6 :Data;
+  createdUnixSeconds @7 :Int64;
+}
+
+struct Container {
+  name @0 :Text;
+  netnsInode @1 :UInt64;
+  netnsCookie @2 :UInt64;
+}
+
+struct Key {
+  owner @0 :Text;
+  id @1 :Text;
+  type @2 :UInt16;
+  bits @3 :UInt32;
+  createdUnixSeconds @4 :Int64;
+  wrapped @5 :Data;
+  usage @6 :UInt32;
+}
+
+struct AuditEntry {
+  sequence @0 :UInt64;
+  unixMillis @1 :Int64;
+  actor @2 :Text;
+  container @3 :Text;
+  action @4 :Text;
+  target @5 :Text;
+  result @6 :UInt16;
+  detail @7 :Text;
+  prevHash @8 :Data;
+  hash @9 :Data;
+}

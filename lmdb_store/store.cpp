@@ -1,0 +1,407 @@
+#include "store.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+#include "records.capnp.h"
+
+namespace vhsm::store {
+namespace {
+
+constexpr size_t kInitialMapSize = size_t(64) << 20;
+constexpr char kSchemaKey[] = "schema_version";
+constexpr char kIterationsKey[] = "kdf_iterations";
+
+void check(int rc, const char* what) {
+  if (rc != MDB_SUCCESS) throw StoreError(std::string(what) + ": " + mdb_strerror(rc), rc);
+}
+
+MDB_val val(const void* data, size_t size) { return MDB_val{size, const_cast<void*>(data)}; }
+MDB_val val(const std::string& s) { return val(s.data(), s.size()); }
+
+std::string keyOf(const std::string& owner, const std::string& id) {
+  std::string k = owner;
+  k.push_back('\0');
+  k += id;
+  return k;
+}
+
+std::string sequenceKey(uint64_t sequence) {
+  std::string k(8, '\0');
+  for (int i = 7; i >= 0; --i, sequence >>= 8) k[size_t(i)] = char(sequence & 0xff);
+  return k;
+}
+
+std::vector<uint8_t> bytes(capnp::Data::Reader data) { return {data.begin(), data.end()}; }
+kj::ArrayPtr<const kj::byte> view(const std::vector<uint8_t>& v) { return {v.data(), v.size()}; }
+
+// Values are copied into word-aligned memory: LMDB gives no alignment guarantee.
+kj::Array<capnp::word> alignedCopy(const MDB_val& v) {
+  auto words = kj::heapArray<capnp::word>((v.mv_size + 7) / 8);
+  std::memcpy(words.begin(), v.mv_data, v.mv_size);
+  return words;
+}
+
+class Record {
+ public:
+  explicit Record(const MDB_val& v) : words_(alignedCopy(v)), reader_(words_.asPtr()) {}
+  template <typename T>
+  typename T::Reader get() {
+    return reader_.getRoot<T>();
+  }
+
+ private:
+  kj::Array<capnp::word> words_;
+  capnp::FlatArrayMessageReader reader_;
+};
+
+int put(MDB_txn* txn, MDB_dbi dbi, const std::string& key, capnp::MessageBuilder& message,
+        unsigned flags = 0) {
+  auto words = capnp::messageToFlatArray(message);
+  auto k = val(key);
+  auto v = val(words.asBytes().begin(), words.asBytes().size());
+  return mdb_put(txn, dbi, &k, &v, flags);
+}
+
+std::optional<MDB_val> get(MDB_txn* txn, MDB_dbi dbi, const std::string& key) {
+  auto k = val(key);
+  MDB_val v;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  check(rc, "read");
+  return v;
+}
+
+bool erase(MDB_txn* txn, MDB_dbi dbi, const std::string& key) {
+  auto k = val(key);
+  int rc = mdb_del(txn, dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  check(rc, "delete");
+  return true;
+}
+
+class Cursor {
+ public:
+  Cursor(MDB_txn* txn, MDB_dbi dbi) { check(mdb_cursor_open(txn, dbi, &cursor_), "cursor"); }
+  ~Cursor() { mdb_cursor_close(cursor_); }
+  bool seek(MDB_cursor_op op, MDB_val& k, MDB_val& v) {
+    int rc = mdb_cursor_get(cursor_, &k, &v, op);
+    if (rc == MDB_NOTFOUND) return false;
+    check(rc, "cursor read");
+    return true;
+  }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+template <typename T, typename Decode>
+auto scan(MDB_txn* txn, MDB_dbi dbi, Decode decode) {
+  std::vector<decltype(decode(std::declval<typename T::Reader>()))> out;
+  Cursor cursor(txn, dbi);
+  MDB_val k, v;
+  for (bool more = cursor.seek(MDB_FIRST, k, v); more; more = cursor.seek(MDB_NEXT, k, v))
+    out.push_back(decode(Record(v).get<T>()));
+  return out;
+}
+
+User decodeUser(records::User::Reader r) {
+  User u;
+  u.name = r.getName();
+  u.isSo = r.getIsSo();
+  u.flags = r.getFlags();
+  for (auto c : r.getContainers()) u.containers.emplace_back(c);
+  u.kdfSalt = bytes(r.getKdfSalt());
+  u.kdfIterations = r.getKdfIterations();
+  u.wrappedSecret = bytes(r.getWrappedSecret());
+  u.createdUnixSeconds = r.getCreatedUnixSeconds();
+  return u;
+}
+
+Container decodeContainer(records::Container::Reader r) {
+  return Container{r.getName(), r.getNetnsInode(), r.getNetnsCookie()};
+}
+
+Key decodeKey(records::Key::Reader r) {
+  Key k;
+  k.owner = r.getOwner();
+  k.id = r.getId();
+  k.type = r.getType();
+  k.bits = r.getBits();
+  k.usage = r.getUsage();
+  k.createdUnixSeconds = r.getCreatedUnixSeconds();
+  k.wrapped = bytes(r.getWrapped());
+  return k;
+}
+
+AuditEntry decodeAudit(records::AuditEntry::Reader r) {
+  AuditEntry e;
+  e.sequence = r.getSequence();
+  e.unixMillis = r.getUnixMillis();
+  e.actor = r.getActor();
+  e.container = r.getContainer();
+  e.action = r.getAction();
+  e.target = r.getTarget();
+  e.result = r.getResult();
+  e.detail = r.getDetail();
+  e.prevHash = bytes(r.getPrevHash());
+  e.hash = bytes(r.getHash());
+  return e;
+}
+
+}  // namespace
+
+// ---- reads ----
+
+std::optional<User> ReadTxn::user(const std::string& name) const {
+  auto v = get(txn_, dbs_.users, name);
+  if (!v) return std::nullopt;
+  return decodeUser(Record(*v).get<records::User>());
+}
+
+std::vector<User> ReadTxn::users() const {
+  return scan<records::User>(txn_, dbs_.users, decodeUser);
+}
+
+std::optional<Container> ReadTxn::container(const std::string& name) const {
+  auto v = get(txn_, dbs_.containers, name);
+  if (!v) return std::nullopt;
+  return decodeContainer(Record(*v).get<records::Container>());
+}
+
+std::vector<Container> ReadTxn::containers() const {
+  return scan<records::Container>(txn_, dbs_.containers, decodeContainer);
+}
+
+std::optional<Key> ReadTxn::key(const std::string& owner, const std::string& id) const {
+  auto v = get(txn_, dbs_.keys, keyOf(owner, id));
+  if (!v) return std::nullopt;
+  return decodeKey(Record(*v).get<records::Key>());
+}
+
+std::vector<Key> ReadTxn::keys(const std::string& owner) const {
+  std::vector<Key> out;
+  std::string prefix = keyOf(owner, "");
+  Cursor cursor(txn_, dbs_.keys);
+  MDB_val k = val(prefix), v;
+  for (bool more = cursor.seek(MDB_SET_RANGE, k, v); more; more = cursor.seek(MDB_NEXT, k, v)) {
+    if (k.mv_size < prefix.size() || std::memcmp(k.mv_data, prefix.data(), prefix.size()) != 0)
+      break;
+    out.push_back(decodeKey(Record(v).get<records::Key>()));
+  }
+  return out;
+}
+
+std::vector<AuditEntry> ReadTxn::audit(uint64_t fromSequence, uint32_t limit) const {
+  std::vector<AuditEntry> out;
+  std::string start = sequenceKey(fromSequence);
+  Cursor cursor(txn_, dbs_.audit);
+  MDB_val k = val(start), v;
+  for (bool more = cursor.seek(MDB_SET_RANGE, k, v); more && (limit == 0 || out.size() < limit);
+       more = cursor.seek(MDB_NEXT, k, v))
+    out.push_back(decodeAudit(Record(v).get<records::AuditEntry>()));
+  return out;
+}
+
+std::optional<AuditEntry> ReadTxn::lastAudit() const {
+  Cursor cursor(txn_, dbs_.audit);
+  MDB_val k, v;
+  if (!cursor.seek(MDB_LAST, k, v)) return std::nullopt;
+  return decodeAudit(Record(v).get<records::AuditEntry>());
+}
+
+uint32_t ReadTxn::kdfIterations() const {
+  auto v = get(txn_, dbs_.meta, kIterationsKey);
+  uint32_t iterations = 0;
+  if (!v || v->mv_size != sizeof iterations) throw StoreError("store has no KDF iteration count");
+  std::memcpy(&iterations, v->mv_data, sizeof iterations);
+  return iterations;
+}
+
+// ---- writes ----
+
+void WriteTxn::setKdfIterations(uint32_t iterations) {
+  auto k = val(kIterationsKey, sizeof kIterationsKey - 1);
+  auto v = val(&iterations, sizeof iterations);
+  check(mdb_put(txn_, dbs_.meta, &k, &v, 0), "write KDF iterations");
+}
+
+void WriteTxn::putUser(const User& u) {
+  capnp::MallocMessageBuilder m;
+  auto r = m.initRoot<records::User>();
+  r.setName(u.name);
+  r.setIsSo(u.isSo);
+  r.setFlags(u.flags);
+  auto list = r.initContainers(unsigned(u.containers.size()));
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, u.containers[i]);
+  r.setKdfSalt(view(u.kdfSalt));
+  r.setKdfIterations(u.kdfIterations);
+  r.setWrappedSecret(view(u.wrappedSecret));
+  r.setCreatedUnixSeconds(u.createdUnixSeconds);
+  check(put(txn_, dbs_.users, u.name, m), "write user");
+}
+
+bool WriteTxn::deleteUser(const std::string& name) { return erase(txn_, dbs_.users, name); }
+
+void WriteTxn::putContainer(const Container& c) {
+  capnp::MallocMessageBuilder m;
+  auto r = m.initRoot<records::Container>();
+  r.setName(c.name);
+  r.setNetnsInode(c.netnsInode);
+  r.setNetnsCookie(c.netnsCookie);
+  check(put(txn_, dbs_.containers, c.name, m), "write container");
+}
+
+bool WriteTxn::deleteContainer(const std::string& name) {
+  return erase(txn_, dbs_.containers, name);
+}
+
+bool WriteTxn::putKey(const Key& key, bool overwrite) {
+  capnp::MallocMessageBuilder m;
+  auto r = m.initRoot<records::Key>();
+  r.setOwner(key.owner);
+  r.setId(key.id);
+  r.setType(key.type);
+  r.setBits(key.bits);
+  r.setUsage(key.usage);
+  r.setCreatedUnixSeconds(key.createdUnixSeconds);
+  r.setWrapped(view(key.wrapped));
+  int rc = put(txn_, dbs_.keys, keyOf(key.owner, key.id), m, overwrite ? 0 : MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return false;
+  check(rc, "write key");
+  return true;
+}
+
+bool WriteTxn::deleteKey(const std::string& owner, const std::string& id) {
+  return erase(txn_, dbs_.keys, keyOf(owner, id));
+}
+
+void WriteTxn::putAudit(const AuditEntry& e) {
+  capnp::MallocMessageBuilder m;
+  auto r = m.initRoot<records::AuditEntry>();
+  r.setSequence(e.sequence);
+  r.setUnixMillis(e.unixMillis);
+  r.setActor(e.actor);
+  r.setContainer(e.container);
+  r.setAction(e.action);
+  r.setTarget(e.target);
+  r.setResult(e.result);
+  r.setDetail(e.detail);
+  r.setPrevHash(view(e.prevHash));
+  r.setHash(view(e.hash));
+  check(put(txn_, dbs_.audit, sequenceKey(e.sequence), m, MDB_APPEND), "append audit");
+}
+
+// ---- environment ----
+
+Store::Txn::Txn(const Store& store, unsigned flags) {
+  int rc = mdb_txn_begin(store.env_, nullptr, flags, &txn_);
+  if (rc == MDB_MAP_RESIZED) {
+    // Another process grew the map: adopt its size and try again.
+    check(mdb_env_set_mapsize(store.env_, 0), "adopt map size");
+    rc = mdb_txn_begin(store.env_, nullptr, flags, &txn_);
+  }
+  check(rc, "begin transaction");
+}
+
+Store::Txn::~Txn() {
+  if (txn_) mdb_txn_abort(txn_);
+}
+
+void Store::Txn::commit() {
+  MDB_txn* txn = std::exchange(txn_, nullptr);
+  check(mdb_txn_commit(txn), "commit");
+}
+
+Store::Store(const std::filesystem::path& dir, bool create) : dir_(dir) {
+  std::error_code ec;
+  if (create) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw StoreError("cannot create " + dir.string() + ": " + ec.message());
+    if (std::filesystem::exists(dir / "data.mdb"))
+      throw StoreError("a store already exists in " + dir.string());
+  } else if (!std::filesystem::exists(dir / "data.mdb")) {
+    throw StoreError("no store in " + dir.string() + " (create one with vhsm-admin init)");
+  }
+  check(mdb_env_create(&env_), "create environment");
+  try {
+    check(mdb_env_set_maxdbs(env_, 8), "set max dbs");
+    check(mdb_env_set_mapsize(env_, kInitialMapSize), "set map size");
+    // Read transactions may move between a worker pool's threads.
+    check(mdb_env_open(env_, dir.c_str(), MDB_NOTLS, 0600), ("open " + dir.string()).c_str());
+
+    Txn txn(*this, 0);
+    unsigned dbFlags = create ? MDB_CREATE : 0;
+    auto openDb = [&](const char* name, MDB_dbi& dbi) {
+      check(mdb_dbi_open(txn.get(), name, dbFlags, &dbi), name);
+    };
+    openDb("meta", dbs_.meta);
+    openDb("users", dbs_.users);
+    openDb("containers", dbs_.containers);
+    openDb("keys", dbs_.keys);
+    openDb("audit", dbs_.audit);
+
+    auto versionKey = val(kSchemaKey, sizeof kSchemaKey - 1);
+    MDB_val v;
+    if (create) {
+      uint32_t version = kSchemaVersion;
+      auto vv = val(&version, sizeof version);
+      check(mdb_put(txn.get(), dbs_.meta, &versionKey, &vv, 0), "write schema version");
+    } else {
+      check(mdb_get(txn.get(), dbs_.meta, &versionKey, &v), "read schema version");
+      uint32_t version = 0;
+      if (v.mv_size == sizeof version) std::memcpy(&version, v.mv_data, sizeof version);
+      if (version != kSchemaVersion)
+        throw StoreError("store schema version " + std::to_string(version) +
+                         " is not supported (this build reads version " +
+                         std::to_string(kSchemaVersion) + ")");
+    }
+    txn.commit();
+  } catch (...) {
+    mdb_env_close(env_);
+    throw;
+  }
+}
+
+std::unique_ptr<Store> Store::create(const std::filesystem::path& dir) {
+  return std::unique_ptr<Store>(new Store(dir, true));
+}
+
+std::unique_ptr<Store> Store::open(const std::filesystem::path& dir) {
+  return std::unique_ptr<Store>(new Store(dir, false));
+}
+
+Store::~Store() { mdb_env_close(env_); }
+
+size_t Store::mapSize() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+void Store::grow() {
+  std::unique_lock lock(resizeMutex_);
+  check(mdb_env_set_mapsize(env_, mapSize() * 2), "grow map");
+}
+
+void Store::write(const std::function<void(WriteTxn&)>& fn) {
+  for (;;) {
+    try {
+      std::shared_lock lock(resizeMutex_);
+      Txn txn(*this, 0);
+      WriteTxn view(txn.get(), dbs_);
+      fn(view);
+      txn.commit();
+      return;
+    } catch (const StoreError& e) {
+      if (e.mdbCode() != MDB_MAP_FULL) throw;
+    }
+    grow();
+  }
+}
+
+}  // namespace vhsm::store
