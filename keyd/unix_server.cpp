@@ -216,8 +216,7 @@ bool UnixServer::readFrames(Connection& c) {
 bool UnixServer::handleFrame(Connection& c, std::span<const std::byte> frame, size_t fullSize) {
   proto::FrameHeader header;
   auto error = proto::decodeHeader(frame, header);
-  if (error == proto::FrameError::none && fullSize > frame.size())
-    error = proto::FrameError::tooLarge;
+  if (fullSize > frame.size()) error = proto::FrameError::tooLarge;  // cut off by recv
   if (error == proto::FrameError::none && header.type != proto::FrameType::request)
     error = proto::FrameError::badType;
 

@@ -12,7 +12,6 @@
 namespace vhsm::store {
 namespace {
 
-constexpr size_t kInitialMapSize = size_t(64) << 20;
 constexpr char kSchemaKey[] = "schema_version";
 constexpr char kIterationsKey[] = "kdf_iterations";
 
@@ -317,7 +316,7 @@ void Store::Txn::commit() {
   check(mdb_txn_commit(txn), "commit");
 }
 
-Store::Store(const std::filesystem::path& dir, bool create) : dir_(dir) {
+Store::Store(const std::filesystem::path& dir, bool create, size_t initialMapSize) : dir_(dir) {
   std::error_code ec;
   if (create) {
     std::filesystem::create_directories(dir, ec);
@@ -330,7 +329,7 @@ Store::Store(const std::filesystem::path& dir, bool create) : dir_(dir) {
   check(mdb_env_create(&env_), "create environment");
   try {
     check(mdb_env_set_maxdbs(env_, 8), "set max dbs");
-    check(mdb_env_set_mapsize(env_, kInitialMapSize), "set map size");
+    check(mdb_env_set_mapsize(env_, initialMapSize), "set map size");
     // Read transactions may move between a worker pool's threads.
     check(mdb_env_open(env_, dir.c_str(), MDB_NOTLS, 0600), ("open " + dir.string()).c_str());
 
@@ -367,12 +366,12 @@ Store::Store(const std::filesystem::path& dir, bool create) : dir_(dir) {
   }
 }
 
-std::unique_ptr<Store> Store::create(const std::filesystem::path& dir) {
-  return std::unique_ptr<Store>(new Store(dir, true));
+std::unique_ptr<Store> Store::create(const std::filesystem::path& dir, size_t initialMapSize) {
+  return std::unique_ptr<Store>(new Store(dir, true, initialMapSize));
 }
 
-std::unique_ptr<Store> Store::open(const std::filesystem::path& dir) {
-  return std::unique_ptr<Store>(new Store(dir, false));
+std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, size_t initialMapSize) {
+  return std::unique_ptr<Store>(new Store(dir, false, initialMapSize));
 }
 
 Store::~Store() { mdb_env_close(env_); }

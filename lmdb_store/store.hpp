@@ -18,6 +18,7 @@
 namespace vhsm::store {
 
 inline constexpr uint32_t kSchemaVersion = 1;
+inline constexpr size_t kDefaultMapSize = size_t(64) << 20;  // grows by doubling when full
 
 struct User {
   std::string name;
@@ -112,9 +113,11 @@ class WriteTxn : public ReadTxn {
 class Store {
  public:
   // Creates a new, empty store in dir (made if missing); fails if one is there already.
-  static std::unique_ptr<Store> create(const std::filesystem::path& dir);
+  static std::unique_ptr<Store> create(const std::filesystem::path& dir,
+                                       size_t initialMapSize = kDefaultMapSize);
   // Opens an existing store; refuses a missing store or an unknown schema version.
-  static std::unique_ptr<Store> open(const std::filesystem::path& dir);
+  static std::unique_ptr<Store> open(const std::filesystem::path& dir,
+                                     size_t initialMapSize = kDefaultMapSize);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -147,7 +150,7 @@ class Store {
     MDB_txn* txn_ = nullptr;
   };
 
-  Store(const std::filesystem::path& dir, bool create);
+  Store(const std::filesystem::path& dir, bool create, size_t initialMapSize);
   void grow();
 
   std::filesystem::path dir_;

@@ -1,0 +1,200 @@
+// Container binding (SPEC §3) with real network namespaces: a user bound to container A works
+// from A, is refused from B and from the host, whatever its password; unlock lets A use the
+// user's keys with no password at all. Needs root (CI runs as root).
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "frame.hpp"
+#include "hex.hpp"
+#include "keyd_process.hpp"
+#include "refusal.hpp"
+
+using namespace vhsm;
+using namespace vhsm::test;
+
+namespace {
+
+// Exit codes from a child: 0 = allowed, 10 + error code = refused, 99 = anything else.
+int outcome(const std::function<void()>& fn) {
+  try {
+    fn();
+    return 0;
+  } catch (const Error& e) {
+    return e.kind() == ErrorKind::refused ? 10 + int(e.code()) : 99;
+  }
+}
+
+int refused(ErrorCode code) { return 10 + int(code); }
+
+proto::NetnsIdentity netnsOf(pid_t pid) {
+  return proto::netnsIdentity("/proc/" + std::to_string(pid) + "/ns/net");
+}
+
+UserInfo keyUser(const std::string& name, std::vector<std::string> containers) {
+  UserInfo u;
+  u.name = name;
+  u.flags = {true, true, true, true, false};
+  u.containers = std::move(containers);
+  return u;
+}
+
+std::unique_ptr<Client> clientAt(const std::string& socket) {
+  ClientOptions o;
+  o.socketPath = socket;
+  return std::make_unique<Client>(o);
+}
+
+}  // namespace
+
+TEST_CASE("a user bound to container A works from A only") {
+  Keyd keyd;
+  auto root = keyd.root();
+  std::string socket = keyd.socket();
+  auto useKeys = [&](const std::string& password) {
+    return outcome([&] {
+      auto c = clientAt(socket);
+      c->login("alice", password);
+      c->keyGenerate("k" + std::to_string(getpid()), KeyType::HMAC);
+      c->hmac("k" + std::to_string(getpid()), HashAlgorithm::SHA256, bytesOf("from A"));
+    });
+  };
+
+  CHECK(inNewNetns([&] { return useKeys("pw"); },
+                   [&](pid_t child) {
+                     root->containerAdd("web", netnsOf(child));
+                     root->userCreate(keyUser("alice", {"web"}), "pw");
+                   }) == 0);
+
+  // From the host: refused for the container, even with the right password, and audited.
+  auto host = keyd.client();
+  CHECK(refusalOf([&] { host->login("alice", "pw"); }) == ErrorCode::CONTAINER_NOT_ALLOWED);
+  bool audited = false;
+  for (const auto& r : root->auditList())
+    audited |= r.action == "login" && r.result == ErrorCode::CONTAINER_NOT_ALLOWED &&
+               r.container == "host" && r.target == "alice";
+  CHECK(audited);
+
+  // From another, unregistered namespace B: refused before any password is tried.
+  CHECK(inNewNetns([&] { return useKeys("pw"); }) == refused(ErrorCode::CONTAINER_NOT_ALLOWED));
+  CHECK(inNewNetns([&] { return useKeys("wrong"); }) == refused(ErrorCode::CONTAINER_NOT_ALLOWED));
+
+  // From B registered under another name: still refused.
+  CHECK(inNewNetns([&] { return useKeys("pw"); },
+                   [&](pid_t child) { root->containerAdd("db", netnsOf(child)); }) ==
+        refused(ErrorCode::CONTAINER_NOT_ALLOWED));
+}
+
+TEST_CASE("a client that forges the header's container identity is still seen as itself") {
+  Keyd keyd;
+  auto root = keyd.root();
+  root->userCreate(keyUser("hostuser", {"host"}), "pw");
+  auto hostNetns = proto::netnsIdentity("/proc/self/ns/net");
+  std::string socket = keyd.socket();
+  int rc = inNewNetns([&] {
+    capnp::MallocMessageBuilder m;
+    auto login = m.initRoot<proto::Request>().initLogin();
+    login.setUser("hostuser");
+    login.setPassword(kj::StringPtr("pw").asBytes());
+    proto::FrameHeader header;
+    header.requestId = 1;
+    header.containerId = hostNetns.cookie;  // claims to be the host
+    header.clientPort = 1;
+    proto::OutgoingFrame frame(header, m);
+    Bytes raw;
+    for (auto piece : frame.pieces())
+      raw.insert(raw.end(), reinterpret_cast<const uint8_t*>(piece.data()),
+                 reinterpret_cast<const uint8_t*>(piece.data()) + piece.size());
+    auto reply = clientAt(socket)->exchangeRaw(raw);
+    kj::Array<capnp::word> words = kj::heapArray<capnp::word>((reply.size() - proto::kHeaderSize) / 8);
+    memcpy(words.begin(), reply.data() + proto::kHeaderSize, words.size() * 8);
+    auto message = proto::openMessage(words);
+    return 10 + int(message->getRoot<proto::Response>().getError());
+  });
+  CHECK(rc == refused(ErrorCode::CONTAINER_NOT_ALLOWED));
+}
+
+TEST_CASE("unlock lets the bound container use keys with no password; lock ends it") {
+  Keyd keyd;
+  auto root = keyd.root();
+  std::string socket = keyd.socket();
+  auto data = bytesOf("message");
+
+  auto owner = keyd.newUser("carol", "carol-pw", {"host"});
+  owner->keyImport("k", KeyType::HMAC, bytesOf("0123456789abcdef0123456789abcdef"));
+  Bytes expected = owner->hmac("k", HashAlgorithm::SHA256, data);
+
+  // Child and parent take turns: the child reports each step's outcome, the parent acts.
+  int toParent[2], toChild[2];
+  REQUIRE(pipe(toParent) == 0);
+  REQUIRE(pipe(toChild) == 0);
+  auto report = [&](int value) {
+    char c = char(value);
+    return write(toParent[1], &c, 1) == 1;
+  };
+  auto awaitTurn = [&] {
+    char c;
+    return read(toChild[0], &c, 1) == 1;
+  };
+  int childRc = -1;
+  pid_t childPid = 0;
+  std::thread child([&] {
+    childRc = inNewNetns(
+        [&] {
+          auto c = clientAt(socket);
+          report(outcome([&] { c->login("carol", ""); }));  // 1: not unlocked yet
+          awaitTurn();
+          report(outcome([&] {  // 2: unlocked
+            c->login("carol", "");
+            if (c->hmac("k", HashAlgorithm::SHA256, data) != expected)
+              throw std::runtime_error("wrong MAC");
+          }));
+          awaitTurn();
+          report(outcome([&] { c->hmac("k", HashAlgorithm::SHA256, data); }));  // 3: locked
+          return 0;
+        },
+        [&](pid_t pid) {
+          childPid = pid;
+          root->containerAdd("app", netnsOf(pid));
+          root->userModify("carol", std::nullopt, std::vector<std::string>{"host", "app"});
+        });
+  });
+  auto next = [&] {
+    char c = 0;
+    return read(toParent[0], &c, 1) == 1 ? int(c) : -1;
+  };
+  CHECK(next() == refused(ErrorCode::NOT_UNLOCKED));
+  CHECK(refusalOf([&] { root->unlock("carol", "wrong", "app", 60); }) == ErrorCode::WRONG_PASSWORD);
+  CHECK(refusalOf([&] { root->unlock("carol", "carol-pw", "nowhere", 60); }) ==
+        ErrorCode::UNKNOWN_CONTAINER);
+  root->unlock("carol", "carol-pw", "app", 60);
+  REQUIRE(write(toChild[1], "g", 1) == 1);
+  CHECK(next() == 0);
+  // Unlocked for "app" only: the host still needs the password.
+  CHECK(refusalOf([&] { keyd.client()->login("carol", ""); }) == ErrorCode::NOT_UNLOCKED);
+  root->lock("carol", "app");
+  REQUIRE(write(toChild[1], "g", 1) == 1);
+  CHECK(next() == refused(ErrorCode::NOT_UNLOCKED));  // the live session ended with the unlock
+  child.join();
+  CHECK(childRc == 0);
+  for (int fd : {toParent[0], toParent[1], toChild[0], toChild[1]}) close(fd);
+}
+
+TEST_CASE("container names and identities are unique and host is built in") {
+  Keyd keyd;
+  auto root = keyd.root();
+  auto self = proto::netnsIdentity("/proc/self/ns/net");
+  CHECK(self.cookie != 0);
+  CHECK(refusalOf([&] { root->containerAdd("host", {12345, 0}); }) == ErrorCode::CONTAINER_EXISTS);
+  CHECK(refusalOf([&] { root->containerAdd("again", self); }) == ErrorCode::CONTAINER_EXISTS);
+  CHECK(refusalOf([&] { root->containerAdd("none", {0, 0}); }) == ErrorCode::INVALID_ARGUMENT);
+  CHECK_NOTHROW(root->containerAdd("c1", {4242, 0}));
+  CHECK(refusalOf([&] { root->containerAdd("c2", {4242, 0}); }) == ErrorCode::CONTAINER_EXISTS);
+  auto list = root->containerList();
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].name == "host");
+  CHECK(list[0].netns.inode == self.inode);
+  CHECK(refusalOf([&] { root->containerRemove("nope"); }) == ErrorCode::UNKNOWN_CONTAINER);
+  CHECK_NOTHROW(root->containerRemove("c1"));
+}

@@ -1,0 +1,282 @@
+// keyd as a process: concurrency, restarts, kill -9, hostile frames, fork, signals, and what
+// reaches the disk.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <cstring>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "frame.hpp"
+#include "hex.hpp"
+#include "keyd_process.hpp"
+#include "openssl_reference.hpp"
+#include "refusal.hpp"
+
+using namespace vhsm;
+using namespace vhsm::test;
+
+TEST_CASE("many clients at once all get correct results") {
+  Keyd keyd;
+  auto setup = keyd.newUser("alice", "pw");
+  auto key = randomBytes(32);
+  setup->keyImport("k", KeyType::HMAC, key);
+  std::atomic<int> wrong{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      try {
+        auto c = keyd.client();
+        c->login("alice", "pw");
+        for (int i = 0; i < 200; ++i) {
+          auto data = randomBytes(size_t(t * 100 + i));
+          if (c->hmac("k", HashAlgorithm::SHA1, data) != referenceHmac("SHA1", key, data)) ++wrong;
+        }
+      } catch (const std::exception&) {
+        ++errors;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
+  CHECK(errors == 0);
+}
+
+TEST_CASE("one client shared by many threads serialises safely") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  auto key = randomBytes(16);
+  alice->keyImport("k", KeyType::HMAC, key);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        auto data = randomBytes(64);
+        if (alice->hmac("k", HashAlgorithm::SHA256, data) != referenceHmac("SHA256", key, data))
+          ++wrong;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("a slow or silent client does not stall the others") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  alice->keyGenerate("k", KeyType::HMAC);
+  // A raw client that floods requests and never reads a reply.
+  int hog = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, keyd.socket().c_str());
+  REQUIRE(connect(hog, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  capnp::MallocMessageBuilder m;
+  m.initRoot<proto::Request>().initDigest().setData(kj::heapArray<kj::byte>(200000));
+  proto::OutgoingFrame frame({}, m);
+  std::vector<iovec> iov;
+  for (auto p : frame.pieces()) iov.push_back({const_cast<std::byte*>(p.data()), p.size()});
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov.size();
+  int sent = 0;
+  while (sent < 200 && sendmsg(hog, &msg, MSG_DONTWAIT) > 0) ++sent;
+  CHECK(sent > 0);
+  for (int i = 0; i < 50; ++i) CHECK_NOTHROW(alice->hmac("k", HashAlgorithm::SHA1, bytesOf("x")));
+  close(hog);
+}
+
+TEST_CASE("malformed and oversized frames get errors and keyd goes on serving") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  alice->keyGenerate("k", KeyType::HMAC);
+  auto raw = keyd.client();
+  auto errorOf = [](const Bytes& reply) {
+    proto::FrameHeader h;
+    std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(reply.data()), reply.size());
+    REQUIRE(proto::decodeHeader(bytes, h) == proto::FrameError::none);
+    kj::Array<capnp::word> words = kj::heapArray<capnp::word>(h.payloadLength / 8);
+    memcpy(words.begin(), reply.data() + proto::kHeaderSize, h.payloadLength);
+    return proto::openMessage(words)->getRoot<proto::Response>().getError();
+  };
+  CHECK(errorOf(raw->exchangeRaw(bytesOf("garbage"))) == ErrorCode::MALFORMED_FRAME);
+  Bytes header(proto::kHeaderSize + 16, 0);
+  proto::FrameHeader h;
+  h.payloadLength = 16;
+  proto::encodeHeader(h, std::span<std::byte, proto::kHeaderSize>(
+                             reinterpret_cast<std::byte*>(header.data()), proto::kHeaderSize));
+  header[4] = 99;  // version
+  CHECK(errorOf(raw->exchangeRaw(header)) == ErrorCode::UNSUPPORTED_VERSION);
+  header[4] = 1;
+  std::fill(header.begin() + proto::kHeaderSize, header.end(), 0xff);  // nonsense segment table
+  CHECK(errorOf(raw->exchangeRaw(header)) == ErrorCode::MALFORMED_MESSAGE);
+  Bytes huge(proto::kMaxFrame + 4096, 0);
+  std::copy(header.begin(), header.begin() + proto::kHeaderSize, huge.begin());
+  CHECK(errorOf(raw->exchangeRaw(huge)) == ErrorCode::FRAME_TOO_LARGE);
+  // Everyone else is unaffected.
+  CHECK_NOTHROW(alice->hmac("k", HashAlgorithm::SHA1, bytesOf("still here")));
+  CHECK(keyd.root()->auditVerify().ok);
+}
+
+TEST_CASE("a client sending malformed frames without end is disconnected") {
+  Keyd keyd;
+  auto raw = keyd.client();
+  int answered = 0;
+  try {
+    for (int i = 0; i < 100; ++i) {
+      raw->exchangeRaw(bytesOf("garbage!"));
+      ++answered;
+    }
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::disconnected);
+  }
+  CHECK(answered > 0);
+  CHECK(answered < 100);
+}
+
+TEST_CASE("keys survive a restart, and clients reconnect and log in again by themselves") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  alice->keyGenerate("k", KeyType::HMAC);
+  auto before = alice->hmac("k", HashAlgorithm::SHA512, bytesOf("x"));
+  keyd.stop();
+  keyd.start();
+  CHECK(alice->hmac("k", HashAlgorithm::SHA512, bytesOf("x")) == before);
+  CHECK(alice->keyList().size() == 1);
+}
+
+TEST_CASE("a keyd that is not there gives a prompt, specific error") {
+  TempDir dir;
+  ClientOptions o;
+  o.socketPath = (dir.path() / "no.sock").string();
+  Client c(o);
+  try {
+    c.ping();
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::unreachable);
+    CHECK(std::string(e.what()).find("cannot reach vhsm-keyd") != std::string::npos);
+  }
+}
+
+TEST_CASE("after fork the child uses its own connection and both keep working") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  auto key = randomBytes(32);
+  alice->keyImport("k", KeyType::HMAC, key);
+  auto data = bytesOf("fork");
+  auto expected = referenceHmac("SHA256", key, data);
+  CHECK(alice->hmac("k", HashAlgorithm::SHA256, data) == expected);
+  auto generation = alice->connectionGeneration();
+  pid_t pid = fork();
+  if (pid == 0) {
+    bool ok = true;
+    try {
+      for (int i = 0; i < 50; ++i) ok &= alice->hmac("k", HashAlgorithm::SHA256, data) == expected;
+      ok &= alice->connectionGeneration() == generation + 1;
+    } catch (...) {
+      ok = false;
+    }
+    _exit(ok ? 0 : 1);
+  }
+  for (int i = 0; i < 50; ++i) CHECK(alice->hmac("k", HashAlgorithm::SHA256, data) == expected);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(alice->connectionGeneration() == generation);
+}
+
+TEST_CASE("kill -9 during key creation loses no acknowledged key and the audit verifies") {
+  Keyd keyd;
+  keyd.newUser("alice", "pw");
+  std::mt19937 random(12345);
+  std::vector<std::string> acknowledged;
+  int next = 0;
+  for (int round = 0; round < 5; ++round) {
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+      auto c = keyd.client();
+      try {
+        c->login("alice", "pw");
+        while (!stop) {
+          std::string id = "key" + std::to_string(next++);
+          c->keyGenerate(id, KeyType::AES);
+          acknowledged.push_back(id);
+        }
+      } catch (const Error&) {
+        // keyd died under us: whatever was not acknowledged may or may not be there.
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + random() % 150));
+    keyd.kill9();
+    stop = true;
+    writer.join();
+    keyd.start();
+  }
+  REQUIRE(acknowledged.size() > 10);
+  auto alice = keyd.client();
+  alice->login("alice", "pw");
+  auto keys = alice->keyList();
+  std::set<std::string> present;
+  for (const auto& k : keys) present.insert(k.id);
+  for (const auto& id : acknowledged) {
+    INFO(id);
+    CHECK(present.count(id) == 1);
+  }
+  // Every stored key is usable (no half-written record).
+  for (const auto& k : keys) CHECK_NOTHROW(alice->gcmEncrypt(k.id, randomBytes(12), {}, bytesOf("x")));
+  CHECK(keyd.root()->auditVerify().ok);
+}
+
+TEST_CASE("SIGTERM stops keyd cleanly and a stale socket file is replaced") {
+  Keyd keyd;
+  keyd.stop();  // throws unless the exit status is 0
+  CHECK_FALSE(std::filesystem::exists(keyd.socket()));
+  // A socket file left behind by a killed keyd does not prevent a start.
+  keyd.start();
+  keyd.kill9();
+  CHECK(std::filesystem::exists(keyd.socket()));
+  keyd.start();
+  CHECK_NOTHROW(keyd.client()->ping());
+  // A second keyd on the same store or socket refuses to start.
+  auto second = runCommand({keydBinary(), "--store", keyd.store().string(), "--socket",
+                            keyd.socket() + "2"});
+  CHECK(second.status == 1);
+  CHECK(second.err.find("in use by another vhsm-keyd") != std::string::npos);
+}
+
+TEST_CASE("imported key bytes never reach the store files or keyd's log") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "a-secret-password");
+  Bytes hmacKey, aesKey;
+  for (int i = 0; i < 32; ++i) {
+    hmacKey.push_back(uint8_t(0x10 + i * 3));
+    aesKey.push_back(uint8_t(0xc0 ^ (i * 7)));
+  }
+  alice->keyImport("h", KeyType::HMAC, hmacKey);
+  alice->keyImport("a", KeyType::AES, aesKey);
+  alice->hmac("h", HashAlgorithm::SHA1, bytesOf("use it"));
+  keyd.stop();
+  auto scan = [](const std::filesystem::path& file, const Bytes& needle) {
+    std::ifstream in(file, std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+    return std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end(),
+                       [](char a, uint8_t b) { return uint8_t(a) == b; }) != bytes.end();
+  };
+  for (const auto& file : {keyd.store() / "data.mdb", keyd.logFile()}) {
+    INFO(file);
+    CHECK_FALSE(scan(file, hmacKey));
+    CHECK_FALSE(scan(file, Bytes(hmacKey.begin(), hmacKey.begin() + 8)));
+    CHECK_FALSE(scan(file, aesKey));
+    CHECK_FALSE(scan(file, Bytes(aesKey.begin(), aesKey.begin() + 8)));
+    CHECK_FALSE(scan(file, bytesOf("a-secret-password")));
+  }
+  CHECK(scan(keyd.store() / "data.mdb", bytesOf("alice")));  // the scan works
+}

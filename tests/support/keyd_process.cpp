@@ -1,0 +1,214 @@
+#include "keyd_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+namespace vhsm::test {
+
+namespace fs = std::filesystem;
+
+std::string keydBinary() { return VHSM_KEYD_BIN; }
+std::string adminBinary() { return VHSM_ADMIN_BIN; }
+
+namespace {
+
+std::string drain(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+  return out;
+}
+
+int exitCode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+CommandResult runCommand(const std::vector<std::string>& argv, const std::string& input,
+                         const std::vector<std::string>& env) {
+  TempDir tmp;
+  auto outPath = tmp.path() / "out", errPath = tmp.path() / "err";
+  int in[2];
+  if (pipe(in) != 0) throw std::runtime_error("pipe");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    close(in[0]);
+    close(in[1]);
+    int out = open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    dup2(err, 2);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(in[0]);
+  [[maybe_unused]] auto n = write(in[1], input.data(), input.size());
+  close(in[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CommandResult r;
+  r.status = exitCode(status);
+  int fd = open(outPath.c_str(), O_RDONLY);
+  r.out = drain(fd);
+  close(fd);
+  fd = open(errPath.c_str(), O_RDONLY);
+  r.err = drain(fd);
+  close(fd);
+  return r;
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() / ("vhsm-test-" + std::to_string(getpid()) + "-" +
+                                       std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+Keyd::Keyd()
+    : store_(dir_.path() / "store"), log_(dir_.path() / "keyd.log"),
+      socket_((dir_.path() / "keyd.sock").string()) {
+  auto r = runCommand({keydBinary(), "--init", "--store", store_.string(), "--kdf-iterations",
+                       "1000", "--log-level", "error"},
+                      kRootPassword);
+  if (r.status != 0) throw std::runtime_error("keyd --init failed: " + r.err);
+  start();
+}
+
+Keyd::~Keyd() {
+  if (pid_ <= 0) return;
+  try {
+    stop();
+  } catch (const std::exception&) {
+    // Reported by the tests that check it; a destructor must not throw.
+  }
+}
+
+void Keyd::start() {
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(log, 2);
+    execl(keydBinary().c_str(), keydBinary().c_str(), "--store", store_.c_str(), "--socket",
+          socket_.c_str(), "--threads", "4", "--log-level", "debug", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Ready once it answers a ping.
+  for (int i = 0; i < 500; ++i) {
+    try {
+      client()->ping();
+      return;
+    } catch (const Error&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("vhsm-keyd exited at start");
+    }
+  }
+  throw std::runtime_error("vhsm-keyd did not come up");
+}
+
+void Keyd::stop() {
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (exitCode(status) != 0)
+    throw std::runtime_error("vhsm-keyd exited with status " + std::to_string(exitCode(status)));
+}
+
+void Keyd::kill9() {
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::unique_ptr<Client> Keyd::client() const {
+  ClientOptions options;
+  options.socketPath = socket_;
+  options.timeout = std::chrono::milliseconds(20000);
+  return std::make_unique<Client>(options);
+}
+
+std::unique_ptr<Client> Keyd::root() const {
+  auto c = client();
+  c->login("root", kRootPassword);
+  return c;
+}
+
+std::unique_ptr<Client> Keyd::newUser(const std::string& name, const std::string& password,
+                                      std::vector<std::string> containers, UserFlags flags) {
+  UserInfo info;
+  info.name = name;
+  info.flags = flags;
+  info.containers = std::move(containers);
+  root()->userCreate(info, password);
+  auto c = client();
+  if (std::find(info.containers.begin(), info.containers.end(), "host") != info.containers.end())
+    c->login(name, password);
+  return c;
+}
+
+int inNewNetns(const std::function<int()>& body, const std::function<void(pid_t)>& registered) {
+  int ready[2], go[2];
+  if (pipe(ready) != 0 || pipe(go) != 0) throw std::runtime_error("pipe");
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(ready[0]);
+    close(go[1]);
+    char c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+    [[maybe_unused]] auto w = write(ready[1], &c, 1);
+    if (c != 'y') _exit(200);
+    [[maybe_unused]] auto r = read(go[0], &c, 1);
+    int rc = 201;
+    try {
+      rc = body();
+    } catch (...) {
+      rc = 202;
+    }
+    _exit(rc);
+  }
+  close(ready[1]);
+  close(go[0]);
+  char c = 0;
+  [[maybe_unused]] auto r = read(ready[0], &c, 1);
+  if (c != 'y') {
+    waitpid(pid, nullptr, 0);
+    throw std::runtime_error("unshare(CLONE_NEWNET) failed: run the tests as root");
+  }
+  if (registered) registered(pid);
+  [[maybe_unused]] auto w = write(go[1], "g", 1);
+  close(go[1]);
+  close(ready[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return exitCode(status);
+}
+
+}  // namespace vhsm::test

@@ -1,0 +1,72 @@
+// A real vhsm-keyd on a temporary store, for integration tests: started on construction,
+// stopped (SIGTERM) and its directory removed on destruction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "vhsm/client.hpp"
+
+namespace vhsm::test {
+
+struct CommandResult {
+  int status = -1;  // exit code, or 128 + signal
+  std::string out, err;
+};
+
+// Runs argv[0] with input on standard input; environment additions as NAME=VALUE.
+CommandResult runCommand(const std::vector<std::string>& argv, const std::string& input = {},
+                         const std::vector<std::string>& env = {});
+
+std::string keydBinary();
+std::string adminBinary();
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class Keyd {
+ public:
+  static constexpr const char* kRootPassword = "root-password";
+
+  Keyd();  // a new store with root, and keyd serving it
+  ~Keyd();
+  void start();
+  void stop();   // SIGTERM and wait
+  void kill9();  // SIGKILL and wait
+  pid_t pid() const { return pid_; }
+  const std::filesystem::path& store() const { return store_; }
+  const std::string& socket() const { return socket_; }
+  const std::filesystem::path& logFile() const { return log_; }
+
+  std::unique_ptr<Client> client() const;
+  std::unique_ptr<Client> root() const;  // logged in as root
+  // Creates a key user (flags read,create,modify,delete unless given) and logs in as it.
+  std::unique_ptr<Client> newUser(const std::string& name, const std::string& password,
+                                  std::vector<std::string> containers = {"host"},
+                                  UserFlags flags = {true, true, true, true, false});
+
+ private:
+  TempDir dir_;
+  std::filesystem::path store_, log_;
+  std::string socket_;
+  pid_t pid_ = -1;
+};
+
+// Runs body in a child process inside a new network namespace. `registered` runs in the parent
+// with the child's pid once the namespace exists and before body starts (to add a container).
+// Returns body's return value (the child's exit code).
+int inNewNetns(const std::function<int()>& body,
+               const std::function<void(pid_t)>& registered = {});
+
+}  // namespace vhsm::test

@@ -1,0 +1,112 @@
+// The LMDB store: records, ownership keys, schema versions and map growth.
+#include <lmdb.h>
+
+#include <catch2/catch.hpp>
+
+#include "keyd_process.hpp"
+#include "store.hpp"
+
+using namespace vhsm::store;
+using vhsm::test::TempDir;
+
+namespace {
+
+Key sampleKey(const std::string& owner, const std::string& id) {
+  Key k;
+  k.owner = owner;
+  k.id = id;
+  k.type = 0;
+  k.bits = 256;
+  k.wrapped = {1, 2, 3};
+  return k;
+}
+
+}  // namespace
+
+TEST_CASE("a store creates, reopens and keeps what was written") {
+  TempDir dir;
+  {
+    auto store = Store::create(dir.path());
+    store->write([](WriteTxn& t) {
+      User u;
+      u.name = "alice";
+      u.containers = {"host", "web"};
+      u.kdfSalt = {9, 9};
+      t.putUser(u);
+      t.setKdfIterations(1234);
+      REQUIRE(t.putKey(sampleKey("alice", "k1"), false));
+      REQUIRE(t.putKey(sampleKey("alice", "k2"), false));
+      REQUIRE(t.putKey(sampleKey("alicex", "k1"), false));
+      REQUIRE_FALSE(t.putKey(sampleKey("alice", "k1"), false));
+    });
+  }
+  auto store = Store::open(dir.path());
+  store->read([](const ReadTxn& t) {
+    auto u = t.user("alice");
+    REQUIRE(u);
+    CHECK(u->containers == std::vector<std::string>{"host", "web"});
+    CHECK(u->kdfSalt == std::vector<uint8_t>{9, 9});
+    CHECK(t.kdfIterations() == 1234);
+    // Keys are indexed by (owner, id): "alice" does not see "alicex"'s keys.
+    CHECK(t.keys("alice").size() == 2);
+    CHECK(t.keys("alicex").size() == 1);
+    CHECK_FALSE(t.key("bob", "k1"));
+    return 0;
+  });
+}
+
+TEST_CASE("creating over an existing store and opening a missing one fail") {
+  TempDir dir;
+  Store::create(dir.path());
+  CHECK_THROWS_AS(Store::create(dir.path()), StoreError);
+  TempDir empty;
+  CHECK_THROWS_WITH(Store::open(empty.path()), Catch::Contains("no store"));
+}
+
+TEST_CASE("a store of an unknown schema version is refused") {
+  TempDir dir;
+  Store::create(dir.path());
+  {
+    // Rewrite the version record behind the store's back.
+    MDB_env* env;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 8);
+    REQUIRE(mdb_env_open(env, dir.path().c_str(), 0, 0600) == 0);
+    MDB_txn* txn;
+    MDB_dbi meta;
+    mdb_txn_begin(env, nullptr, 0, &txn);
+    mdb_dbi_open(txn, "meta", 0, &meta);
+    uint32_t version = kSchemaVersion + 1;
+    MDB_val k{14, const_cast<char*>("schema_version")}, v{4, &version};
+    mdb_put(txn, meta, &k, &v, 0);
+    mdb_txn_commit(txn);
+    mdb_env_close(env);
+  }
+  CHECK_THROWS_WITH(Store::open(dir.path()), Catch::Contains("schema version 2"));
+}
+
+TEST_CASE("the map grows instead of failing when full") {
+  TempDir dir;
+  auto store = Store::create(dir.path(), 1 << 20);  // 1 MiB to start
+  size_t before = store->mapSize();
+  for (int batch = 0; batch < 8; ++batch)
+    store->write([&](WriteTxn& t) {
+      for (int i = 0; i < 100; ++i) {
+        auto k = sampleKey("owner", "k" + std::to_string(batch * 100 + i));
+        k.wrapped.assign(4000, uint8_t(i));
+        t.putKey(k, false);  // no REQUIRE here: it would swallow the map-full error
+      }
+    });
+  CHECK(store->mapSize() > before);
+  CHECK(store->read([](const ReadTxn& t) { return t.keys("owner").size(); }) == 800);
+}
+
+TEST_CASE("a failed write transaction leaves nothing behind") {
+  TempDir dir;
+  auto store = Store::create(dir.path());
+  CHECK_THROWS(store->write([](WriteTxn& t) {
+    t.putKey(sampleKey("a", "k"), false);
+    throw std::runtime_error("refused half-way");
+  }));
+  CHECK_FALSE(store->read([](const ReadTxn& t) { return t.key("a", "k").has_value(); }));
+}
