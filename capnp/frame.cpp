@@ -27,8 +27,8 @@ uint64_t get(const std::byte* p, int bytes) {
 // Header layout (little endian, every field naturally aligned):
 //   0 magic u32 | 4 version u16 | 6 type u16 | 8 requestId u64 | 16 payloadLength u32
 //   20 flags u16 | 22 reserved | 24 clientPort u32 | 28 reserved | 32 containerId u64
-constexpr size_t kMagic = 0, kVersion = 4, kType = 6, kRequestId = 8, kLength = 16,
-                 kFlags = 20, kClientPort = 24, kContainer = 32;
+constexpr size_t kMagic = 0, kVersion = 4, kType = 6, kRequestId = 8, kLength = 16, kFlags = 20,
+                 kClientPort = 24, kContainer = 32;
 static_assert(kContainer + 8 == kHeaderSize);
 
 }  // namespace

@@ -37,8 +37,8 @@ struct FrameHeader {
   uint16_t flags = 0;
   uint64_t requestId = 0;
   uint32_t payloadLength = 0;
-  uint32_t clientPort = 0;      // written by the transport only
-  uint64_t containerId = 0;     // written by the transport only
+  uint32_t clientPort = 0;   // written by the transport only
+  uint64_t containerId = 0;  // written by the transport only
 };
 
 enum class FrameError { none, tooShort, badMagic, badVersion, badType, badLength, tooLarge };

@@ -37,7 +37,11 @@ struct Client::Impl {
   kj::Array<capnp::word> receiveWords;
 };
 
-inline kj::ArrayPtr<const kj::byte> capnpBytes(ByteView v) { return {v.data(), v.size()}; }
-inline Bytes toBytes(capnp::Data::Reader d) { return Bytes(d.begin(), d.end()); }
+inline kj::ArrayPtr<const kj::byte> capnpBytes(ByteView v) {
+  return {v.data(), v.size()};
+}
+inline Bytes toBytes(capnp::Data::Reader d) {
+  return Bytes(d.begin(), d.end());
+}
 
 }  // namespace vhsm

@@ -40,7 +40,9 @@ Client::Impl::Impl(ClientOptions o)
     : options(std::move(o)),
       receiveWords(kj::heapArray<capnp::word>(proto::kMaxFrame / sizeof(capnp::word))) {}
 
-Client::Impl::~Impl() { disconnect(); }
+Client::Impl::~Impl() {
+  disconnect();
+}
 
 void Client::Impl::disconnect() {
   if (fd >= 0) ::close(fd);
@@ -55,7 +57,8 @@ void Client::Impl::connectSocket() {
     throw transportError(ErrorKind::unreachable, "socket path too long: " + options.socketPath);
   std::memcpy(addr.sun_path, options.socketPath.c_str(), options.socketPath.size() + 1);
   int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (s < 0) throw transportError(ErrorKind::unreachable, std::string("socket: ") + strerror(errno));
+  if (s < 0)
+    throw transportError(ErrorKind::unreachable, std::string("socket: ") + strerror(errno));
   if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     int e = errno;
     ::close(s);
@@ -88,9 +91,9 @@ void Client::Impl::ensureConnected() {
         [&](proto::Request::Builder r) {
           auto login = r.initLogin();
           login.setUser(credentials->user);
-          login.setPassword(kj::arrayPtr(
-              reinterpret_cast<const kj::byte*>(credentials->password.data()),
-              credentials->password.size()));
+          login.setPassword(
+              kj::arrayPtr(reinterpret_cast<const kj::byte*>(credentials->password.data()),
+                           credentials->password.size()));
         },
         {}, false);
     loggedIn = true;
@@ -108,7 +111,8 @@ bool Client::Impl::sendFrame(capnp::MessageBuilder& message, uint64_t requestId,
     throw Error(ErrorKind::refused, ErrorCode::FRAME_TOO_LARGE,
                 "request exceeds the maximum frame size");
   std::vector<iovec> iov;
-  for (auto piece : frame.pieces()) iov.push_back({const_cast<std::byte*>(piece.data()), piece.size()});
+  for (auto piece : frame.pieces())
+    iov.push_back({const_cast<std::byte*>(piece.data()), piece.size()});
   msghdr msg{};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
@@ -138,8 +142,7 @@ void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
       // A late reply would be mistaken for the next one's: start afresh.
       disconnect();
       throw transportError(ErrorKind::timeout, "vhsm-keyd did not answer within " +
-                                                   std::to_string(options.timeout.count()) +
-                                                   " ms");
+                                                   std::to_string(options.timeout.count()) + " ms");
     }
     ssize_t n = recv(fd, buffer, capacity, MSG_TRUNC);
     if (n < 0 && errno == EINTR) continue;
@@ -168,9 +171,8 @@ void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
                     response.getRetryAfterMillis());
       if (read) read(response);
     } catch (const kj::Exception& e) {
-      throw transportError(ErrorKind::protocol,
-                           std::string("malformed reply from vhsm-keyd: ") +
-                               e.getDescription().cStr());
+      throw transportError(ErrorKind::protocol, std::string("malformed reply from vhsm-keyd: ") +
+                                                    e.getDescription().cStr());
     }
     return;
   }
@@ -189,8 +191,7 @@ void Client::Impl::call(const Build& build, const Read& read, bool noReply, bool
   ensureConnected();
   if (exchange(build, read, noReply)) return;
   // The connection was dead before the request left: keyd restarted. Once more, afresh.
-  if (!retry)
-    throw transportError(ErrorKind::disconnected, "the connection to vhsm-keyd was lost");
+  if (!retry) throw transportError(ErrorKind::disconnected, "the connection to vhsm-keyd was lost");
   ensureConnected();
   if (!exchange(build, read, noReply))
     throw transportError(ErrorKind::disconnected, "the connection to vhsm-keyd was lost");
@@ -237,7 +238,8 @@ void Client::login(const std::string& user, std::string_view password) {
   impl_->credentials.reset();
   auto relogin = [&] {
     impl_->ensureConnected();
-    if (impl_->loggedIn) impl_->call([](proto::Request::Builder r) { r.setLogout(); }, {}, false, true);
+    if (impl_->loggedIn)
+      impl_->call([](proto::Request::Builder r) { r.setLogout(); }, {}, false, true);
     impl_->loggedIn = false;
   };
   relogin();

@@ -53,7 +53,8 @@ const store::User& Service::requireUser(Session& s, uint32_t flag) {
 
 const store::User& Service::requireSo(Session& s, uint32_t flag) {
   const auto& user = requireLogin(s);
-  if (!user.isSo) throw Refusal(ErrorCode::PERMISSION_DENIED, "only a security officer may do this");
+  if (!user.isSo)
+    throw Refusal(ErrorCode::PERMISSION_DENIED, "only a security officer may do this");
   if (flag && !(user.flags & flag))
     throw Refusal(ErrorCode::PERMISSION_DENIED, "user lacks the " + flagName(flag) + " flag");
   return user;

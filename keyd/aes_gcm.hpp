@@ -20,7 +20,7 @@ class AesGcm {
   // Only before the first process(); throws Refusal(invalidArgument) after it.
   void addAad(std::span<const uint8_t> aad);
   void process(std::span<const uint8_t> in, uint8_t* out);
-  void tag(std::span<uint8_t> out);               // encrypt: tag of out.size() bytes
+  void tag(std::span<uint8_t> out);                // encrypt: tag of out.size() bytes
   bool verify(std::span<const uint8_t> expected);  // decrypt
 
   static void checkTagLength(size_t bytes);

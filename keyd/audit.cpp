@@ -70,8 +70,8 @@ AuditVerdict verifyAudit(const store::ReadTxn& txn) {
   uint64_t expectedSequence = 1;
   for (const auto& e : txn.audit(0, 0)) {
     ++verdict.records;
-    if (verdict.ok && (e.sequence != expectedSequence || e.prevHash != expectedPrev ||
-                       e.hash != chainHash(e))) {
+    if (verdict.ok &&
+        (e.sequence != expectedSequence || e.prevHash != expectedPrev || e.hash != chainHash(e))) {
       verdict.ok = false;
       verdict.firstBadSequence = e.sequence;
     }

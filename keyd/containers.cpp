@@ -41,15 +41,18 @@ void Service::containerAdd(Session& s, proto::ContainerInfo::Reader r) {
   if (c.netnsInode == 0) throw Refusal(ErrorCode::INVALID_ARGUMENT, "no network namespace given");
   if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, hostNetns_))
     throw Refusal(ErrorCode::CONTAINER_EXISTS, "that namespace is the host's (container host)");
-  audited(s, "containerAdd", c.name, [&](store::WriteTxn& txn) {
-    if (txn.container(c.name))
-      throw Refusal(ErrorCode::CONTAINER_EXISTS, "container " + c.name + " exists");
-    for (const auto& other : txn.containers())
-      if (other.netnsInode == c.netnsInode)
-        throw Refusal(ErrorCode::CONTAINER_EXISTS,
-                      "that namespace is registered already as " + other.name);
-    txn.putContainer(c);
-  }, "netns inode " + std::to_string(c.netnsInode) + (c.netnsCookie ? "" : " (no cookie)"));
+  audited(
+      s, "containerAdd", c.name,
+      [&](store::WriteTxn& txn) {
+        if (txn.container(c.name))
+          throw Refusal(ErrorCode::CONTAINER_EXISTS, "container " + c.name + " exists");
+        for (const auto& other : txn.containers())
+          if (other.netnsInode == c.netnsInode)
+            throw Refusal(ErrorCode::CONTAINER_EXISTS,
+                          "that namespace is registered already as " + other.name);
+        txn.putContainer(c);
+      },
+      "netns inode " + std::to_string(c.netnsInode) + (c.netnsCookie ? "" : " (no cookie)"));
   ++containersEpoch_;
   ++authEpoch_;
 }

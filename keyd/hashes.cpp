@@ -24,7 +24,8 @@ Hasher byAlgorithm(proto::HashAlgorithm algorithm, Make make) {
 }  // namespace
 
 Hasher newDigest(proto::HashAlgorithm algorithm) {
-  return byAlgorithm(algorithm, []<typename H>(std::type_identity<H>) -> Hasher { return std::make_unique<H>(); });
+  return byAlgorithm(
+      algorithm, []<typename H>(std::type_identity<H>) -> Hasher { return std::make_unique<H>(); });
 }
 
 Hasher newHmac(proto::HashAlgorithm algorithm, std::span<const uint8_t> key) {

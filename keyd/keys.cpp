@@ -20,7 +20,9 @@ constexpr uint32_t kUsageEncrypt = 2;
 constexpr uint32_t kUsageMac = 4;
 constexpr size_t kMaxHmacKeyBytes = 1024;
 
-const char* typeName(KeyType type) { return type == KeyType::HMAC ? "hmac" : "aes"; }
+const char* typeName(KeyType type) {
+  return type == KeyType::HMAC ? "hmac" : "aes";
+}
 
 // Checks a key length for its type; 0 bits asks for the type's default.
 uint32_t checkedBits(KeyType type, uint32_t bits) {
@@ -28,8 +30,7 @@ uint32_t checkedBits(KeyType type, uint32_t bits) {
     case KeyType::HMAC:
       if (bits == 0) return 256;
       if (bits % 8 != 0 || bits > kMaxHmacKeyBytes * 8)
-        throw Refusal(ErrorCode::INVALID_ARGUMENT,
-                      "HMAC keys are 8 to 8192 bits, a multiple of 8");
+        throw Refusal(ErrorCode::INVALID_ARGUMENT, "HMAC keys are 8 to 8192 bits, a multiple of 8");
       return bits;
     case KeyType::AES:
       if (bits == 0) return 256;
@@ -59,9 +60,13 @@ void Service::storeNewKey(Session& s, store::Key key, std::span<const uint8_t> m
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
   wrapKey(key, s.userSecret, material);
-  audited(s, action, key.id, [&](store::WriteTxn& txn) {
-    if (!txn.putKey(key, false)) throw Refusal(ErrorCode::KEY_EXISTS, "key " + key.id + " exists");
-  }, std::string(typeName(KeyType(key.type))) + "-" + std::to_string(key.bits));
+  audited(
+      s, action, key.id,
+      [&](store::WriteTxn& txn) {
+        if (!txn.putKey(key, false))
+          throw Refusal(ErrorCode::KEY_EXISTS, "key " + key.id + " exists");
+      },
+      std::string(typeName(KeyType(key.type))) + "-" + std::to_string(key.bits));
 }
 
 void Service::keyGenerate(Session& s, Request::KeyGenerate::Reader r) {
@@ -75,8 +80,7 @@ void Service::keyGenerate(Session& s, Request::KeyGenerate::Reader r) {
 
 void Service::keyImport(Session& s, Request::KeyImport::Reader r) {
   auto material = r.getMaterial();
-  if (material.size() == 0)
-    throw Refusal(ErrorCode::INVALID_ARGUMENT, "no key material given");
+  if (material.size() == 0) throw Refusal(ErrorCode::INVALID_ARGUMENT, "no key material given");
   store::Key key;
   key.id = requireName("key", r.getId().cStr());
   key.type = uint16_t(r.getType());

@@ -15,7 +15,9 @@ constexpr const char* kNames[] = {"error", "warn", "info", "debug"};
 
 }  // namespace
 
-void setLogLevel(LogLevel level) { currentLevel = int(level); }
+void setLogLevel(LogLevel level) {
+  currentLevel = int(level);
+}
 
 bool parseLogLevel(std::string_view text, LogLevel& out) {
   for (int i = 0; i < 4; ++i)
@@ -26,7 +28,9 @@ bool parseLogLevel(std::string_view text, LogLevel& out) {
   return false;
 }
 
-bool logEnabled(LogLevel level) { return int(level) <= currentLevel; }
+bool logEnabled(LogLevel level) {
+  return int(level) <= currentLevel;
+}
 
 void logLine(LogLevel level, std::string_view message) {
   if (!logEnabled(level)) return;

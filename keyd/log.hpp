@@ -14,9 +14,15 @@ bool parseLogLevel(std::string_view text, LogLevel& out);
 bool logEnabled(LogLevel level);
 void logLine(LogLevel level, std::string_view message);
 
-inline void logError(std::string_view m) { logLine(LogLevel::error, m); }
-inline void logWarn(std::string_view m) { logLine(LogLevel::warn, m); }
-inline void logInfo(std::string_view m) { logLine(LogLevel::info, m); }
+inline void logError(std::string_view m) {
+  logLine(LogLevel::error, m);
+}
+inline void logWarn(std::string_view m) {
+  logLine(LogLevel::warn, m);
+}
+inline void logInfo(std::string_view m) {
+  logLine(LogLevel::info, m);
+}
 inline void logDebug(std::string_view m) {
   if (logEnabled(LogLevel::debug)) logLine(LogLevel::debug, m);
 }

@@ -14,7 +14,9 @@ using proto::ErrorCode;
 
 namespace {
 
-std::span<const uint8_t> bytesOf(capnp::Data::Reader d) { return {d.begin(), d.size()}; }
+std::span<const uint8_t> bytesOf(capnp::Data::Reader d) {
+  return {d.begin(), d.size()};
+}
 
 bool boundTo(const store::User& user, const std::string& container) {
   return std::find(user.containers.begin(), user.containers.end(), container) !=
@@ -28,10 +30,10 @@ SecretBytes Service::checkPassword(Session& s, const store::User& user,
                                    capnp::Data::Reader password) {
   const auto& container = containerOf(s);
   if (uint32_t wait = throttle_.waitMillis(user.name, container))
-    throw Refusal(ErrorCode::LOGIN_THROTTLED,
-                  "too many failed passwords for " + user.name + "; retry in " +
-                      std::to_string(wait) + " ms",
-                  wait);
+    throw Refusal(
+        ErrorCode::LOGIN_THROTTLED,
+        "too many failed passwords for " + user.name + "; retry in " + std::to_string(wait) + " ms",
+        wait);
   auto secret = unwrapUserSecret(user, bytesOf(password));
   if (!secret) {
     uint32_t delay = throttle_.failed(user.name, container);
@@ -76,7 +78,8 @@ void Service::login(Session& s, Request::Login::Reader r) {
   s.userSecret = std::move(secret);
   s.unlockExpires = unlockExpires;
   s.authEpoch = epoch;
-  audited(s, "login", name, [](store::WriteTxn&) {}, how);
+  audited(
+      s, "login", name, [](store::WriteTxn&) {}, how);
 }
 
 void Service::unlock(Session& s, Request::Unlock::Reader r) {
@@ -99,8 +102,9 @@ void Service::unlock(Session& s, Request::Unlock::Reader r) {
   if (r.getPassword().size() == 0)
     throw Refusal(ErrorCode::PASSWORD_REQUIRED, "unlock needs the user's password");
   auto secret = checkPassword(s, *user, r.getPassword());
-  audited(s, "unlock", name, [](store::WriteTxn&) {},
-          "container " + container + " for " + std::to_string(ttl) + " s");
+  audited(
+      s, "unlock", name, [](store::WriteTxn&) {},
+      "container " + container + " for " + std::to_string(ttl) + " s");
   std::lock_guard lock(unlockMutex_);
   unlocked_[{name, container}] = {std::move(secret),
                                   std::chrono::steady_clock::now() + std::chrono::seconds(ttl)};
@@ -117,9 +121,10 @@ void Service::lock(Session& s, Request::Lock::Reader r) {
       return entry.first.first == name && (container.empty() || entry.first.second == container);
     });
   }
-  audited(s, "lock", name, [](store::WriteTxn&) {},
-          (container.empty() ? "all containers" : "container " + container) + ", " +
-              std::to_string(removed) + " unlock(s) removed");
+  audited(
+      s, "lock", name, [](store::WriteTxn&) {},
+      (container.empty() ? "all containers" : "container " + container) + ", " +
+          std::to_string(removed) + " unlock(s) removed");
   ++authEpoch_;  // sessions that logged in through a removed unlock end
 }
 

@@ -8,8 +8,8 @@ uint32_t LoginThrottle::waitMillis(const std::string& user, const std::string& c
   std::lock_guard lock(mutex_);
   auto it = states_.find({user, container});
   if (it == states_.end()) return 0;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(it->second.notBefore -
-                                                                    Clock::now());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(it->second.notBefore - Clock::now());
   return left.count() > 0 ? uint32_t(left.count()) : 0;
 }
 

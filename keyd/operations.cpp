@@ -12,7 +12,9 @@ using proto::KeyType;
 
 namespace {
 
-std::span<const uint8_t> bytesOf(capnp::Data::Reader d) { return {d.begin(), d.size()}; }
+std::span<const uint8_t> bytesOf(capnp::Data::Reader d) {
+  return {d.begin(), d.size()};
+}
 
 void finishHash(CryptoPP::HashTransformation& h, capnp::Data::Reader data,
                 proto::Response::Builder out) {
@@ -69,9 +71,9 @@ void Service::gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out
 
 void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out) {
   if (s.streams.size() >= limits_.maxStreamsPerSession)
-    throw Refusal(ErrorCode::TOO_MANY_OPERATIONS,
-                  "at most " + std::to_string(limits_.maxStreamsPerSession) +
-                      " streams may be open on one connection");
+    throw Refusal(ErrorCode::TOO_MANY_OPERATIONS, "at most " +
+                                                      std::to_string(limits_.maxStreamsPerSession) +
+                                                      " streams may be open on one connection");
   std::unique_ptr<Stream> stream;
   switch (r.which()) {
     case Request::StreamInit::HMAC: {
@@ -107,8 +109,7 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
       stream = newGcmStream(false, key.material, bytesOf(g.getIv()), bytesOf(g.getTag()));
       break;
     }
-    default:
-      throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unknown stream type");
+    default: throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unknown stream type");
   }
   uint32_t handle = s.nextStreamHandle++;
   s.streams.emplace(handle, std::move(stream));

@@ -15,7 +15,9 @@ namespace {
 
 constexpr size_t kPage = 4096;
 
-size_t pagesFor(size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
+size_t pagesFor(size_t bytes) {
+  return (bytes + kPage - 1) / kPage * kPage;
+}
 
 }  // namespace
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "audit.hpp"
-#include "refusal.hpp"
 #include "login_throttle.hpp"
+#include "refusal.hpp"
 #include "session.hpp"
 #include "store.hpp"
 #include "vhsm.capnp.h"

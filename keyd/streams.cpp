@@ -7,7 +7,9 @@ namespace {
 
 using proto::ErrorCode;
 
-std::span<const uint8_t> bytesOf(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
+std::span<const uint8_t> bytesOf(capnp::Data::Reader data) {
+  return {data.begin(), data.size()};
+}
 
 class HashStream final : public Stream {
  public:

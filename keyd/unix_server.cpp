@@ -82,13 +82,14 @@ struct UnixServer::Connection {
 UnixServer::UnixServer(Service& service, UnixServerOptions options)
     : service_(service), options_(std::move(options)) {}
 
-UnixServer::~UnixServer() { stop(); }
+UnixServer::~UnixServer() {
+  stop();
+}
 
 void UnixServer::bindListener() {
   removeStaleSocket(options_.socketPath);
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(options_.socketPath).parent_path(),
-                                      ec);
+  std::filesystem::create_directories(std::filesystem::path(options_.socketPath).parent_path(), ec);
   listenFd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listenFd_ < 0) fail("socket");
   auto addr = addressOf(options_.socketPath);
@@ -226,8 +227,8 @@ bool UnixServer::handleFrame(Connection& c, std::span<const std::byte> frame, si
     auto code = error == proto::FrameError::tooLarge     ? proto::ErrorCode::FRAME_TOO_LARGE
                 : error == proto::FrameError::badVersion ? proto::ErrorCode::UNSUPPORTED_VERSION
                                                          : proto::ErrorCode::MALFORMED_FRAME;
-    std::string detail = std::string(proto::describe(error)) + " (" +
-                         std::to_string(fullSize) + " bytes)";
+    std::string detail =
+        std::string(proto::describe(error)) + " (" + std::to_string(fullSize) + " bytes)";
     service_.auditTransportRefusal(c.session, code, detail);
     auto out = reply.initRoot<proto::Response>();
     out.setError(code);

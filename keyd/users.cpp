@@ -129,6 +129,8 @@ void Service::userList(Session& s, Response out) {
   for (unsigned i = 0; i < list.size(); ++i) fillInfo(list[i], users[i]);
 }
 
-void Service::whoami(Session& s, Response out) { fillInfo(out.initWhoami(), requireLogin(s)); }
+void Service::whoami(Session& s, Response out) {
+  fillInfo(out.initWhoami(), requireLogin(s));
+}
 
 }  // namespace vhsm::keyd

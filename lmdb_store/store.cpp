@@ -19,8 +19,12 @@ void check(int rc, const char* what) {
   if (rc != MDB_SUCCESS) throw StoreError(std::string(what) + ": " + mdb_strerror(rc), rc);
 }
 
-MDB_val val(const void* data, size_t size) { return MDB_val{size, const_cast<void*>(data)}; }
-MDB_val val(const std::string& s) { return val(s.data(), s.size()); }
+MDB_val val(const void* data, size_t size) {
+  return MDB_val{size, const_cast<void*>(data)};
+}
+MDB_val val(const std::string& s) {
+  return val(s.data(), s.size());
+}
 
 std::string keyOf(const std::string& owner, const std::string& id) {
   std::string k = owner;
@@ -35,8 +39,12 @@ std::string sequenceKey(uint64_t sequence) {
   return k;
 }
 
-std::vector<uint8_t> bytes(capnp::Data::Reader data) { return {data.begin(), data.end()}; }
-kj::ArrayPtr<const kj::byte> view(const std::vector<uint8_t>& v) { return {v.data(), v.size()}; }
+std::vector<uint8_t> bytes(capnp::Data::Reader data) {
+  return {data.begin(), data.end()};
+}
+kj::ArrayPtr<const kj::byte> view(const std::vector<uint8_t>& v) {
+  return {v.data(), v.size()};
+}
 
 // Values are copied into word-aligned memory: LMDB gives no alignment guarantee.
 kj::Array<capnp::word> alignedCopy(const MDB_val& v) {
@@ -244,7 +252,9 @@ void WriteTxn::putUser(const User& u) {
   check(put(txn_, dbs_.users, u.name, m), "write user");
 }
 
-bool WriteTxn::deleteUser(const std::string& name) { return erase(txn_, dbs_.users, name); }
+bool WriteTxn::deleteUser(const std::string& name) {
+  return erase(txn_, dbs_.users, name);
+}
 
 void WriteTxn::putContainer(const Container& c) {
   capnp::MallocMessageBuilder m;
@@ -374,7 +384,9 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, size_t init
   return std::unique_ptr<Store>(new Store(dir, false, initialMapSize));
 }
 
-Store::~Store() { mdb_env_close(env_); }
+Store::~Store() {
+  mdb_env_close(env_);
+}
 
 size_t Store::mapSize() const {
   MDB_envinfo info;

@@ -37,8 +37,8 @@ TEST_CASE("init creates a store that keyd serves; a second init refuses") {
   std::ofstream(dir.path() / "pw") << "secret\n";
   auto store = (dir.path() / "store").string();
   auto pw = (dir.path() / "pw").string();
-  auto r = runCommand({adminBinary(), "init", "--store", store, "--password-file", pw,
-                       "--kdf-iterations", "1000"});
+  auto r = runCommand(
+      {adminBinary(), "init", "--store", store, "--password-file", pw, "--kdf-iterations", "1000"});
   CHECK(r.status == 0);
   CHECK(r.out.find("created store") != std::string::npos);
   CHECK(r.err.find("only for tests") != std::string::npos);  // the low iteration count warns
@@ -131,13 +131,15 @@ TEST_CASE("containers, unlock and lock from the command line") {
   Admin admin{keyd, {}};
   auto rootPw = admin.file("root", Keyd::kRootPassword);
   auto alicePw = admin.file("alice", "alice-pw");
-  auto r = admin.run({"--password-file", rootPw, "container", "add", "self", "--pid",
-                      std::to_string(getpid())});
+  auto r = admin.run(
+      {"--password-file", rootPw, "container", "add", "self", "--pid", std::to_string(getpid())});
   CHECK(r.status == 1);  // the test's own namespace is the host's
   CHECK(r.err.find("containerExists") != std::string::npos);
 
-  REQUIRE(admin.run({"--password-file", rootPw, "user", "create", "alice",
-                     "--new-password-file", alicePw}).status == 0);
+  REQUIRE(admin
+              .run({"--password-file", rootPw, "user", "create", "alice", "--new-password-file",
+                    alicePw})
+              .status == 0);
   r = admin.run({"--password-file", rootPw, "unlock", "alice", "--container", "host", "--ttl",
                  "10m", "--user-password-file", alicePw});
   INFO(r.err);

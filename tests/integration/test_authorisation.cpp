@@ -56,7 +56,8 @@ TEST_CASE("failed logins are throttled per user and audited") {
   Keyd keyd;
   keyd.newUser("alice", "pw");
   auto c = keyd.client();
-  for (int i = 0; i < 3; ++i) CHECK(refusalOf([&] { c->login("alice", "nope"); }) == ErrorCode::WRONG_PASSWORD);
+  for (int i = 0; i < 3; ++i)
+    CHECK(refusalOf([&] { c->login("alice", "nope"); }) == ErrorCode::WRONG_PASSWORD);
   // Throttled now, even with the right password, until the delay has passed.
   try {
     c->login("alice", "pw");
@@ -84,7 +85,8 @@ TEST_CASE("security officers manage users but cannot own or use keys") {
   CHECK(refusalOf([&] { root->hmac("k", HashAlgorithm::SHA1, bytesOf("x")); }) ==
         ErrorCode::PERMISSION_DENIED);
   CHECK_NOTHROW(root->userCreate(userInfo("alice", kAll), "pw"));
-  CHECK(refusalOf([&] { root->userCreate(userInfo("alice", kAll), "pw"); }) == ErrorCode::USER_EXISTS);
+  CHECK(refusalOf([&] { root->userCreate(userInfo("alice", kAll), "pw"); }) ==
+        ErrorCode::USER_EXISTS);
   CHECK(root->userList().size() == 2);
 }
 
@@ -101,15 +103,17 @@ TEST_CASE("an SO's flags limit what it manages; only create_extended makes SOs")
   CHECK(refusalOf([&] { so1->userModify("bob", UserFlags{}, std::nullopt); }) ==
         ErrorCode::PERMISSION_DENIED);
   CHECK(refusalOf([&] { so1->unlock("bob", "pw", "host", 60); }) == ErrorCode::PERMISSION_DENIED);
-  CHECK(refusalOf([&] { root->userCreate(userInfo("x", {false, false, false, false, true}), "pw"); }) ==
-        ErrorCode::INVALID_ARGUMENT);
+  CHECK(refusalOf([&] {
+          root->userCreate(userInfo("x", {false, false, false, false, true}), "pw");
+        }) == ErrorCode::INVALID_ARGUMENT);
   CHECK(refusalOf([&] { root->userDelete("root"); }) == ErrorCode::INVALID_ARGUMENT);
 }
 
 TEST_CASE("key users need their flags and cannot manage users") {
   Keyd keyd;
   auto reader = keyd.newUser("reader", "pw", {"host"}, {true, false, false, false, false});
-  CHECK(refusalOf([&] { reader->keyGenerate("k", KeyType::HMAC); }) == ErrorCode::PERMISSION_DENIED);
+  CHECK(refusalOf([&] { reader->keyGenerate("k", KeyType::HMAC); }) ==
+        ErrorCode::PERMISSION_DENIED);
   CHECK(refusalOf([&] { reader->userList(); }) == ErrorCode::PERMISSION_DENIED);
   CHECK(refusalOf([&] { reader->userCreate(userInfo("x", kAll), "pw"); }) ==
         ErrorCode::PERMISSION_DENIED);
@@ -160,7 +164,8 @@ TEST_CASE("passwords change for oneself and, with the old one, by an SO") {
   auto alice = keyd.newUser("alice", "old");
   alice->keyGenerate("k", KeyType::HMAC);
   auto before = alice->hmac("k", HashAlgorithm::SHA1, bytesOf("x"));
-  CHECK(refusalOf([&] { alice->userPasswd("alice", "wrong", "new"); }) == ErrorCode::WRONG_PASSWORD);
+  CHECK(refusalOf([&] { alice->userPasswd("alice", "wrong", "new"); }) ==
+        ErrorCode::WRONG_PASSWORD);
   alice->userPasswd("alice", "old", "new");
   auto fresh = keyd.client();
   CHECK(refusalOf([&] { fresh->login("alice", "old"); }) == ErrorCode::WRONG_PASSWORD);

@@ -26,7 +26,9 @@ int outcome(const std::function<void()>& fn) {
   }
 }
 
-int refused(ErrorCode code) { return 10 + int(code); }
+int refused(ErrorCode code) {
+  return 10 + int(code);
+}
 
 proto::NetnsIdentity netnsOf(pid_t pid) {
   return proto::netnsIdentity("/proc/" + std::to_string(pid) + "/ns/net");
@@ -107,7 +109,8 @@ TEST_CASE("a client that forges the header's container identity is still seen as
       raw.insert(raw.end(), reinterpret_cast<const uint8_t*>(piece.data()),
                  reinterpret_cast<const uint8_t*>(piece.data()) + piece.size());
     auto reply = clientAt(socket)->exchangeRaw(raw);
-    kj::Array<capnp::word> words = kj::heapArray<capnp::word>((reply.size() - proto::kHeaderSize) / 8);
+    kj::Array<capnp::word> words =
+        kj::heapArray<capnp::word>((reply.size() - proto::kHeaderSize) / 8);
     memcpy(words.begin(), reply.data() + proto::kHeaderSize, words.size() * 8);
     auto message = proto::openMessage(words);
     return 10 + int(message->getRoot<proto::Response>().getError());

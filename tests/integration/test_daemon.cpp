@@ -7,9 +7,9 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <fstream>
 #include <iterator>
-#include <cstring>
 #include <random>
 #include <set>
 #include <thread>
@@ -99,7 +99,8 @@ TEST_CASE("malformed and oversized frames get errors and keyd goes on serving") 
   auto raw = keyd.client();
   auto errorOf = [](const Bytes& reply) {
     proto::FrameHeader h;
-    std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(reply.data()), reply.size());
+    std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(reply.data()),
+                                     reply.size());
     REQUIRE(proto::decodeHeader(bytes, h) == proto::FrameError::none);
     kj::Array<capnp::word> words = kj::heapArray<capnp::word>(h.payloadLength / 8);
     memcpy(words.begin(), reply.data() + proto::kHeaderSize, h.payloadLength);
@@ -231,7 +232,8 @@ TEST_CASE("kill -9 during key creation loses no acknowledged key and the audit v
     CHECK(present.count(id) == 1);
   }
   // Every stored key is usable (no half-written record).
-  for (const auto& k : keys) CHECK_NOTHROW(alice->gcmEncrypt(k.id, randomBytes(12), {}, bytesOf("x")));
+  for (const auto& k : keys)
+    CHECK_NOTHROW(alice->gcmEncrypt(k.id, randomBytes(12), {}, bytesOf("x")));
   CHECK(keyd.root()->auditVerify().ok);
 }
 
@@ -246,8 +248,8 @@ TEST_CASE("SIGTERM stops keyd cleanly and a stale socket file is replaced") {
   keyd.start();
   CHECK_NOTHROW(keyd.client()->ping());
   // A second keyd on the same store or socket refuses to start.
-  auto second = runCommand({keydBinary(), "--store", keyd.store().string(), "--socket",
-                            keyd.socket() + "2"});
+  auto second =
+      runCommand({keydBinary(), "--store", keyd.store().string(), "--socket", keyd.socket() + "2"});
   CHECK(second.status == 1);
   CHECK(second.err.find("in use by another vhsm-keyd") != std::string::npos);
 }

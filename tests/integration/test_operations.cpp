@@ -61,9 +61,10 @@ TEST_CASE("RFC 2202 and RFC 4231 vectors hold with the keys imported into keyd")
         "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
   CHECK(toHex(alice->hmac("rfc2202-1", HashAlgorithm::SHA256, bytesOf("Hi There"))) ==
         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
-  CHECK(toHex(alice->hmac("jefe", HashAlgorithm::SHA512, bytesOf("what do ya want for nothing?"))) ==
-        "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8"
-        "f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
+  CHECK(
+      toHex(alice->hmac("jefe", HashAlgorithm::SHA512, bytesOf("what do ya want for nothing?"))) ==
+      "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8"
+      "f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
   CHECK(toHex(alice->hmac("rfc4231-6", HashAlgorithm::SHA384,
                           bytesOf("Test Using Larger Than Block-Size Key - Hash Key First"))) ==
         "4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c60c2ef6ab4030fe8296248df163"
@@ -106,7 +107,8 @@ TEST_CASE("NIST GCM test case 4 holds with the key imported into keyd") {
   auto alice = keyd.newUser("alice", "pw");
   alice->keyImport("tc4", KeyType::AES, fromHex("feffe9928665731c6d6a8f9467308308"));
   auto sealed = alice->gcmEncrypt(
-      "tc4", fromHex("cafebabefacedbaddecaf888"), fromHex("feedfacedeadbeeffeedfacedeadbeefabaddad2"),
+      "tc4", fromHex("cafebabefacedbaddecaf888"),
+      fromHex("feedfacedeadbeeffeedfacedeadbeefabaddad2"),
       fromHex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c9595680953"
               "2fcf0e2449a6b525b16aedf5aa0de657ba637b39"));
   CHECK(toHex(sealed.ciphertext) ==
@@ -131,8 +133,9 @@ TEST_CASE("AES-GCM with a wrong tag, AAD or IV fails and returns no plaintext") 
   CHECK(result == Bytes{1});  // untouched: nothing came back
   CHECK(refusalOf([&] { alice->gcmDecrypt("a1", iv, badAad, sealed.ciphertext, sealed.tag); }) ==
         ErrorCode::TAG_MISMATCH);
-  CHECK(refusalOf([&] { alice->gcmDecrypt("a1", randomBytes(12), aad, sealed.ciphertext, sealed.tag); }) ==
-        ErrorCode::TAG_MISMATCH);
+  CHECK(refusalOf([&] {
+          alice->gcmDecrypt("a1", randomBytes(12), aad, sealed.ciphertext, sealed.tag);
+        }) == ErrorCode::TAG_MISMATCH);
   // Streamed (large) decryption is all-or-nothing at the client API too.
   auto big = randomBytes(600000);
   auto bigSealed = alice->gcmEncrypt("a1", iv, {}, big);
@@ -163,7 +166,8 @@ TEST_CASE("bad parameters get specific errors") {
         ErrorCode::KEY_TYPE_MISMATCH);
   CHECK(refusalOf([&] { alice->gcmEncrypt("h1", randomBytes(12), {}, data); }) ==
         ErrorCode::KEY_TYPE_MISMATCH);
-  CHECK(refusalOf([&] { alice->hmac("nope", HashAlgorithm::SHA1, data); }) == ErrorCode::UNKNOWN_KEY);
+  CHECK(refusalOf([&] { alice->hmac("nope", HashAlgorithm::SHA1, data); }) ==
+        ErrorCode::UNKNOWN_KEY);
   CHECK(refusalOf([&] { alice->hmac("bad/id", HashAlgorithm::SHA1, data); }) ==
         ErrorCode::INVALID_ARGUMENT);
   CHECK(refusalOf([&] { alice->gcmEncrypt("a1", randomBytes(12), {}, data, 17); }) ==

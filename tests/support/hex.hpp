@@ -26,8 +26,12 @@ inline std::string toHex(const std::vector<uint8_t>& bytes) {
   return out;
 }
 
-inline std::vector<uint8_t> bytesOf(std::string_view text) { return {text.begin(), text.end()}; }
+inline std::vector<uint8_t> bytesOf(std::string_view text) {
+  return {text.begin(), text.end()};
+}
 
-inline std::vector<uint8_t> repeat(uint8_t byte, size_t n) { return std::vector<uint8_t>(n, byte); }
+inline std::vector<uint8_t> repeat(uint8_t byte, size_t n) {
+  return std::vector<uint8_t>(n, byte);
+}
 
 }  // namespace vhsm::test

@@ -7,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iostream>
 #include <random>
-#include <algorithm>
 #include <stdexcept>
 #include <thread>
 
@@ -18,8 +20,12 @@ namespace vhsm::test {
 
 namespace fs = std::filesystem;
 
-std::string keydBinary() { return VHSM_KEYD_BIN; }
-std::string adminBinary() { return VHSM_ADMIN_BIN; }
+std::string keydBinary() {
+  return VHSM_KEYD_BIN;
+}
+std::string adminBinary() {
+  return VHSM_ADMIN_BIN;
+}
 
 namespace {
 
@@ -79,8 +85,8 @@ CommandResult runCommand(const std::vector<std::string>& argv, const std::string
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = fs::temp_directory_path() / ("vhsm-test-" + std::to_string(getpid()) + "-" +
-                                       std::to_string(rd()));
+  path_ = fs::temp_directory_path() /
+          ("vhsm-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
   fs::create_directories(path_);
 }
 
@@ -90,7 +96,8 @@ TempDir::~TempDir() {
 }
 
 Keyd::Keyd()
-    : store_(dir_.path() / "store"), log_(dir_.path() / "keyd.log"),
+    : store_(dir_.path() / "store"),
+      log_(dir_.path() / "keyd.log"),
       socket_((dir_.path() / "keyd.sock").string()) {
   auto r = runCommand({keydBinary(), "--init", "--store", store_.string(), "--kdf-iterations",
                        "1000", "--log-level", "error"},
@@ -103,8 +110,13 @@ Keyd::~Keyd() {
   if (pid_ <= 0) return;
   try {
     stop();
-  } catch (const std::exception&) {
-    // Reported by the tests that check it; a destructor must not throw.
+  } catch (const std::exception& e) {
+    // A keyd that failed to stop cleanly (a sanitizer report, a crash) fails the whole test
+    // binary: a destructor cannot throw, and ignoring it would hide the failure.
+    std::ifstream log(log_);
+    std::cerr << "vhsm-keyd did not stop cleanly: " << e.what() << "\n--- keyd log ---\n"
+              << log.rdbuf() << std::endl;
+    std::_Exit(3);
   }
 }
 
@@ -202,7 +214,16 @@ int inNewNetns(const std::function<int()>& body, const std::function<void(pid_t)
     waitpid(pid, nullptr, 0);
     throw std::runtime_error("unshare(CLONE_NEWNET) failed: run the tests as root");
   }
-  if (registered) registered(pid);
+  try {
+    if (registered) registered(pid);
+  } catch (...) {
+    // The child must not wait for a go that never comes.
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(go[1]);
+    close(ready[0]);
+    throw;
+  }
   [[maybe_unused]] auto w = write(go[1], "g", 1);
   close(go[1]);
   close(ready[0]);

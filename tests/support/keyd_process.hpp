@@ -66,7 +66,6 @@ class Keyd {
 // Runs body in a child process inside a new network namespace. `registered` runs in the parent
 // with the child's pid once the namespace exists and before body starts (to add a container).
 // Returns body's return value (the child's exit code).
-int inNewNetns(const std::function<int()>& body,
-               const std::function<void(pid_t)>& registered = {});
+int inNewNetns(const std::function<int()>& body, const std::function<void(pid_t)>& registered = {});
 
 }  // namespace vhsm::test

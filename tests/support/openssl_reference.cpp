@@ -40,7 +40,9 @@ Bytes referenceDigest(const std::string& digest, const Bytes& data) {
 
 ReferenceGcm referenceGcmEncrypt(const Bytes& key, const Bytes& iv, const Bytes& aad,
                                  const Bytes& plaintext, size_t tagLength) {
-  const char* name = key.size() == 16 ? "AES-128-GCM" : key.size() == 24 ? "AES-192-GCM" : "AES-256-GCM";
+  const char* name = key.size() == 16   ? "AES-128-GCM"
+                     : key.size() == 24 ? "AES-192-GCM"
+                                        : "AES-256-GCM";
   EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, name, "provider=default");
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   size_t ivLength = iv.size();

@@ -18,8 +18,8 @@ void writeRecords(const TempDir& dir, int n) {
   auto store = store::Store::create(dir.path());
   for (int i = 1; i <= n; ++i)
     store->write([&](store::WriteTxn& t) {
-      appendAudit(t, {"root", "host", "keyGenerate", "key" + std::to_string(i),
-                      proto::ErrorCode::OK, ""});
+      appendAudit(
+          t, {"root", "host", "keyGenerate", "key" + std::to_string(i), proto::ErrorCode::OK, ""});
     });
 }
 

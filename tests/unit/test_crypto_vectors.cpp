@@ -74,18 +74,18 @@ const GcmVector kGcmVectors[] = {
      "8ce24998625615b603a033aca13fb894be9112a5c3a211a8ba262a3cca7e2ca701e4a9a4fba43c90ccdcb281"
      "d48c7c6fd62875d2aca417034c34aee5",
      "619cc5aefffe0bfa462af43c1699d050"},
-    {"0000000000000000000000000000000000000000000000000000000000000000",
-     "000000000000000000000000", "", "", "", "530f8afbc74536b9a963b4f1c4cb738b"},
-    {"0000000000000000000000000000000000000000000000000000000000000000",
-     "000000000000000000000000", "", "00000000000000000000000000000000",
-     "cea7403d4d606b6e074ec5d3baf39d18", "d0d1c8a799996bf0265b98b5d48ab919"},
-    {"feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-     "cafebabefacedbaddecaf888", "", kP,
+    {"0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000",
+     "", "", "", "530f8afbc74536b9a963b4f1c4cb738b"},
+    {"0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000",
+     "", "00000000000000000000000000000000", "cea7403d4d606b6e074ec5d3baf39d18",
+     "d0d1c8a799996bf0265b98b5d48ab919"},
+    {"feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
+     "", kP,
      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b10"
      "56828838c5f61e6393ba7a0abcc9f662898015ad",
      "b094dac5d93471bdec1a502270e3cc6c"},
-    {"feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-     "cafebabefacedbaddecaf888", kA, kP60,
+    {"feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
+     kA, kP60,
      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b10"
      "56828838c5f61e6393ba7a0abcc9f662",
      "76fc6ece0f4e1768cddf8853bb2d551b"},
@@ -169,11 +169,10 @@ TEST_CASE("HMAC-SHA256/384/512 match RFC 4231") {
 }
 
 TEST_CASE("HMAC and digests equal OpenSSL's for random keys and sizes") {
-  const std::pair<HashAlgorithm, const char*> algorithms[] = {
-      {HashAlgorithm::SHA1, "SHA1"},
-      {HashAlgorithm::SHA256, "SHA256"},
-      {HashAlgorithm::SHA384, "SHA384"},
-      {HashAlgorithm::SHA512, "SHA512"}};
+  const std::pair<HashAlgorithm, const char*> algorithms[] = {{HashAlgorithm::SHA1, "SHA1"},
+                                                              {HashAlgorithm::SHA256, "SHA256"},
+                                                              {HashAlgorithm::SHA384, "SHA384"},
+                                                              {HashAlgorithm::SHA512, "SHA512"}};
   for (size_t size : {0, 1, 63, 64, 65, 1000, 65536}) {
     for (auto [alg, name] : algorithms) {
       auto key = randomBytes(1 + size % 200);

@@ -135,7 +135,8 @@ TEST_CASE("deeply nested messages hit the nesting limit") {
   auto root = m.getRoot<capnp::AnyPointer>();
   capnp::AnyPointer::Builder current = root;
   for (unsigned i = 0; i < kNestingLimit + 4; ++i)
-    current = current.initAsAnyList(capnp::ElementSize::POINTER, 1)  // NOLINT
+    current = current
+                  .initAsAnyList(capnp::ElementSize::POINTER, 1)  // NOLINT
                   .as<capnp::List<capnp::AnyPointer>>()[0];
   auto flat = capnp::messageToFlatArray(m);
   capnp::FlatArrayMessageReader reader(flat, readerOptions(flat.size() * 8));

@@ -19,14 +19,20 @@ void addAuditCommands(CLI::App& app, Context& ctx) {
         std::string result = r.result == ErrorCode::OK ? "ok" : errorName(r.result);
         rows.push_back({std::to_string(r.sequence), std::to_string(r.unixMillis), r.actor,
                         r.container, r.action, r.target, result, r.detail});
-        json.push_back({{"sequence", r.sequence}, {"unix_millis", r.unixMillis},
-                        {"actor", r.actor}, {"container", r.container}, {"action", r.action},
-                        {"target", r.target}, {"result", result}, {"detail", r.detail}});
+        json.push_back({{"sequence", r.sequence},
+                        {"unix_millis", r.unixMillis},
+                        {"actor", r.actor},
+                        {"container", r.container},
+                        {"action", r.action},
+                        {"target", r.target},
+                        {"result", result},
+                        {"detail", r.detail}});
       }
       if (page.empty()) break;
       from = page.back().sequence + 1;
     }
-    printTable(ctx, {"SEQ", "UNIX_MS", "ACTOR", "CONTAINER", "ACTION", "TARGET", "RESULT", "DETAIL"},
+    printTable(ctx,
+               {"SEQ", "UNIX_MS", "ACTOR", "CONTAINER", "ACTION", "TARGET", "RESULT", "DETAIL"},
                rows, json);
   });
 
@@ -34,7 +40,8 @@ void addAuditCommands(CLI::App& app, Context& ctx) {
   verify->callback([&ctx] {
     auto v = ctx.session().auditVerify();
     if (ctx.json)
-      std::cout << nlohmann::json{{"records", v.records}, {"ok", v.ok},
+      std::cout << nlohmann::json{{"records", v.records},
+                                  {"ok", v.ok},
                                   {"first_bad_sequence", v.firstBadSequence}}
                        .dump()
                 << "\n";

@@ -22,7 +22,8 @@ void addContainerCommands(CLI::App& app, Context& ctx) {
   auto* pid = add->add_option("--pid", a->pid, "a process inside the namespace");
   netns->excludes(pid);
   add->callback([&ctx, a, netns, pid] {
-    if (!netns->count() && !pid->count()) throw std::runtime_error("give --netns PATH or --pid PID");
+    if (!netns->count() && !pid->count())
+      throw std::runtime_error("give --netns PATH or --pid PID");
     std::string path = netns->count() ? a->netns : "/proc/" + std::to_string(a->pid) + "/ns/net";
     auto identity = proto::netnsIdentity(path);
     ctx.session().containerAdd(a->name, identity);
@@ -43,8 +44,8 @@ void addContainerCommands(CLI::App& app, Context& ctx) {
     auto json = nlohmann::json::array();
     for (const auto& c : ctx.session().containerList()) {
       rows.push_back({c.name, std::to_string(c.netns.inode), std::to_string(c.netns.cookie)});
-      json.push_back({{"name", c.name}, {"netns_inode", c.netns.inode},
-                      {"netns_cookie", c.netns.cookie}});
+      json.push_back(
+          {{"name", c.name}, {"netns_inode", c.netns.inode}, {"netns_cookie", c.netns.cookie}});
     }
     printTable(ctx, {"NAME", "NETNS_INODE", "NETNS_COOKIE"}, rows, json);
   });

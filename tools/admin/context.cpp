@@ -25,8 +25,9 @@ std::string readFile(const std::string& path) {
 std::string prompt(const std::string& text) {
   int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (tty < 0)
-    throw std::runtime_error("no terminal to ask for the password on: use --password-file or "
-                             "VHSM_PASSWORD");
+    throw std::runtime_error(
+        "no terminal to ask for the password on: use --password-file or "
+        "VHSM_PASSWORD");
   [[maybe_unused]] auto w = write(tty, text.data(), text.size());
   termios old{};
   tcgetattr(tty, &old);
@@ -68,8 +69,7 @@ std::string actingPassword(const Context& ctx) {
   return prompt("Password for " + ctx.user + ": ");
 }
 
-std::string secretFromFileOrPrompt(const std::string& file, const std::string& text,
-                                   bool confirm) {
+std::string secretFromFileOrPrompt(const std::string& file, const std::string& text, bool confirm) {
   if (!file.empty()) return readFile(file);
   std::string first = prompt(text + ": ");
   if (confirm && prompt("Again: ") != first) throw std::runtime_error("the passwords differ");

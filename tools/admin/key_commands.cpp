@@ -18,7 +18,9 @@ KeyType parseType(const std::string& type) {
   throw std::runtime_error("unknown key type " + type + " (hmac, aes)");
 }
 
-const char* typeText(KeyType type) { return type == KeyType::HMAC ? "hmac" : "aes"; }
+const char* typeText(KeyType type) {
+  return type == KeyType::HMAC ? "hmac" : "aes";
+}
 
 Bytes parseHex(const std::string& hex) {
   if (hex.size() % 2) throw std::runtime_error("--hex needs an even number of digits");
@@ -45,8 +47,11 @@ std::string timeText(int64_t unixSeconds) {
 }
 
 nlohmann::json keyJson(const KeyInfo& k) {
-  return {{"id", k.id}, {"type", typeText(k.type)}, {"bits", k.bits},
-          {"created", timeText(k.createdUnixSeconds)}, {"owner", k.owner}};
+  return {{"id", k.id},
+          {"type", typeText(k.type)},
+          {"bits", k.bits},
+          {"created", timeText(k.createdUnixSeconds)},
+          {"owner", k.owner}};
 }
 
 std::vector<std::string> keyRow(const KeyInfo& k) {
@@ -77,44 +82,44 @@ void addKeyCommands(CLI::App& app, Context& ctx) {
   in->excludes(hex);
   import->callback([&ctx, a, in, hex] {
     Bytes material;
-    if (in->count()) {
-      std::ifstream f(a->in, std::ios::binary);
-      if (!f) throw std::runtime_error("cannot read " + a->in);
-      material.assign(std::istreambuf_iterator<char>(f), {});
-    } else if (hex->count()) {
-      material = parseHex(a->hex);
-    } else {
-      throw std::runtime_error("give --in FILE or --hex HEX");
-    }
-    ctx.session().keyImport(a->id, parseType(a->type), material);
-    std::fill(material.begin(), material.end(), 0);
-    printDone(ctx, "imported " + a->type + " key " + a->id);
-  });
+  if (in->count()) {
+    std::ifstream f(a->in, std::ios::binary);
+    if (!f) throw std::runtime_error("cannot read " + a->in);
+    material.assign(std::istreambuf_iterator<char>(f), {});
+  } else if (hex->count()) {
+    material = parseHex(a->hex);
+  } else {
+    throw std::runtime_error("give --in FILE or --hex HEX");
+  }
+  ctx.session().keyImport(a->id, parseType(a->type), material);
+  std::fill(material.begin(), material.end(), 0);
+  printDone(ctx, "imported " + a->type + " key " + a->id);
+});
 
-  auto* list = key->add_subcommand("list", "list your keys");
-  list->callback([&ctx] {
-    std::vector<std::vector<std::string>> rows;
-    auto json = nlohmann::json::array();
-    for (const auto& k : ctx.session().keyList()) {
-      rows.push_back(keyRow(k));
-      json.push_back(keyJson(k));
-    }
-    printTable(ctx, {"ID", "TYPE", "BITS", "CREATED"}, rows, json);
-  });
+auto* list = key->add_subcommand("list", "list your keys");
+list->callback([&ctx] {
+  std::vector<std::vector<std::string>> rows;
+  auto json = nlohmann::json::array();
+  for (const auto& k : ctx.session().keyList()) {
+    rows.push_back(keyRow(k));
+    json.push_back(keyJson(k));
+  }
+  printTable(ctx, {"ID", "TYPE", "BITS", "CREATED"}, rows, json);
+});
 
-  auto* info = key->add_subcommand("info", "show one key");
-  info->add_option("ID", a->id)->required();
-  info->callback([&ctx, a] {
-    auto k = ctx.session().keyInfo(a->id);
-    printTable(ctx, {"ID", "TYPE", "BITS", "CREATED"}, {keyRow(k)}, keyJson(k));
-  });
+auto* info = key->add_subcommand("info", "show one key");
+info->add_option("ID", a->id)->required();
+info->callback([&ctx, a] {
+  auto k = ctx.session().keyInfo(a->id);
+  printTable(ctx, {"ID", "TYPE", "BITS", "CREATED"}, {keyRow(k)}, keyJson(k));
+});
 
-  auto* remove = key->add_subcommand("delete", "delete a key");
-  remove->add_option("ID", a->id)->required();
-  remove->callback([&ctx, a] {
-    ctx.session().keyDelete(a->id);
-    printDone(ctx, "deleted key " + a->id);
-  });
-}
+auto* remove = key->add_subcommand("delete", "delete a key");
+remove->add_option("ID", a->id)->required();
+remove->callback([&ctx, a] {
+  ctx.session().keyDelete(a->id);
+  printDone(ctx, "deleted key " + a->id);
+});
+}  // namespace vhsm::admin
 
 }  // namespace vhsm::admin

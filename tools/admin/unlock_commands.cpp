@@ -36,8 +36,7 @@ void addUnlockCommands(CLI::App& app, Context& ctx) {
   unlock->add_option("USER", a->user)->required();
   unlock->add_option("--container", a->container)->required();
   unlock->add_option("--ttl", a->ttl, "how long (90s, 30m, 8h, 2d)")->capture_default_str();
-  unlock->add_option("--user-password-file", a->passwordFile,
-                     "USER's password (else a prompt)");
+  unlock->add_option("--user-password-file", a->passwordFile, "USER's password (else a prompt)");
   unlock->callback([&ctx, a] {
     uint32_t ttl = parseDuration(a->ttl);
     auto& client = ctx.session();

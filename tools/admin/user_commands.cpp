@@ -11,11 +11,16 @@ UserFlags parseFlags(const std::string& text) {
   std::stringstream in(text);
   std::string flag;
   while (std::getline(in, flag, ',')) {
-    if (flag == "read") f.read = true;
-    else if (flag == "create") f.create = true;
-    else if (flag == "modify") f.modify = true;
-    else if (flag == "delete") f.remove = true;
-    else if (flag == "create_extended") f.createExtended = true;
+    if (flag == "read")
+      f.read = true;
+    else if (flag == "create")
+      f.create = true;
+    else if (flag == "modify")
+      f.modify = true;
+    else if (flag == "delete")
+      f.remove = true;
+    else if (flag == "create_extended")
+      f.createExtended = true;
     else if (!flag.empty())
       throw std::runtime_error("unknown flag " + flag +
                                " (read, create, modify, delete, create_extended)");
@@ -61,20 +66,19 @@ void addUserCommands(CLI::App& app, Context& ctx) {
   create->add_option("--flags", a->flags,
                      "read,create,modify,delete[,create_extended] (default: read,create,delete "
                      "for users; create,modify,delete for SOs)");
-  create->add_option("--container", a->containers, "container it may be used from (repeat; "
-                                                   "default host)");
+  create->add_option("--container", a->containers,
+                     "container it may be used from (repeat; "
+                     "default host)");
   create->add_option("--new-password-file", a->newPasswordFile, "the new user's password");
   create->callback([&ctx, a] {
     UserInfo info;
     info.name = a->name;
     info.isSo = a->so;
-    info.flags = parseFlags(a->flags.empty() ? (a->so ? "create,modify,delete"
-                                                      : "read,create,delete")
-                                             : a->flags);
+    info.flags = parseFlags(
+        a->flags.empty() ? (a->so ? "create,modify,delete" : "read,create,delete") : a->flags);
     info.containers = a->containers.empty() ? std::vector<std::string>{"host"} : a->containers;
     auto& client = ctx.session();
-    auto password =
-        secretFromFileOrPrompt(a->newPasswordFile, "New password for " + a->name, true);
+    auto password = secretFromFileOrPrompt(a->newPasswordFile, "New password for " + a->name, true);
     client.userCreate(info, password);
     printDone(ctx, "created " + std::string(a->so ? "security officer " : "user ") + a->name);
   });
@@ -89,7 +93,8 @@ void addUserCommands(CLI::App& app, Context& ctx) {
     std::optional<std::vector<std::string>> containers;
     if (flagsOption->count()) flags = parseFlags(a->flags);
     if (containersOption->count()) containers = a->containers;
-    if (!flags && !containers) throw std::runtime_error("nothing to change: give --flags or --container");
+    if (!flags && !containers)
+      throw std::runtime_error("nothing to change: give --flags or --container");
     ctx.session().userModify(a->name, flags, containers);
     printDone(ctx, "modified user " + a->name);
   });
@@ -125,9 +130,9 @@ void addUserCommands(CLI::App& app, Context& ctx) {
     bool self = a->name.empty() || a->name == ctx.user;
     std::string name = self ? ctx.user : a->name;
     auto& client = ctx.session();
-    std::string old = self ? actingPassword(ctx)
-                           : secretFromFileOrPrompt(a->oldPasswordFile,
-                                                    "Current password for " + name, false);
+    std::string old =
+        self ? actingPassword(ctx)
+             : secretFromFileOrPrompt(a->oldPasswordFile, "Current password for " + name, false);
     auto fresh = secretFromFileOrPrompt(a->newPasswordFile, "New password for " + name, true);
     client.userPasswd(name, old, fresh);
     printDone(ctx, "changed the password of " + name);

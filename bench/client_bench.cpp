@@ -1,0 +1,147 @@
+// vhsm-bench-client: ops/s and latency through the client library against a running keyd, with
+// the references measured in the same run: the raw SOCK_SEQPACKET round trip (same payload, no
+// crypto, no Cap'n Proto) and in-process OpenSSL. Pin client and keyd with taskset (see
+// bench/README.md): CPU placement changes a round trip five-fold on these machines.
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include "vhsm/client.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Result {
+  double opsPerSecond, mbPerSecond, p50us, p99us;
+};
+
+// Runs op repeatedly for about `seconds`, timing each call.
+Result measure(double seconds, size_t bytesPerOp, const std::function<void()>& op) {
+  std::vector<double> latencies;
+  auto start = Clock::now();
+  auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  auto now = start;
+  while (now < end) {
+    auto t0 = Clock::now();
+    op();
+    now = Clock::now();
+    latencies.push_back(std::chrono::duration<double, std::micro>(now - t0).count());
+  }
+  double elapsed = std::chrono::duration<double>(now - start).count();
+  std::sort(latencies.begin(), latencies.end());
+  double ops = double(latencies.size()) / elapsed;
+  return {ops, ops * double(bytesPerOp) / 1e6, latencies[latencies.size() / 2],
+          latencies[latencies.size() * 99 / 100]};
+}
+
+void print(const char* name, size_t size, const Result& r, double reference) {
+  std::printf("| %-34s | %8zu | %12.0f | %9.1f | %8.1f | %8.1f | %6.2f |\n", name, size,
+              r.opsPerSecond, r.mbPerSecond, r.p50us, r.p99us,
+              reference > 0 ? r.opsPerSecond / reference : 1.0);
+}
+
+// The IPC ceiling: an echo server in another process on a SEQPACKET socketpair.
+Result rawRoundTrip(double seconds, size_t size, int serverCpu) {
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
+  int big = 4 << 20;
+  for (int fd : sv) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (serverCpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(serverCpu, &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
+    close(sv[0]);
+    std::vector<char> buf(size + 64);
+    ssize_t n;
+    while ((n = recv(sv[1], buf.data(), buf.size(), 0)) > 0) send(sv[1], buf.data(), size_t(n), 0);
+    _exit(0);
+  }
+  close(sv[1]);
+  std::vector<char> out(size, 'x'), in(size + 64);
+  auto r = measure(seconds, size, [&] {
+    send(sv[0], out.data(), out.size(), 0);
+    recv(sv[0], in.data(), in.size(), 0);
+  });
+  close(sv[0]);
+  waitpid(pid, nullptr, 0);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vhsm-bench-client"};
+  vhsm::ClientOptions options;
+  std::string user = "bench", password = "bench-password";
+  double seconds = 2;
+  int rawServerCpu = -1;
+  app.add_option("--socket", options.socketPath)->required();
+  app.add_option("--user", user);
+  app.add_option("--password", password);
+  app.add_option("--seconds", seconds, "per case");
+  app.add_option("--raw-server-cpu", rawServerCpu, "pin the raw echo server (keyd's CPU)");
+  CLI11_PARSE(app, argc, argv);
+
+  vhsm::Client client(options);
+  auto t0 = Clock::now();
+  client.login(user, password);
+  double loginMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  std::vector<uint8_t> hmacKey(20, 0x0b), aesKey(32, 0x42);
+  for (auto [id, type, key] : {std::tuple{"bench-hmac", vhsm::KeyType::HMAC, &hmacKey},
+                               std::tuple{"bench-aes", vhsm::KeyType::AES, &aesKey}}) {
+    try {
+      client.keyImport(id, type, *key);
+    } catch (const vhsm::Error& e) {
+      if (e.code() != vhsm::ErrorCode::KEY_EXISTS) throw;
+    }
+  }
+
+  std::printf("login (PBKDF2 at the store's iteration count): %.1f ms\n\n", loginMs);
+  std::printf("| %-34s | %8s | %12s | %9s | %8s | %8s | %6s |\n", "case", "bytes", "ops/s", "MB/s",
+              "p50 us", "p99 us", "ratio");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(),
+              std::string(10, '-').c_str(), std::string(14, '-').c_str(),
+              std::string(11, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(10, '-').c_str(), std::string(8, '-').c_str());
+
+  for (size_t size : {size_t(64), size_t(4096), size_t(65536), size_t(1) << 20}) {
+    std::vector<uint8_t> data(size, 0x5a), mac(EVP_MAX_MD_SIZE);
+    // One datagram per round trip, as large as a socket buffer allows.
+    size_t rawSize = std::min(size, size_t(200000));
+    auto raw = rawRoundTrip(seconds, rawSize, rawServerCpu);
+    auto vhsmHmac =
+        measure(seconds, size, [&] { client.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data); });
+    auto openssl = measure(seconds, size, [&] {
+      unsigned len = 0;
+      HMAC(EVP_sha1(), hmacKey.data(), int(hmacKey.size()), data.data(), data.size(), mac.data(),
+           &len);
+    });
+    std::vector<uint8_t> iv(12, 1);
+    auto vhsmGcm = measure(seconds, size, [&] { client.gcmEncrypt("bench-aes", iv, {}, data); });
+    print("raw SEQPACKET round trip (ceiling)", rawSize, raw, 0);
+    print("HMAC-SHA1 vhsm client library", size, vhsmHmac, raw.opsPerSecond);
+    print("HMAC-SHA1 in-process OpenSSL", size, openssl, 0);
+    std::printf("| %-34s | %8zu | vhsm/OpenSSL MB/s ratio: %.3f |\n", "", size,
+                vhsmHmac.mbPerSecond / openssl.mbPerSecond);
+    print("AES-256-GCM encrypt vhsm client", size, vhsmGcm, raw.opsPerSecond);
+  }
+  return 0;
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's second command: the whole test suite, in a Release build and again in a Debug
+# build under AddressSanitizer and UndefinedBehaviorSanitizer. Needs root (network namespaces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+for variant in release asan; do
+  echo "=== $variant build"
+  scripts/build.sh "$variant"
+  dir=build; [ "$variant" = asan ] && dir=build-asan
+  echo "=== $variant tests"
+  ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 600 "$@" || status=1
+done
+exit $status
