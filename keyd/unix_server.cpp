@@ -14,6 +14,7 @@
 
 #include "frame.hpp"
 #include "log.hpp"
+#include "secure_memory.hpp"
 #include "unix_peer.hpp"
 
 namespace vhsm::keyd {
@@ -60,11 +61,22 @@ void removeStaleSocket(const std::string& path) {
   unlink(path.c_str());
 }
 
-// The per-thread receive buffer, word aligned so Cap'n Proto reads the payload in place.
+// The per-thread receive buffer: word aligned so Cap'n Proto reads the payload in place, and
+// locked like every other secret, since logins and key imports arrive through it.
 std::span<std::byte> receiveBuffer() {
-  static thread_local kj::Array<capnp::word> words =
-      kj::heapArray<capnp::word>(proto::kMaxFrame / sizeof(capnp::word));
-  return {reinterpret_cast<std::byte*>(words.begin()), words.size() * sizeof(capnp::word)};
+  struct Buffer {
+    Buffer() : bytes(static_cast<std::byte*>(allocateLocked(proto::kMaxFrame))) {}
+    ~Buffer() { freeLocked(bytes, proto::kMaxFrame); }
+    std::byte* bytes;
+  };
+  static thread_local Buffer buffer;
+  return {buffer.bytes, proto::kMaxFrame};
+}
+
+bool carriesSecrets(proto::Request::Which which) {
+  using W = proto::Request::Which;
+  return which == W::LOGIN || which == W::USER_CREATE || which == W::USER_PASSWD ||
+         which == W::UNLOCK || which == W::KEY_IMPORT;
 }
 
 }  // namespace
@@ -247,8 +259,11 @@ bool UnixServer::handleFrame(Connection& c, std::span<const std::byte> frame, si
                                           payload.size() / sizeof(capnp::word));
     try {
       auto message = proto::openMessage(words);
-      replyDue = service_.handle(c.session, message->getRoot<proto::Request>(), reply,
-                                 header.flags & proto::kFlagNoReply);
+      auto request = message->getRoot<proto::Request>();
+      replyDue = service_.handle(c.session, request, reply, header.flags & proto::kFlagNoReply);
+      // Passwords and imported keys do not linger in the buffer until the next frame.
+      if (carriesSecrets(request.which()))
+        wipe(const_cast<std::byte*>(payload.data()), payload.size());
     } catch (const kj::Exception& e) {
       // The segment table itself was bad; the service never saw the request.
       std::string detail = "malformed message: " + std::string(e.getDescription().cStr());

@@ -18,14 +18,17 @@ std::string hex(const vhsm::Bytes& bytes) {
   return out;
 }
 
-vhsm::Bytes bytesOf(const std::string& s) { return {s.begin(), s.end()}; }
+vhsm::Bytes bytesOf(const std::string& s) {
+  return {s.begin(), s.end()};
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vhsm-demo: HMAC-SHA1 and AES-256-GCM through vhsm-keyd"};
   vhsm::ClientOptions options;
-  options.socketPath = std::getenv("VHSM_SOCKET") ? std::getenv("VHSM_SOCKET") : "/run/vhsm/keyd.sock";
+  options.socketPath =
+      std::getenv("VHSM_SOCKET") ? std::getenv("VHSM_SOCKET") : "/run/vhsm/keyd.sock";
   std::string user, hmacKey, aesKey, message = "Hi There";
   app.add_option("--socket", options.socketPath)->capture_default_str();
   app.add_option("--user", user)->required();
