@@ -132,6 +132,8 @@ struct Request {
 
     auditList @27 :AuditList;
     auditVerify @28 :Void;
+
+    streamClone @29 :UInt32;   # a new, independent stream in the same state (EVP dup)
   }
 
   struct Login {

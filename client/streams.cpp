@@ -121,6 +121,17 @@ Bytes HashStream::final() {
   return out;
 }
 
+HashStream HashStream::clone() const {
+  const auto& s = *state_;
+  auto copy = std::make_unique<State>(s.stream.client, s.keyId, s.hmac, s.algorithm);
+  copy->pending = s.pending;
+  if (s.stream.open()) {
+    s.stream.checkAlive();
+    copy->stream.start([&](Req r) { r.setStreamClone(s.stream.handle); });
+  }
+  return HashStream(std::move(copy));
+}
+
 HashStream Client::hmacStream(const std::string& keyId, HashAlgorithm algorithm) {
   return HashStream(std::make_unique<HashStream::State>(*this, keyId, true, algorithm));
 }

@@ -159,6 +159,7 @@ void Service::dispatch(Session& s, Request::Reader r, Response out) {
     case Which::STREAM_ABORT: return streamAbort(s, r.getStreamAbort());
     case Which::AUDIT_LIST: return auditList(s, r.getAuditList(), out);
     case Which::AUDIT_VERIFY: return auditVerify(s, out);
+    case Which::STREAM_CLONE: return streamClone(s, r.getStreamClone(), out);
   }
   throw Refusal(ErrorCode::UNKNOWN_REQUEST, "request type not supported by this keyd");
 }

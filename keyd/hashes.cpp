@@ -34,4 +34,29 @@ Hasher newHmac(proto::HashAlgorithm algorithm, std::span<const uint8_t> key) {
   });
 }
 
+namespace {
+
+template <typename T>
+bool copyIf(const CryptoPP::HashTransformation& hasher, Hasher& out) {
+  auto* typed = dynamic_cast<const T*>(&hasher);
+  if (typed) out = std::make_unique<T>(*typed);
+  return typed;
+}
+
+template <typename... Types>
+Hasher copyAs(const CryptoPP::HashTransformation& hasher) {
+  Hasher out;
+  if (!(copyIf<Types>(hasher, out) || ...))
+    throw Refusal(proto::ErrorCode::INTERNAL_ERROR, "cannot copy this hash state");
+  return out;
+}
+
+}  // namespace
+
+Hasher cloneHasher(const CryptoPP::HashTransformation& hasher) {
+  using namespace CryptoPP;
+  return copyAs<SHA1, SHA256, SHA384, SHA512, HMAC<SHA1>, HMAC<SHA256>, HMAC<SHA384>, HMAC<SHA512>>(
+      hasher);
+}
+
 }  // namespace vhsm::keyd

@@ -16,5 +16,7 @@ using Hasher = std::unique_ptr<CryptoPP::HashTransformation>;
 Hasher newDigest(proto::HashAlgorithm algorithm);
 // HMAC keys of any length, as RFC 2104 allows (long keys are hashed first).
 Hasher newHmac(proto::HashAlgorithm algorithm, std::span<const uint8_t> key);
+// A copy in the same state, for a hasher made by newDigest or newHmac.
+Hasher cloneHasher(const CryptoPP::HashTransformation& hasher);
 
 }  // namespace vhsm::keyd

@@ -137,4 +137,17 @@ void Service::streamAbort(Session& s, uint32_t handle) {
     throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(handle));
 }
 
+void Service::streamClone(Session& s, uint32_t handle, Response out) {
+  auto it = s.streams.find(handle);
+  if (it == s.streams.end())
+    throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(handle));
+  if (s.streams.size() >= limits_.maxStreamsPerSession)
+    throw Refusal(ErrorCode::TOO_MANY_OPERATIONS, "at most " +
+                                                      std::to_string(limits_.maxStreamsPerSession) +
+                                                      " streams may be open on one connection");
+  uint32_t copy = s.nextStreamHandle++;
+  s.streams.emplace(copy, it->second->clone());
+  out.setStream(copy);
+}
+
 }  // namespace vhsm::keyd

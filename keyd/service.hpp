@@ -83,6 +83,7 @@ class Service {
   void streamUpdate(Session& s, Request::StreamUpdate::Reader r, Response out);
   void streamFinal(Session& s, Request::StreamFinal::Reader r, Response out);
   void streamAbort(Session& s, uint32_t handle);
+  void streamClone(Session& s, uint32_t handle, Response out);
   // audit_requests.cpp
   void auditList(Session& s, Request::AuditList::Reader r, Response out);
   void auditVerify(Session& s, Response out);

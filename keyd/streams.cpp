@@ -30,6 +30,11 @@ class HashStream final : public Stream {
     hasher_->TruncatedFinal(out.begin(), out.size());
   }
 
+  std::unique_ptr<Stream> clone() const override {
+    throwIfFailed();
+    return std::make_unique<HashStream>(cloneHasher(*hasher_));
+  }
+
  private:
   Hasher hasher_;
 };
@@ -68,6 +73,11 @@ class GcmStream final : public Stream {
     if (!gcm_.verify(expected))
       throw Refusal(ErrorCode::TAG_MISMATCH, "AES-GCM tag does not match: data is not authentic");
     response.setBytes({plaintext.data(), plaintext.size()});
+  }
+
+  std::unique_ptr<Stream> clone() const override {
+    throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM,
+                  "an AES-GCM stream cannot be copied once started");
   }
 
  private:

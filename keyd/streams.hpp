@@ -17,6 +17,8 @@ class Stream {
                       proto::Response::Builder response) = 0;
   virtual void final(proto::Request::StreamFinal::Reader request,
                      proto::Response::Builder response) = 0;
+  // An independent copy in the same state; Refusal(unsupportedAlgorithm) where impossible.
+  virtual std::unique_ptr<Stream> clone() const = 0;
   // An update that was sent without asking for a reply failed: report it at final.
   void fail(const Refusal& refusal) {
     if (!failure_) failure_ = refusal;

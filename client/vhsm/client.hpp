@@ -108,6 +108,9 @@ class HashStream {
   ~HashStream();
   void update(ByteView data);
   Bytes final();
+  // An independent stream in the same state (for EVP dup): the state is copied inside keyd,
+  // never sent to the client.
+  HashStream clone() const;
 
  private:
   friend class Client;

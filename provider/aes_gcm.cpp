@@ -1,0 +1,388 @@
+// AES-128-GCM and AES-256-GCM. With a key reference — the key buffer holding "vhsm:<id>"
+// zero-padded to the key length, or the parameter vhsm-key-uri with a NULL key — the cipher
+// runs in keyd; any other key goes to OpenSSL's default AES-GCM in the provider's private
+// library context (libssl's record encryption under default_properties = ?provider=vhsm).
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <cstring>
+
+#include "key_uri.hpp"
+#include "provider_ctx.hpp"
+
+namespace vhsm::provider {
+namespace {
+
+constexpr size_t kDefaultIvLength = 12;
+constexpr size_t kMaxTagLength = 16;
+
+struct GcmCtx {
+  GcmCtx(ProviderContext* p, size_t k) : provider(p), keyBytes(k) {}
+  ProviderContext* provider;
+  size_t keyBytes;
+  EVP_CIPHER_CTX* local = nullptr;
+  bool encrypt = true;
+  // Remote mode: the key stays in keyd.
+  std::string keyId;
+  Bytes iv;
+  size_t ivLength = kDefaultIvLength;
+  Bytes pendingAad;
+  Bytes tag;  // encrypt: computed at final; decrypt: expected, set before final
+  size_t tagLength = kMaxTagLength;
+  std::optional<GcmStream> stream;
+
+  bool remote() const { return !keyId.empty(); }
+  ~GcmCtx() { EVP_CIPHER_CTX_free(local); }
+};
+
+const char* cipherName(size_t keyBytes) {
+  return keyBytes == 16 ? "AES-128-GCM" : "AES-256-GCM";
+}
+
+template <size_t KeyBytes>
+void* gcmNew(void* provctx) {
+  auto* c = new GcmCtx(static_cast<ProviderContext*>(provctx), KeyBytes);
+  c->local = EVP_CIPHER_CTX_new();
+  return c;
+}
+
+void gcmFree(void* ctx) {
+  delete static_cast<GcmCtx*>(ctx);
+}
+
+void* gcmDup(void* ctx) {
+  auto* c = static_cast<GcmCtx*>(ctx);
+  if (c->stream) {
+    VHSM_RAISE(c->provider, kUnsupported, "a vhsm AES-GCM operation cannot be copied once started");
+    return nullptr;
+  }
+  auto* copy = new GcmCtx(c->provider, c->keyBytes);
+  copy->encrypt = c->encrypt;
+  copy->keyId = c->keyId;
+  copy->iv = c->iv;
+  copy->ivLength = c->ivLength;
+  copy->pendingAad = c->pendingAad;
+  copy->tag = c->tag;
+  copy->tagLength = c->tagLength;
+  copy->local = EVP_CIPHER_CTX_new();
+  if (EVP_CIPHER_CTX_get0_cipher(c->local) && !EVP_CIPHER_CTX_copy(copy->local, c->local)) {
+    delete copy;
+    return nullptr;
+  }
+  return copy;
+}
+
+int gcmSetParams(void* ctx, const OSSL_PARAM params[]);
+
+// Local state is always kept ready, so parameters (IV length, TLS settings) reach it in order.
+bool ensureLocalCipher(GcmCtx* c) {
+  if (EVP_CIPHER_CTX_get0_cipher(c->local)) return true;
+  EVP_CIPHER* cipher =
+      EVP_CIPHER_fetch(c->provider->defaultLibctx(), cipherName(c->keyBytes), nullptr);
+  int ok = cipher && EVP_CipherInit_ex2(c->local, cipher, nullptr, nullptr, c->encrypt, nullptr);
+  EVP_CIPHER_free(cipher);
+  return ok;
+}
+
+int gcmInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigned char* iv,
+            size_t ivLength, const OSSL_PARAM params[], bool encrypt) {
+  auto* c = static_cast<GcmCtx*>(ctx);
+  c->encrypt = encrypt;
+  if (!ensureLocalCipher(c)) return 0;
+  if (!EVP_CipherInit_ex2(c->local, nullptr, nullptr, nullptr, encrypt, nullptr)) return 0;
+  if (!gcmSetParams(ctx, params)) return 0;
+  if (key) {
+    std::string id;
+    switch (parseKeyRef(key, keyLength, id)) {
+      case KeyRef::invalid:
+        VHSM_RAISE(c->provider, kInvalidKeyUri, "not a valid vhsm:<id> key reference");
+        return 0;
+      case KeyRef::valid: c->keyId = id; break;
+      case KeyRef::notVhsm: c->keyId.clear(); break;
+    }
+  }
+  if (!c->remote()) return EVP_CipherInit_ex2(c->local, nullptr, key, iv, encrypt, nullptr);
+  if (iv) {
+    c->iv.assign(iv, iv + ivLength);
+    c->ivLength = ivLength;
+  }
+  c->stream.reset();
+  c->pendingAad.clear();
+  if (encrypt) c->tag.clear();
+  return 1;
+}
+
+int gcmEncryptInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigned char* iv,
+                   size_t ivLength, const OSSL_PARAM params[]) {
+  return gcmInit(ctx, key, keyLength, iv, ivLength, params, true);
+}
+
+int gcmDecryptInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigned char* iv,
+                   size_t ivLength, const OSSL_PARAM params[]) {
+  return gcmInit(ctx, key, keyLength, iv, ivLength, params, false);
+}
+
+// Opens the keyd stream on first data, with the AAD gathered so far.
+bool startStream(GcmCtx* c) {
+  if (c->stream) return true;
+  if (c->iv.empty()) {
+    VHSM_RAISE(c->provider, kInvalidParameter, "AES-GCM needs an IV");
+    return false;
+  }
+  try {
+    auto& client = c->provider->client();
+    c->stream.emplace(c->encrypt ? client.gcmEncryptStream(c->keyId, c->iv)
+                                 : client.gcmDecryptStream(c->keyId, c->iv));
+    if (!c->pendingAad.empty()) c->stream->aad(c->pendingAad);
+    c->pendingAad.clear();
+    return true;
+  } catch (const Error& e) {
+    c->stream.reset();
+    VHSM_RAISE_ERROR(c->provider, e);
+    return false;
+  }
+}
+
+int gcmUpdate(void* ctx, unsigned char* out, size_t* outLength, size_t outSize,
+              const unsigned char* in, size_t inLength) {
+  auto* c = static_cast<GcmCtx*>(ctx);
+  if (!c->remote()) {
+    int n = 0;
+    if (!EVP_CipherUpdate(c->local, out, &n, in, int(inLength))) return 0;
+    *outLength = size_t(n);
+    return 1;
+  }
+  *outLength = 0;
+  if (!out) {  // AAD
+    if (c->stream) {
+      try {
+        c->stream->aad({in, inLength});
+      } catch (const Error& e) {
+        VHSM_RAISE_ERROR(c->provider, e);
+        return 0;
+      }
+    } else {
+      c->pendingAad.insert(c->pendingAad.end(), in, in + inLength);
+    }
+    *outLength = inLength;
+    return 1;
+  }
+  if (inLength == 0) return 1;
+  if (outSize < inLength) {
+    VHSM_RAISE(c->provider, kInvalidParameter, "output buffer too small");
+    return 0;
+  }
+  if (!startStream(c)) return 0;
+  try {
+    Bytes result = c->stream->update({in, inLength});
+    std::memcpy(out, result.data(), result.size());
+    *outLength = result.size();
+    return 1;
+  } catch (const Error& e) {
+    VHSM_RAISE_ERROR(c->provider, e);
+    return 0;
+  }
+}
+
+int gcmFinal(void* ctx, unsigned char* out, size_t* outLength, size_t) {
+  auto* c = static_cast<GcmCtx*>(ctx);
+  if (!c->remote()) {
+    int n = 0;
+    if (!EVP_CipherFinal_ex(c->local, out, &n)) return 0;
+    *outLength = size_t(n);
+    return 1;
+  }
+  *outLength = 0;
+  if (!startStream(c)) return 0;
+  try {
+    if (c->encrypt) {
+      c->stream->finalEncrypt(c->tag, uint8_t(kMaxTagLength));
+    } else {
+      if (c->tag.empty()) {
+        VHSM_RAISE(c->provider, kInvalidParameter, "set the expected tag before decrypting");
+        c->stream.reset();
+        return 0;
+      }
+      c->stream->finalDecrypt(c->tag);
+    }
+    c->stream.reset();
+    return 1;
+  } catch (const Error& e) {
+    c->stream.reset();
+    VHSM_RAISE_ERROR(c->provider, e);
+    return 0;
+  }
+}
+
+// EVP_Cipher(): one call per piece, a NULL input meaning "final".
+int gcmCipher(void* ctx, unsigned char* out, size_t* outLength, size_t outSize,
+              const unsigned char* in, size_t inLength) {
+  auto* c = static_cast<GcmCtx*>(ctx);
+  if (!c->remote()) {
+    int n = EVP_Cipher(c->local, out, in, unsigned(inLength));
+    if (n < 0) return 0;
+    *outLength = size_t(n);
+    return 1;
+  }
+  if (!in) return gcmFinal(ctx, out, outLength, outSize);
+  return gcmUpdate(ctx, out, outLength, outSize, in, inLength);
+}
+
+template <size_t KeyBytes>
+int gcmGetParams(OSSL_PARAM params[]) {
+  // As OpenSSL's own AES-GCM reports itself, so libssl and EVP treat both alike.
+  OSSL_PARAM* p;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_MODE)) &&
+      !OSSL_PARAM_set_uint(p, EVP_CIPH_GCM_MODE))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) &&
+      !OSSL_PARAM_set_size_t(p, KeyBytes))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) &&
+      !OSSL_PARAM_set_size_t(p, kDefaultIvLength))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_BLOCK_SIZE)) && !OSSL_PARAM_set_size_t(p, 1))
+    return 0;
+  for (const char* flag : {OSSL_CIPHER_PARAM_AEAD, OSSL_CIPHER_PARAM_CUSTOM_IV})
+    if ((p = OSSL_PARAM_locate(params, flag)) && !OSSL_PARAM_set_int(p, 1)) return 0;
+  for (const char* flag :
+       {OSSL_CIPHER_PARAM_CTS, OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK, OSSL_CIPHER_PARAM_HAS_RAND_KEY})
+    if ((p = OSSL_PARAM_locate(params, flag)) && !OSSL_PARAM_set_int(p, 0)) return 0;
+  return 1;
+}
+
+const OSSL_PARAM* gcmGettable(void*) {
+  static const OSSL_PARAM params[] = {OSSL_PARAM_uint(OSSL_CIPHER_PARAM_MODE, nullptr),
+                                      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
+                                      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
+                                      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_BLOCK_SIZE, nullptr),
+                                      OSSL_PARAM_int(OSSL_CIPHER_PARAM_AEAD, nullptr),
+                                      OSSL_PARAM_int(OSSL_CIPHER_PARAM_CUSTOM_IV, nullptr),
+                                      OSSL_PARAM_int(OSSL_CIPHER_PARAM_CTS, nullptr),
+                                      OSSL_PARAM_int(OSSL_CIPHER_PARAM_TLS1_MULTIBLOCK, nullptr),
+                                      OSSL_PARAM_int(OSSL_CIPHER_PARAM_HAS_RAND_KEY, nullptr),
+                                      OSSL_PARAM_END};
+  return params;
+}
+
+int gcmGetCtxParams(void* ctx, OSSL_PARAM params[]) {
+  auto* c = static_cast<GcmCtx*>(ctx);
+  if (!c->remote()) return EVP_CIPHER_CTX_get_params(c->local, params);
+  OSSL_PARAM* p;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) &&
+      !OSSL_PARAM_set_size_t(p, c->keyBytes))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_IVLEN)) &&
+      !OSSL_PARAM_set_size_t(p, c->ivLength))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD_TAGLEN)) &&
+      !OSSL_PARAM_set_size_t(p, c->tagLength))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD_TAG))) {
+    if (!c->encrypt || c->tag.empty() || p->data_size == 0 || p->data_size > c->tag.size()) {
+      VHSM_RAISE(c->provider, kInvalidParameter,
+                 "the tag is available after encryption, 1-16 bytes");
+      return 0;
+    }
+    if (!OSSL_PARAM_set_octet_string(p, c->tag.data(), p->data_size)) return 0;
+  }
+  for (const char* name : {OSSL_CIPHER_PARAM_IV, OSSL_CIPHER_PARAM_UPDATED_IV})
+    if ((p = OSSL_PARAM_locate(params, name)) &&
+        !OSSL_PARAM_set_octet_string(p, c->iv.data(), std::min(p->data_size, c->iv.size())))
+      return 0;
+  return 1;
+}
+
+int gcmSetParams(void* ctx, const OSSL_PARAM params[]) {
+  auto* c = static_cast<GcmCtx*>(ctx);
+  if (!params) return 1;
+  if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, kKeyUriParam)) {
+    const char* uri = nullptr;
+    std::string id;
+    if (!OSSL_PARAM_get_utf8_string_ptr(p, &uri) ||
+        parseKeyRef(reinterpret_cast<const unsigned char*>(uri), std::strlen(uri), id) !=
+            KeyRef::valid) {
+      VHSM_RAISE(c->provider, kInvalidKeyUri, "vhsm-key-uri must be vhsm:<id>");
+      return 0;
+    }
+    c->keyId = id;
+  }
+  if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_IVLEN)) {
+    size_t length = 0;
+    if (!OSSL_PARAM_get_size_t(p, &length) || length == 0 || length > 1024) {
+      VHSM_RAISE(c->provider, kInvalidParameter, "AES-GCM IV length must be 1 to 1024 bytes");
+      return 0;
+    }
+    c->ivLength = length;
+  }
+  if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAG)) {
+    if (p->data_size == 0 || p->data_size > kMaxTagLength) {
+      VHSM_RAISE(c->provider, kInvalidParameter, "AES-GCM tag must be 1 to 16 bytes");
+      return 0;
+    }
+    if (p->data) {
+      c->tag.assign(static_cast<const uint8_t*>(p->data),
+                    static_cast<const uint8_t*>(p->data) + p->data_size);
+    }
+    c->tagLength = p->data_size;
+  }
+  std::vector<OSSL_PARAM> forward;
+  for (const OSSL_PARAM* p = params; p->key; ++p)
+    if (std::strcmp(p->key, kKeyUriParam) != 0) forward.push_back(*p);
+  forward.push_back(OSSL_PARAM_construct_end());
+  // Ordinary keys: the local cipher keeps the parameters, as the default provider would.
+  return c->remote() || EVP_CIPHER_CTX_set_params(c->local, forward.data());
+}
+
+const OSSL_PARAM* gcmGettableCtx(void*, void*) {
+  static const OSSL_PARAM params[] = {
+      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_KEYLEN, nullptr),
+      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_IVLEN, nullptr),
+      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TAGLEN, nullptr),
+      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_IV, nullptr, 0),
+      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_UPDATED_IV, nullptr, 0),
+      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, nullptr, 0),
+      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_TLS1_AAD_PAD, nullptr),
+      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, nullptr, 0),
+      OSSL_PARAM_END};
+  return params;
+}
+
+const OSSL_PARAM* gcmSettableCtx(void*, void*) {
+  static const OSSL_PARAM params[] = {
+      OSSL_PARAM_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, nullptr),
+      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, nullptr, 0),
+      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_AAD, nullptr, 0),
+      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, nullptr, 0),
+      OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV, nullptr, 0),
+      OSSL_PARAM_utf8_string(kKeyUriParam, nullptr, 0),
+      OSSL_PARAM_END};
+  return params;
+}
+
+template <size_t KeyBytes>
+const OSSL_DISPATCH kFunctions[] = {
+    {OSSL_FUNC_CIPHER_NEWCTX, reinterpret_cast<void (*)()>(gcmNew<KeyBytes>)},
+    {OSSL_FUNC_CIPHER_FREECTX, reinterpret_cast<void (*)()>(gcmFree)},
+    {OSSL_FUNC_CIPHER_DUPCTX, reinterpret_cast<void (*)()>(gcmDup)},
+    {OSSL_FUNC_CIPHER_ENCRYPT_INIT, reinterpret_cast<void (*)()>(gcmEncryptInit)},
+    {OSSL_FUNC_CIPHER_DECRYPT_INIT, reinterpret_cast<void (*)()>(gcmDecryptInit)},
+    {OSSL_FUNC_CIPHER_UPDATE, reinterpret_cast<void (*)()>(gcmUpdate)},
+    {OSSL_FUNC_CIPHER_FINAL, reinterpret_cast<void (*)()>(gcmFinal)},
+    {OSSL_FUNC_CIPHER_CIPHER, reinterpret_cast<void (*)()>(gcmCipher)},
+    {OSSL_FUNC_CIPHER_GET_PARAMS, reinterpret_cast<void (*)()>(gcmGetParams<KeyBytes>)},
+    {OSSL_FUNC_CIPHER_GETTABLE_PARAMS, reinterpret_cast<void (*)()>(gcmGettable)},
+    {OSSL_FUNC_CIPHER_GET_CTX_PARAMS, reinterpret_cast<void (*)()>(gcmGetCtxParams)},
+    {OSSL_FUNC_CIPHER_SET_CTX_PARAMS, reinterpret_cast<void (*)()>(gcmSetParams)},
+    {OSSL_FUNC_CIPHER_GETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(gcmGettableCtx)},
+    {OSSL_FUNC_CIPHER_SETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(gcmSettableCtx)},
+    {0, nullptr}};
+
+}  // namespace
+
+extern const OSSL_DISPATCH* const kAes128GcmFunctions = kFunctions<16>;
+extern const OSSL_DISPATCH* const kAes256GcmFunctions = kFunctions<32>;
+
+}  // namespace vhsm::provider

@@ -1,0 +1,21 @@
+// OpenSSL digest names (any alias: "SHA1", "SHA-256", "SHA2-512", OIDs) to keyd's algorithms.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <optional>
+
+#include "vhsm/client.hpp"
+
+namespace vhsm::provider {
+
+struct HashInfo {
+  HashAlgorithm algorithm;
+  size_t size;
+  size_t blockSize;
+};
+
+// nullopt for a digest keyd does not compute.
+std::optional<HashInfo> hashInfo(OSSL_LIB_CTX* libctx, const char* name);
+
+}  // namespace vhsm::provider

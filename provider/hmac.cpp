@@ -1,0 +1,229 @@
+// HMAC as an OpenSSL MAC. With a key reference ("vhsm:<id>" as the key bytes, or the
+// parameter vhsm-key-uri) the MAC is computed in keyd; any other key is handed to OpenSSL's
+// default HMAC in the provider's private library context, so libssl's own HMACs under
+// default_properties = ?provider=vhsm stay in-process.
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <cstring>
+
+#include "hash_names.hpp"
+#include "key_uri.hpp"
+#include "provider_ctx.hpp"
+
+namespace vhsm::provider {
+namespace {
+
+struct HmacCtx {
+  explicit HmacCtx(ProviderContext* p) : provider(p) {}
+  ProviderContext* provider;
+  EVP_MAC_CTX* local = nullptr;  // pass-through state, and the holder of ordinary keys
+  std::string digest;
+  std::string keyId;  // non-empty: computed in keyd
+  std::optional<HashStream> remote;
+
+  ~HmacCtx() { EVP_MAC_CTX_free(local); }
+};
+
+bool setKeyRef(HmacCtx* c, const unsigned char* key, size_t length, bool& isRef) {
+  std::string id;
+  switch (parseKeyRef(key, length, id)) {
+    case KeyRef::notVhsm: isRef = false; return true;
+    case KeyRef::valid:
+      isRef = true;
+      c->keyId = id;
+      return true;
+    case KeyRef::invalid:
+      VHSM_RAISE(c->provider, kInvalidKeyUri, "not a valid vhsm:<id> key reference");
+      return false;
+  }
+  return false;
+}
+
+// Starts a keyd stream for the current key and digest (no round trip until data is large or
+// the MAC is final).
+bool startRemote(HmacCtx* c) {
+  auto info = hashInfo(c->provider->defaultLibctx(), c->digest.c_str());
+  if (!info) {
+    VHSM_RAISE(c->provider, kUnsupported, "vhsm HMAC supports SHA-1, SHA-256, SHA-384, SHA-512");
+    return false;
+  }
+  try {
+    c->remote.emplace(c->provider->client().hmacStream(c->keyId, info->algorithm));
+    return true;
+  } catch (const Error& e) {
+    VHSM_RAISE_ERROR(c->provider, e);
+    return false;
+  }
+}
+
+void* hmacNew(void* provctx) {
+  auto* provider = static_cast<ProviderContext*>(provctx);
+  EVP_MAC* mac = EVP_MAC_fetch(provider->defaultLibctx(), "HMAC", nullptr);
+  if (!mac) return nullptr;
+  auto* c = new HmacCtx(provider);
+  c->local = EVP_MAC_CTX_new(mac);
+  EVP_MAC_free(mac);
+  return c;
+}
+
+void hmacFree(void* ctx) {
+  delete static_cast<HmacCtx*>(ctx);
+}
+
+void* hmacDup(void* ctx) {
+  auto* c = static_cast<HmacCtx*>(ctx);
+  auto* copy = new HmacCtx(c->provider);
+  copy->local = EVP_MAC_CTX_dup(c->local);
+  copy->digest = c->digest;
+  copy->keyId = c->keyId;
+  try {
+    // keyd copies the HMAC state itself: it never comes to this process.
+    if (c->remote) copy->remote.emplace(c->remote->clone());
+  } catch (const Error& e) {
+    VHSM_RAISE_ERROR(c->provider, e);
+    delete copy;
+    return nullptr;
+  }
+  return copy;
+}
+
+int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
+  auto* c = static_cast<HmacCtx*>(ctx);
+  if (!params) return 1;
+  if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_MAC_PARAM_DIGEST)) {
+    const char* name = nullptr;
+    if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)) return 0;
+    c->digest = name;
+  }
+  if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, kKeyUriParam)) {
+    const char* uri = nullptr;
+    bool isRef = false;
+    if (!OSSL_PARAM_get_utf8_string_ptr(p, &uri) ||
+        !setKeyRef(c, reinterpret_cast<const unsigned char*>(uri), std::strlen(uri), isRef))
+      return 0;
+    if (!isRef) {
+      VHSM_RAISE(c->provider, kInvalidKeyUri, "vhsm-key-uri must be vhsm:<id>");
+      return 0;
+    }
+  }
+  // A key reference given as the key is not a key for OpenSSL: keep it out of the local HMAC.
+  std::vector<OSSL_PARAM> forward;
+  for (const OSSL_PARAM* p = params; p->key; ++p) {
+    // Property queries name providers of the caller's library context, not of ours.
+    if (std::strcmp(p->key, kKeyUriParam) == 0 ||
+        std::strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) == 0)
+      continue;
+    if (std::strcmp(p->key, OSSL_MAC_PARAM_KEY) == 0) {
+      bool isRef = false;
+      if (!setKeyRef(c, static_cast<const unsigned char*>(p->data), p->data_size, isRef)) return 0;
+      if (isRef) {
+        c->remote.reset();
+        continue;
+      }
+      c->keyId.clear();
+    }
+    forward.push_back(*p);
+  }
+  forward.push_back(OSSL_PARAM_construct_end());
+  return EVP_MAC_CTX_set_params(c->local, forward.data());
+}
+
+int hmacInit(void* ctx, const unsigned char* key, size_t keyLength, const OSSL_PARAM params[]) {
+  auto* c = static_cast<HmacCtx*>(ctx);
+  if (!hmacSetParams(ctx, params)) return 0;
+  if (key) {
+    bool isRef = false;
+    if (!setKeyRef(c, key, keyLength, isRef)) return 0;
+    if (!isRef) {
+      c->keyId.clear();
+      c->remote.reset();
+      return EVP_MAC_init(c->local, key, keyLength, nullptr);
+    }
+  }
+  if (c->keyId.empty()) return EVP_MAC_init(c->local, nullptr, 0, nullptr);
+  return startRemote(c);
+}
+
+int hmacUpdate(void* ctx, const unsigned char* data, size_t length) {
+  auto* c = static_cast<HmacCtx*>(ctx);
+  if (c->keyId.empty()) return EVP_MAC_update(c->local, data, length);
+  if (!c->remote && !startRemote(c)) return 0;
+  try {
+    c->remote->update({data, length});
+    return 1;
+  } catch (const Error& e) {
+    VHSM_RAISE_ERROR(c->provider, e);
+    return 0;
+  }
+}
+
+int hmacFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) {
+  auto* c = static_cast<HmacCtx*>(ctx);
+  if (c->keyId.empty()) return EVP_MAC_final(c->local, out, outLength, outSize);
+  if (!c->remote && !startRemote(c)) return 0;
+  try {
+    Bytes mac = c->remote->final();
+    c->remote.reset();
+    if (mac.size() > outSize) {
+      VHSM_RAISE(c->provider, kInvalidParameter, "output buffer too small for the MAC");
+      return 0;
+    }
+    std::memcpy(out, mac.data(), mac.size());
+    *outLength = mac.size();
+    return 1;
+  } catch (const Error& e) {
+    c->remote.reset();
+    VHSM_RAISE_ERROR(c->provider, e);
+    return 0;
+  }
+}
+
+int hmacGetParams(void* ctx, OSSL_PARAM params[]) {
+  auto* c = static_cast<HmacCtx*>(ctx);
+  if (c->keyId.empty()) return EVP_MAC_CTX_get_params(c->local, params);
+  auto info = hashInfo(c->provider->defaultLibctx(), c->digest.c_str());
+  if (OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_SIZE))
+    if (!OSSL_PARAM_set_size_t(p, info ? info->size : 0)) return 0;
+  if (OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_BLOCK_SIZE))
+    if (!OSSL_PARAM_set_size_t(p, info ? info->blockSize : 0)) return 0;
+  return 1;
+}
+
+const OSSL_PARAM* hmacGettable(void*, void*) {
+  static const OSSL_PARAM params[] = {OSSL_PARAM_size_t(OSSL_MAC_PARAM_SIZE, nullptr),
+                                      OSSL_PARAM_size_t(OSSL_MAC_PARAM_BLOCK_SIZE, nullptr),
+                                      OSSL_PARAM_END};
+  return params;
+}
+
+const OSSL_PARAM* hmacSettable(void*, void*) {
+  static const OSSL_PARAM params[] = {OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, nullptr, 0),
+                                      OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_PROPERTIES, nullptr, 0),
+                                      OSSL_PARAM_octet_string(OSSL_MAC_PARAM_KEY, nullptr, 0),
+                                      OSSL_PARAM_int(OSSL_MAC_PARAM_DIGEST_NOINIT, nullptr),
+                                      OSSL_PARAM_int(OSSL_MAC_PARAM_DIGEST_ONESHOT, nullptr),
+                                      OSSL_PARAM_size_t(OSSL_MAC_PARAM_TLS_DATA_SIZE, nullptr),
+                                      OSSL_PARAM_utf8_string(kKeyUriParam, nullptr, 0),
+                                      OSSL_PARAM_END};
+  return params;
+}
+
+}  // namespace
+
+extern const OSSL_DISPATCH kHmacFunctions[] = {
+    {OSSL_FUNC_MAC_NEWCTX, reinterpret_cast<void (*)()>(hmacNew)},
+    {OSSL_FUNC_MAC_DUPCTX, reinterpret_cast<void (*)()>(hmacDup)},
+    {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<void (*)()>(hmacFree)},
+    {OSSL_FUNC_MAC_INIT, reinterpret_cast<void (*)()>(hmacInit)},
+    {OSSL_FUNC_MAC_UPDATE, reinterpret_cast<void (*)()>(hmacUpdate)},
+    {OSSL_FUNC_MAC_FINAL, reinterpret_cast<void (*)()>(hmacFinal)},
+    {OSSL_FUNC_MAC_GETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(hmacGettable)},
+    {OSSL_FUNC_MAC_GET_CTX_PARAMS, reinterpret_cast<void (*)()>(hmacGetParams)},
+    {OSSL_FUNC_MAC_SETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(hmacSettable)},
+    {OSSL_FUNC_MAC_SET_CTX_PARAMS, reinterpret_cast<void (*)()>(hmacSetParams)},
+    {0, nullptr}};
+
+}  // namespace vhsm::provider

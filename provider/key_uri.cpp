@@ -1,0 +1,25 @@
+#include "key_uri.hpp"
+
+#include <cstring>
+
+namespace vhsm::provider {
+
+KeyRef parseKeyRef(const unsigned char* bytes, size_t length, std::string& id) {
+  constexpr char kPrefix[] = "vhsm:";
+  constexpr size_t kPrefixLength = sizeof kPrefix - 1;
+  if (!bytes || length < kPrefixLength || std::memcmp(bytes, kPrefix, kPrefixLength) != 0)
+    return KeyRef::notVhsm;
+  size_t end = kPrefixLength;
+  while (end < length && bytes[end] != 0) ++end;
+  for (size_t i = end; i < length; ++i)
+    if (bytes[i] != 0) return KeyRef::invalid;  // padding must be zeros only
+  id.assign(reinterpret_cast<const char*>(bytes) + kPrefixLength, end - kPrefixLength);
+  if (id.empty() || id.size() > 64) return KeyRef::invalid;
+  for (char c : id)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return KeyRef::invalid;
+  return KeyRef::valid;
+}
+
+}  // namespace vhsm::provider

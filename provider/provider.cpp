@@ -1,0 +1,113 @@
+// The provider's entry point and its static algorithm tables. What vhsm offers never depends
+// on keyd being reachable: OpenSSL caches these answers, and keyd is contacted only by an
+// operation that needs it.
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+
+#include "provider_ctx.hpp"
+
+namespace vhsm::provider {
+
+extern const OSSL_DISPATCH kHmacFunctions[];
+extern const OSSL_DISPATCH* const kSha1Functions;
+extern const OSSL_DISPATCH* const kSha256Functions;
+extern const OSSL_DISPATCH* const kSha384Functions;
+extern const OSSL_DISPATCH* const kSha512Functions;
+extern const OSSL_DISPATCH* const kAes128GcmFunctions;
+extern const OSSL_DISPATCH* const kAes256GcmFunctions;
+
+namespace {
+
+// Names exactly as OpenSSL's default provider spells them, so both share one name map.
+const OSSL_ALGORITHM kMacs[] = {{"HMAC", "provider=vhsm", kHmacFunctions, "HMAC by vhsm key"},
+                                {nullptr, nullptr, nullptr, nullptr}};
+
+const OSSL_ALGORITHM* digests() {
+  static const OSSL_ALGORITHM table[] = {
+      {"SHA1:SHA-1:SSL3-SHA1:1.3.14.3.2.26", "provider=vhsm", kSha1Functions, "SHA-1 in keyd"},
+      {"SHA2-256:SHA-256:SHA256:2.16.840.1.101.3.4.2.1", "provider=vhsm", kSha256Functions,
+       "SHA-256 in keyd"},
+      {"SHA2-384:SHA-384:SHA384:2.16.840.1.101.3.4.2.2", "provider=vhsm", kSha384Functions,
+       "SHA-384 in keyd"},
+      {"SHA2-512:SHA-512:SHA512:2.16.840.1.101.3.4.2.3", "provider=vhsm", kSha512Functions,
+       "SHA-512 in keyd"},
+      {nullptr, nullptr, nullptr, nullptr}};
+  return table;
+}
+
+const OSSL_ALGORITHM* ciphers() {
+  static const OSSL_ALGORITHM table[] = {
+      {"AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6", "provider=vhsm", kAes128GcmFunctions,
+       "AES-128-GCM by vhsm key"},
+      {"AES-256-GCM:id-aes256-GCM:2.16.840.1.101.3.4.1.46", "provider=vhsm", kAes256GcmFunctions,
+       "AES-256-GCM by vhsm key"},
+      {nullptr, nullptr, nullptr, nullptr}};
+  return table;
+}
+
+const OSSL_ALGORITHM* queryOperation(void*, int operation, int* noCache) {
+  *noCache = 0;
+  switch (operation) {
+    case OSSL_OP_MAC: return kMacs;
+    case OSSL_OP_DIGEST: return digests();
+    case OSSL_OP_CIPHER: return ciphers();
+    default: return nullptr;
+  }
+}
+
+const OSSL_PARAM* gettableParams(void*) {
+  static const OSSL_PARAM params[] = {
+      OSSL_PARAM_DEFN(OSSL_PROV_PARAM_NAME, OSSL_PARAM_UTF8_PTR, nullptr, 0),
+      OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, nullptr, 0),
+      OSSL_PARAM_DEFN(OSSL_PROV_PARAM_BUILDINFO, OSSL_PARAM_UTF8_PTR, nullptr, 0),
+      OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, nullptr, 0), OSSL_PARAM_END};
+  return params;
+}
+
+int getParams(void*, OSSL_PARAM params[]) {
+  OSSL_PARAM* p;
+  if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME)) &&
+      !OSSL_PARAM_set_utf8_ptr(p, "vhsm: keys held by vhsm-keyd"))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION)) &&
+      !OSSL_PARAM_set_utf8_ptr(p, VHSM_VERSION))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO)) &&
+      !OSSL_PARAM_set_utf8_ptr(p, "vhsm " VHSM_VERSION))
+    return 0;
+  if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) && !OSSL_PARAM_set_int(p, 1))
+    return 0;
+  return 1;
+}
+
+const OSSL_ITEM* getReasonStrings(void*) {
+  return reasonStrings();
+}
+
+void teardown(void* provctx) {
+  delete static_cast<ProviderContext*>(provctx);
+}
+
+const OSSL_DISPATCH kProviderFunctions[] = {
+    {OSSL_FUNC_PROVIDER_TEARDOWN, reinterpret_cast<void (*)()>(teardown)},
+    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, reinterpret_cast<void (*)()>(gettableParams)},
+    {OSSL_FUNC_PROVIDER_GET_PARAMS, reinterpret_cast<void (*)()>(getParams)},
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, reinterpret_cast<void (*)()>(queryOperation)},
+    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, reinterpret_cast<void (*)()>(getReasonStrings)},
+    {0, nullptr}};
+
+}  // namespace
+}  // namespace vhsm::provider
+
+extern "C" __attribute__((visibility("default"))) int OSSL_provider_init(
+    const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DISPATCH** out,
+    void** provctx) {
+  try {
+    *provctx = new vhsm::provider::ProviderContext(handle, in);
+  } catch (...) {
+    return 0;
+  }
+  *out = vhsm::provider::kProviderFunctions;
+  return 1;
+}
