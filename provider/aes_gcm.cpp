@@ -41,10 +41,17 @@ const char* cipherName(size_t keyBytes) {
   return keyBytes == 16 ? "AES-128-GCM" : "AES-256-GCM";
 }
 
+bool ensureLocalCipher(GcmCtx* c);
+
 template <size_t KeyBytes>
 void* gcmNew(void* provctx) {
   auto* c = new GcmCtx(static_cast<ProviderContext*>(provctx), KeyBytes);
   c->local = EVP_CIPHER_CTX_new();
+  // EVP asks for key and IV lengths before any init: the local cipher answers from the start.
+  if (!c->local || !ensureLocalCipher(c)) {
+    delete c;
+    return nullptr;
+  }
   return c;
 }
 
@@ -93,6 +100,10 @@ int gcmInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigne
   if (!ensureLocalCipher(c)) return 0;
   if (!EVP_CipherInit_ex2(c->local, nullptr, nullptr, nullptr, encrypt, nullptr)) return 0;
   if (!gcmSetParams(ctx, params)) return 0;
+  if (key && keyLength != c->keyBytes) {
+    VHSM_RAISE(c->provider, kInvalidParameter, "wrong key length for this cipher");
+    return 0;
+  }
   if (key) {
     std::string id;
     switch (parseKeyRef(key, keyLength, id)) {

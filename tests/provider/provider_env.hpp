@@ -1,0 +1,46 @@
+// A keyd with a key user "alice", an openssl.cnf that loads vhsm.so for her, and an OpenSSL
+// library context made from that file — what an unmodified application gets.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <string>
+
+#include "keyd_process.hpp"
+
+namespace vhsm::test {
+
+struct ProviderOptions {
+  bool globalPreference = true;  // default_properties = ?provider=vhsm
+  bool withPassword = true;      // password-file in the section (else: rely on unlock)
+  std::string extraSectionLines;
+};
+
+class ProviderEnv {
+ public:
+  static constexpr const char* kPassword = "alice-password";
+
+  explicit ProviderEnv(ProviderOptions options = {});
+  ~ProviderEnv();
+
+  Keyd& keyd() { return keyd_; }
+  Client& alice() { return *alice_; }
+  const std::string& config() const { return config_; }
+  // A fresh library context loaded from config().
+  OSSL_LIB_CTX* libctx();
+  // Writes another config file (e.g. a different user or socket) and returns its path.
+  std::string writeConfig(const ProviderOptions& options, const std::string& socket,
+                          const std::string& user = "alice") const;
+
+ private:
+  Keyd keyd_;
+  TempDir dir_;
+  std::unique_ptr<Client> alice_;
+  std::string config_;
+  OSSL_LIB_CTX* libctx_ = nullptr;
+};
+
+std::string providerModule();
+std::string opensslBinary();
+
+}  // namespace vhsm::test

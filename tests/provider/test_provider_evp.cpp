@@ -1,0 +1,514 @@
+// The provider through EVP, as applications call it, compared with OpenSSL's default provider:
+// HMAC (EVP_MAC, EVP_PKEY + DigestSign), digests, AES-GCM, copied contexts, pass-through of
+// ordinary keys, errors on the queue, fork, threads, keyd restarts, and key bytes never in
+// the application's memory.
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "hex.hpp"
+#include "openssl_reference.hpp"
+#include "provider_env.hpp"
+
+using namespace vhsm;
+using namespace vhsm::test;
+
+namespace {
+
+const char* const kDigests[] = {"SHA1", "SHA256", "SHA384", "SHA512"};
+
+// HMAC through EVP_MAC fetched from vhsm, the key given as key bytes or as vhsm-key-uri.
+Bytes vhsmMac(OSSL_LIB_CTX* libctx, const std::string& digest, const std::string& uri,
+              const Bytes& data, bool asParam, size_t pieces = 1) {
+  EVP_MAC* mac = EVP_MAC_fetch(libctx, "HMAC", "provider=vhsm");
+  REQUIRE(mac);
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+  std::vector<OSSL_PARAM> params = {OSSL_PARAM_construct_utf8_string(
+      OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest.c_str()), 0)};
+  if (asParam)
+    params.push_back(
+        OSSL_PARAM_construct_utf8_string("vhsm-key-uri", const_cast<char*>(uri.c_str()), 0));
+  params.push_back(OSSL_PARAM_construct_end());
+  bool ok = asParam ? EVP_MAC_init(ctx, nullptr, 0, params.data())
+                    : EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(uri.data()),
+                                   uri.size(), params.data());
+  size_t step = data.size() / pieces + 1;
+  for (size_t at = 0; ok && at < data.size(); at += step)
+    ok = EVP_MAC_update(ctx, data.data() + at, std::min(step, data.size() - at));
+  Bytes out(EVP_MAX_MD_SIZE);
+  size_t length = 0;
+  ok = ok && EVP_MAC_final(ctx, out.data(), &length, out.size());
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(mac);
+  if (!ok) return {};
+  out.resize(length);
+  return out;
+}
+
+struct Sealed {
+  Bytes ciphertext, tag;
+  bool ok = false;
+};
+
+// AES-GCM through EVP with the cipher fetched by name from the given library context and
+// property query: the key is either raw bytes, a zero-padded "vhsm:<id>", or (empty) given as
+// vhsm-key-uri.
+Sealed gcmEncrypt(OSSL_LIB_CTX* libctx, const char* properties, size_t keyBytes, const Bytes& key,
+                  const std::string& uri, const Bytes& iv, const Bytes& aad, const Bytes& plaintext,
+                  size_t tagLength, size_t pieceSize = 0) {
+  EVP_CIPHER* cipher =
+      EVP_CIPHER_fetch(libctx, keyBytes == 16 ? "AES-128-GCM" : "AES-256-GCM", properties);
+  REQUIRE(cipher);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  size_t ivLength = iv.size();
+  std::vector<OSSL_PARAM> params = {
+      OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivLength)};
+  if (!uri.empty())
+    params.push_back(
+        OSSL_PARAM_construct_utf8_string("vhsm-key-uri", const_cast<char*>(uri.c_str()), 0));
+  params.push_back(OSSL_PARAM_construct_end());
+  Sealed out;
+  out.ciphertext.resize(plaintext.size() + 16);
+  out.tag.resize(tagLength);
+  int n = 0, total = 0;
+  bool ok =
+      EVP_EncryptInit_ex2(ctx, cipher, nullptr, nullptr, params.data()) &&
+      EVP_EncryptInit_ex2(ctx, nullptr, key.empty() ? nullptr : key.data(), iv.data(), nullptr);
+  if (ok && !aad.empty()) ok = EVP_EncryptUpdate(ctx, nullptr, &n, aad.data(), int(aad.size()));
+  size_t step = pieceSize ? pieceSize : std::max<size_t>(plaintext.size(), 1);
+  for (size_t at = 0; ok && at < plaintext.size(); at += step) {
+    size_t len = std::min(step, plaintext.size() - at);
+    ok = EVP_EncryptUpdate(ctx, out.ciphertext.data() + total, &n, plaintext.data() + at, int(len));
+    total += n;
+  }
+  ok = ok && EVP_EncryptFinal_ex(ctx, out.ciphertext.data() + total, &n);
+  total += n;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, int(tagLength), out.tag.data());
+  out.ciphertext.resize(size_t(total));
+  out.ok = ok;
+  EVP_CIPHER_CTX_free(ctx);
+  EVP_CIPHER_free(cipher);
+  return out;
+}
+
+// Decrypts; returns false when EVP_DecryptFinal_ex (the tag check) fails.
+bool gcmDecrypt(OSSL_LIB_CTX* libctx, size_t keyBytes, const Bytes& key, const std::string& uri,
+                const Bytes& iv, const Bytes& aad, const Bytes& ciphertext, Bytes tag,
+                Bytes& plaintext) {
+  EVP_CIPHER* cipher =
+      EVP_CIPHER_fetch(libctx, keyBytes == 16 ? "AES-128-GCM" : "AES-256-GCM", "provider=vhsm");
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  size_t ivLength = iv.size();
+  std::vector<OSSL_PARAM> params = {
+      OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivLength)};
+  if (!uri.empty())
+    params.push_back(
+        OSSL_PARAM_construct_utf8_string("vhsm-key-uri", const_cast<char*>(uri.c_str()), 0));
+  params.push_back(OSSL_PARAM_construct_end());
+  plaintext.assign(ciphertext.size() + 16, 0);
+  int n = 0, total = 0;
+  bool ok =
+      EVP_DecryptInit_ex2(ctx, cipher, nullptr, nullptr, params.data()) &&
+      EVP_DecryptInit_ex2(ctx, nullptr, key.empty() ? nullptr : key.data(), iv.data(), nullptr);
+  if (ok && !aad.empty()) ok = EVP_DecryptUpdate(ctx, nullptr, &n, aad.data(), int(aad.size()));
+  ok =
+      ok && EVP_DecryptUpdate(ctx, plaintext.data(), &n, ciphertext.data(), int(ciphertext.size()));
+  total = n;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, int(tag.size()), tag.data());
+  ok = ok && EVP_DecryptFinal_ex(ctx, plaintext.data() + total, &n);
+  plaintext.resize(size_t(total));
+  EVP_CIPHER_CTX_free(ctx);
+  EVP_CIPHER_free(cipher);
+  return ok;
+}
+
+Bytes paddedRef(const std::string& uri, size_t length) {
+  Bytes key(length, 0);
+  std::memcpy(key.data(), uri.data(), uri.size());
+  return key;
+}
+
+// The reason of the newest error on the queue from the vhsm provider, or 0.
+int lastVhsmReason() {
+  unsigned long e;
+  int reason = 0;
+  const char* lib = nullptr;
+  while ((e = ERR_get_error_all(&lib, nullptr, nullptr, nullptr, nullptr)) != 0)
+    if (ERR_GET_REASON(e)) reason = ERR_GET_REASON(e);
+  return reason;
+}
+
+}  // namespace
+
+TEST_CASE("HMAC by key reference equals the default provider's, key as bytes or parameter") {
+  ProviderEnv env;
+  auto key = randomBytes(32);
+  env.alice().keyImport("k1", KeyType::HMAC, key);
+  auto* libctx = env.libctx();
+  for (size_t size : {0, 64, 4096, 300000, 1 << 20})
+    for (const char* digest : kDigests) {
+      auto data = randomBytes(size);
+      auto expected = referenceHmac(digest, key, data);
+      INFO(digest << " " << size);
+      CHECK(vhsmMac(libctx, digest, "vhsm:k1", data, false) == expected);
+      CHECK(vhsmMac(libctx, digest, "vhsm:k1", data, true, 7) == expected);
+    }
+}
+
+TEST_CASE("RFC 2202 and 4231 vectors through EVP_MAC with keys imported into keyd") {
+  ProviderEnv env;
+  env.alice().keyImport("rfc-1", KeyType::HMAC, repeat(0x0b, 20));
+  env.alice().keyImport("rfc-2", KeyType::HMAC, bytesOf("Jefe"));
+  auto* libctx = env.libctx();
+  CHECK(toHex(vhsmMac(libctx, "SHA1", "vhsm:rfc-1", bytesOf("Hi There"), false)) ==
+        "b617318655057264e28bc0b6fb378c8ef146be00");
+  CHECK(toHex(vhsmMac(libctx, "SHA256", "vhsm:rfc-2", bytesOf("what do ya want for nothing?"),
+                      false)) ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST_CASE("EVP_PKEY HMAC with EVP_DigestSign reaches keyd under the global preference") {
+  ProviderEnv env;
+  auto key = randomBytes(20);
+  env.alice().keyImport("k1", KeyType::HMAC, key);
+  auto* libctx = env.libctx();
+  std::string ref = "vhsm:k1";
+  EVP_PKEY* pkey = EVP_PKEY_new_raw_private_key_ex(
+      libctx, "HMAC", nullptr, reinterpret_cast<const unsigned char*>(ref.data()), ref.size());
+  REQUIRE(pkey);
+  auto data = randomBytes(1000);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  Bytes out(64);
+  size_t length = out.size();
+  REQUIRE(EVP_DigestSignInit_ex(md, nullptr, "SHA256", libctx, nullptr, pkey, nullptr));
+  REQUIRE(EVP_DigestSign(md, out.data(), &length, data.data(), data.size()));
+  out.resize(length);
+  CHECK(out == referenceHmac("SHA256", key, data));
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(pkey);
+}
+
+TEST_CASE("digests fetched from vhsm are computed in keyd and equal the default provider's") {
+  ProviderEnv env;
+  auto* libctx = env.libctx();
+  for (const char* name : kDigests)
+    for (size_t size : {0, 100, 1 << 20}) {
+      EVP_MD* md = EVP_MD_fetch(libctx, name, "provider=vhsm");
+      REQUIRE(md);
+      CHECK(std::string(OSSL_PROVIDER_get0_name(EVP_MD_get0_provider(md))) == "vhsm");
+      auto data = randomBytes(size);
+      Bytes out(EVP_MAX_MD_SIZE);
+      unsigned length = 0;
+      REQUIRE(EVP_Digest(data.data(), data.size(), out.data(), &length, md, nullptr));
+      out.resize(length);
+      CHECK(out == referenceDigest(name, data));
+      EVP_MD_free(md);
+    }
+  // Stopping keyd proves the work was done there: the digest now fails.
+  env.keyd().stop();
+  EVP_MD* md = EVP_MD_fetch(libctx, "SHA256", "provider=vhsm");
+  Bytes out(32);
+  unsigned length = 0;
+  CHECK_FALSE(EVP_Digest("x", 1, out.data(), &length, md, nullptr));
+  EVP_MD_free(md);
+  ERR_clear_error();
+  env.keyd().start();
+}
+
+TEST_CASE("AES-GCM by key reference equals the default provider's") {
+  ProviderEnv env;
+  auto* libctx = env.libctx();
+  for (size_t keyBytes : {16, 32}) {
+    auto key = randomBytes(keyBytes);
+    std::string id = "aes" + std::to_string(keyBytes * 8);
+    env.alice().keyImport(id, KeyType::AES, key);
+    for (size_t ivBytes : {1, 12, 16, 64})
+      for (size_t size : {0, 1, 16, 1000, 300000})
+        for (size_t tagBytes : {8, 16})
+          for (size_t piece : {0, 7, 4096}) {
+            auto iv = randomBytes(ivBytes), aad = randomBytes(size % 40), pt = randomBytes(size);
+            INFO(id << " iv " << ivBytes << " size " << size << " tag " << tagBytes << " piece "
+                    << piece);
+            auto ref = referenceGcmEncrypt(key, iv, aad, pt, tagBytes);
+            auto padded =
+                gcmEncrypt(libctx, "provider=vhsm", keyBytes, paddedRef("vhsm:" + id, keyBytes), "",
+                           iv, aad, pt, tagBytes, piece);
+            REQUIRE(padded.ok);
+            CHECK(padded.ciphertext == ref.ciphertext);
+            CHECK(padded.tag == ref.tag);
+            if (piece != 0) continue;
+            auto byParam = gcmEncrypt(libctx, "provider=vhsm", keyBytes, {}, "vhsm:" + id, iv, aad,
+                                      pt, tagBytes);
+            REQUIRE(byParam.ok);
+            CHECK(byParam.ciphertext == ref.ciphertext);
+            CHECK(byParam.tag == ref.tag);
+            Bytes back;
+            CHECK(gcmDecrypt(libctx, keyBytes, {}, "vhsm:" + id, iv, aad, ref.ciphertext, ref.tag,
+                             back));
+            CHECK(back == pt);
+          }
+  }
+}
+
+TEST_CASE("AES-GCM decryption with a wrong tag fails at EVP_DecryptFinal_ex") {
+  ProviderEnv env;
+  env.alice().keyGenerate("a1", KeyType::AES);
+  auto* libctx = env.libctx();
+  auto iv = randomBytes(12), pt = randomBytes(100);
+  auto sealed = gcmEncrypt(libctx, "provider=vhsm", 32, {}, "vhsm:a1", iv, {}, pt, 16);
+  REQUIRE(sealed.ok);
+  Bytes back;
+  REQUIRE(gcmDecrypt(libctx, 32, paddedRef("vhsm:a1", 32), "", iv, {}, sealed.ciphertext,
+                     sealed.tag, back));
+  CHECK(back == pt);
+  auto bad = sealed.tag;
+  bad[3] ^= 1;
+  ERR_clear_error();
+  CHECK_FALSE(gcmDecrypt(libctx, 32, {}, "vhsm:a1", iv, {}, sealed.ciphertext, bad, back));
+  CHECK(lastVhsmReason() == 10);  // tag mismatch
+}
+
+TEST_CASE("ordinary keys pass through to the default implementation under the global preference") {
+  ProviderEnv env;
+  auto* libctx = env.libctx();
+  // Fetched with no property query: the preference picks vhsm's implementation...
+  EVP_MAC* mac = EVP_MAC_fetch(libctx, "HMAC", nullptr);
+  REQUIRE(mac);
+  CHECK(std::string(OSSL_PROVIDER_get0_name(EVP_MAC_get0_provider(mac))) == "vhsm");
+  EVP_MAC_free(mac);
+  // ...which computes ordinary keys in-process, even with keyd gone.
+  env.keyd().stop();
+  auto key = randomBytes(32), data = randomBytes(500);
+  EVP_MAC* hmac = EVP_MAC_fetch(libctx, "HMAC", nullptr);
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+      OSSL_PARAM_construct_end()};
+  Bytes out(32);
+  size_t length = 0;
+  REQUIRE(EVP_MAC_init(ctx, key.data(), key.size(), params));
+  REQUIRE(EVP_MAC_update(ctx, data.data(), data.size()));
+  REQUIRE(EVP_MAC_final(ctx, out.data(), &length, out.size()));
+  CHECK(out == referenceHmac("SHA256", key, data));
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(hmac);
+
+  auto iv = randomBytes(12), pt = randomBytes(16384);
+  auto sealed = gcmEncrypt(libctx, nullptr, 32, key, "", iv, {}, pt, 16, 1000);
+  REQUIRE(sealed.ok);
+  auto ref = referenceGcmEncrypt(key, iv, {}, pt, 16);
+  CHECK(sealed.ciphertext == ref.ciphertext);
+  CHECK(sealed.tag == ref.tag);
+  env.keyd().start();
+}
+
+TEST_CASE("copied contexts give independent, correct results") {
+  ProviderEnv env;
+  auto key = randomBytes(32);
+  env.alice().keyImport("k1", KeyType::HMAC, key);
+  auto* libctx = env.libctx();
+  for (size_t prefixSize : {size_t(10), size_t(400000)}) {
+    auto prefix = randomBytes(prefixSize), tailA = randomBytes(100), tailB = randomBytes(300000);
+    EVP_MAC* mac = EVP_MAC_fetch(libctx, "HMAC", "provider=vhsm");
+    EVP_MAC_CTX* a = EVP_MAC_CTX_new(mac);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+        OSSL_PARAM_construct_end()};
+    std::string ref = "vhsm:k1";
+    REQUIRE(
+        EVP_MAC_init(a, reinterpret_cast<const unsigned char*>(ref.data()), ref.size(), params));
+    REQUIRE(EVP_MAC_update(a, prefix.data(), prefix.size()));
+    EVP_MAC_CTX* b = EVP_MAC_CTX_dup(a);
+    REQUIRE(b);
+    REQUIRE(EVP_MAC_update(a, tailA.data(), tailA.size()));
+    REQUIRE(EVP_MAC_update(b, tailB.data(), tailB.size()));
+    Bytes outA(32), outB(32);
+    size_t n;
+    REQUIRE(EVP_MAC_final(a, outA.data(), &n, 32));
+    REQUIRE(EVP_MAC_final(b, outB.data(), &n, 32));
+    auto whole = [&](const Bytes& tail) {
+      Bytes all = prefix;
+      all.insert(all.end(), tail.begin(), tail.end());
+      return all;
+    };
+    CHECK(outA == referenceHmac("SHA256", key, whole(tailA)));
+    CHECK(outB == referenceHmac("SHA256", key, whole(tailB)));
+    EVP_MAC_CTX_free(a);
+    EVP_MAC_CTX_free(b);
+    EVP_MAC_free(mac);
+
+    EVP_MD* md = EVP_MD_fetch(libctx, "SHA512", "provider=vhsm");
+    EVP_MD_CTX* x = EVP_MD_CTX_new();
+    EVP_MD_CTX* y = EVP_MD_CTX_new();
+    REQUIRE(EVP_DigestInit_ex2(x, md, nullptr));
+    REQUIRE(EVP_DigestUpdate(x, prefix.data(), prefix.size()));
+    REQUIRE(EVP_MD_CTX_copy_ex(y, x));
+    REQUIRE(EVP_DigestUpdate(x, tailA.data(), tailA.size()));
+    REQUIRE(EVP_DigestUpdate(y, tailB.data(), tailB.size()));
+    Bytes dx(64), dy(64);
+    unsigned len;
+    REQUIRE(EVP_DigestFinal_ex(x, dx.data(), &len));
+    REQUIRE(EVP_DigestFinal_ex(y, dy.data(), &len));
+    CHECK(dx == referenceDigest("SHA512", whole(tailA)));
+    CHECK(dy == referenceDigest("SHA512", whole(tailB)));
+    EVP_MD_CTX_free(x);
+    EVP_MD_CTX_free(y);
+    EVP_MD_free(md);
+  }
+}
+
+TEST_CASE("errors reach the OpenSSL error queue with specific reasons") {
+  ProviderEnv env;
+  env.alice().keyGenerate("a1", KeyType::AES);
+  auto* libctx = env.libctx();
+  ERR_clear_error();
+  CHECK(vhsmMac(libctx, "SHA1", "vhsm:missing", bytesOf("x"), false).empty());
+  CHECK(lastVhsmReason() == 4);  // unknown key
+  CHECK(vhsmMac(libctx, "SHA1", "vhsm:a1", bytesOf("x"), false).empty());
+  CHECK(lastVhsmReason() == 7);  // key type mismatch
+  CHECK(vhsmMac(libctx, "SHA1", "vhsm:bad id!", bytesOf("x"), false).empty());
+  CHECK(lastVhsmReason() == 11);  // invalid key reference
+
+  ProviderOptions noPassword;
+  noPassword.withPassword = false;
+  ProviderEnv locked(noPassword);
+  CHECK(vhsmMac(locked.libctx(), "SHA1", "vhsm:k", bytesOf("x"), false).empty());
+  CHECK(lastVhsmReason() == 8);  // not unlocked
+
+  // keyd unreachable: a prompt failure, not a hang.
+  env.keyd().stop();
+  OSSL_LIB_CTX* fresh = OSSL_LIB_CTX_new();
+  auto cnf = env.writeConfig({}, "/nonexistent/keyd.sock");
+  REQUIRE(OSSL_LIB_CTX_load_config(fresh, cnf.c_str()));
+  auto start = std::chrono::steady_clock::now();
+  CHECK(vhsmMac(fresh, "SHA1", "vhsm:a1", bytesOf("x"), false).empty());
+  CHECK(lastVhsmReason() == 1);  // unreachable
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  OSSL_LIB_CTX_free(fresh);
+  env.keyd().start();
+}
+
+TEST_CASE("with an unlock, no password is configured in the client at all") {
+  ProviderOptions noPassword;
+  noPassword.withPassword = false;
+  ProviderEnv env(noPassword);
+  auto key = randomBytes(32);
+  env.alice().keyImport("k1", KeyType::HMAC, key);
+  env.keyd().root()->unlock("alice", ProviderEnv::kPassword, "host", 60);
+  auto data = bytesOf("no password here");
+  CHECK(vhsmMac(env.libctx(), "SHA256", "vhsm:k1", data, false) ==
+        referenceHmac("SHA256", key, data));
+}
+
+TEST_CASE("the provider works after fork in parent and child, from threads, across restarts") {
+  ProviderEnv env;
+  auto key = randomBytes(32);
+  env.alice().keyImport("k1", KeyType::HMAC, key);
+  auto* libctx = env.libctx();
+  auto data = bytesOf("shared");
+  auto expected = referenceHmac("SHA1", key, data);
+  REQUIRE(vhsmMac(libctx, "SHA1", "vhsm:k1", data, false) == expected);
+  pid_t pid = fork();
+  if (pid == 0) {
+    bool ok = true;
+    for (int i = 0; i < 20; ++i) ok &= vhsmMac(libctx, "SHA1", "vhsm:k1", data, false) == expected;
+    _exit(ok ? 0 : 1);
+  }
+  for (int i = 0; i < 20; ++i) CHECK(vhsmMac(libctx, "SHA1", "vhsm:k1", data, false) == expected);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto d = randomBytes(64);
+        if (vhsmMac(libctx, "SHA256", "vhsm:k1", d, false) != referenceHmac("SHA256", key, d))
+          ++wrong;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
+
+  env.keyd().stop();
+  env.keyd().start();
+  CHECK(vhsmMac(libctx, "SHA1", "vhsm:k1", data, false) == expected);
+}
+
+TEST_CASE("the key's bytes never appear in the memory of a process using it") {
+  ProviderEnv env;
+  Bytes hmacKey, aesKey;
+  for (int i = 0; i < 32; ++i) {
+    hmacKey.push_back(uint8_t(0x31 + i * 5));
+    aesKey.push_back(uint8_t(0xe1 ^ (i * 11)));
+  }
+  env.alice().keyImport("h", KeyType::HMAC, hmacKey);
+  env.alice().keyImport("a", KeyType::AES, aesKey);
+  // A freshly exec'd program (nothing inherited from this test) uses both keys through the
+  // provider, then waits while its memory is searched.
+  int toChild[2], fromChild[2];
+  REQUIRE(pipe(toChild) == 0);
+  REQUIRE(pipe(fromChild) == 0);
+  std::string config = "OPENSSL_CONF=" + env.config();
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(toChild[0], 0);
+    dup2(fromChild[1], 1);
+    putenv(config.data());
+    execl(EVP_USER_BINARY, EVP_USER_BINARY, "vhsm:h", "vhsm:a", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(toChild[0]);
+  close(fromChild[1]);
+  char c = 0;
+  REQUIRE(read(fromChild[0], &c, 1) == 1);
+  CHECK(c == 'y');
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::ifstream mem("/proc/" + std::to_string(pid) + "/mem", std::ios::binary);
+  std::string line;
+  size_t scanned = 0;
+  bool foundHmac = false, foundAes = false;
+  Bytes probe(hmacKey.begin(), hmacKey.begin() + 16), probeAes(aesKey.begin(), aesKey.begin() + 16);
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string range, perms;
+    fields >> range >> perms;
+    if (perms[0] != 'r' || line.find("[vvar]") != std::string::npos) continue;
+    auto dash = range.find('-');
+    uint64_t from = std::stoull(range.substr(0, dash), nullptr, 16);
+    uint64_t to = std::stoull(range.substr(dash + 1), nullptr, 16);
+    std::vector<char> bytes(to - from);
+    mem.clear();
+    mem.seekg(std::streamoff(from));
+    if (!mem.read(bytes.data(), std::streamsize(bytes.size()))) continue;
+    scanned += bytes.size();
+    auto has = [&](const Bytes& needle) {
+      return std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end(),
+                         [](char a, uint8_t b) { return uint8_t(a) == b; }) != bytes.end();
+    };
+    foundHmac |= has(probe);
+    foundAes |= has(probeAes);
+  }
+  [[maybe_unused]] auto w = write(toChild[1], "x", 1);
+  close(toChild[1]);
+  close(fromChild[0]);
+  waitpid(pid, nullptr, 0);
+  CHECK(scanned > 1000000);
+  CHECK_FALSE(foundHmac);
+  CHECK_FALSE(foundAes);
+}
