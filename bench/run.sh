@@ -20,7 +20,23 @@ printf 'root-pw\n' >"$work/root.pw"
 printf 'bench-password\n' >"$work/bench.pw"
 "$bin/vhsm-admin" --socket "$work/keyd.sock" --password-file "$work/root.pw" user create bench \
   --new-password-file "$work/bench.pw" >/dev/null
+cat >"$work/openssl.cnf" <<CNF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+vhsm = vhsm_sect
+[default_sect]
+activate = 1
+[vhsm_sect]
+module = ${VHSM_BUILD_DIR:-$PWD/build}/lib/ossl-modules/vhsm.so
+activate = 1
+socket = $work/keyd.sock
+user = bench
+password-file = $work/bench.pw
+CNF
 echo "placement: keyd on CPU $keyd_cpu, client on CPU $client_cpu"
 taskset -c $client_cpu "$bin/vhsm-bench-client" --socket "$work/keyd.sock" --seconds "$seconds" \
-  --raw-server-cpu $keyd_cpu
+  --raw-server-cpu $keyd_cpu --provider-config "$work/openssl.cnf"
 echo "keyd RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$keyd/status)"

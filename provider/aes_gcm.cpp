@@ -37,10 +37,6 @@ struct GcmCtx {
   ~GcmCtx() { EVP_CIPHER_CTX_free(local); }
 };
 
-const char* cipherName(size_t keyBytes) {
-  return keyBytes == 16 ? "AES-128-GCM" : "AES-256-GCM";
-}
-
 bool ensureLocalCipher(GcmCtx* c);
 
 template <size_t KeyBytes>
@@ -86,11 +82,8 @@ int gcmSetParams(void* ctx, const OSSL_PARAM params[]);
 // Local state is always kept ready, so parameters (IV length, TLS settings) reach it in order.
 bool ensureLocalCipher(GcmCtx* c) {
   if (EVP_CIPHER_CTX_get0_cipher(c->local)) return true;
-  EVP_CIPHER* cipher =
-      EVP_CIPHER_fetch(c->provider->defaultLibctx(), cipherName(c->keyBytes), nullptr);
-  int ok = cipher && EVP_CipherInit_ex2(c->local, cipher, nullptr, nullptr, c->encrypt, nullptr);
-  EVP_CIPHER_free(cipher);
-  return ok;
+  EVP_CIPHER* cipher = c->provider->localAesGcm(c->keyBytes);
+  return cipher && EVP_CipherInit_ex2(c->local, cipher, nullptr, nullptr, c->encrypt, nullptr);
 }
 
 int gcmInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigned char* iv,

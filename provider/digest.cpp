@@ -77,14 +77,12 @@ void* digestDup(void* ctx) {
 int digestInit(void* ctx, const OSSL_PARAM[]) {
   auto* c = static_cast<DigestCtx*>(ctx);
   if (!c->provider->config().remoteDigests) {
-    EVP_MD* md = EVP_MD_fetch(c->provider->defaultLibctx(), c->name, nullptr);
+    EVP_MD* md = c->provider->localDigest(c->name);
     if (!c->local) c->local = EVP_MD_CTX_new();
-    int ok = md && EVP_DigestInit_ex2(c->local, md, nullptr);
-    EVP_MD_free(md);
-    return ok;
+    return md && EVP_DigestInit_ex2(c->local, md, nullptr);
   }
   try {
-    auto info = hashInfo(c->provider->defaultLibctx(), c->name);
+    auto info = hashInfo(c->name);
     c->remote.emplace(c->provider->client().digestStream(info->algorithm));
     return 1;
   } catch (const Error& e) {

@@ -1,22 +1,29 @@
 #include "hash_names.hpp"
 
-#include <openssl/evp.h>
+#include <strings.h>
 
 namespace vhsm::provider {
 
-std::optional<HashInfo> hashInfo(OSSL_LIB_CTX* libctx, const char* name) {
-  EVP_MD* md = EVP_MD_fetch(libctx, name, nullptr);
-  if (!md) return std::nullopt;
-  std::optional<HashInfo> info;
-  const std::pair<const char*, HashAlgorithm> known[] = {{"SHA1", HashAlgorithm::SHA1},
-                                                         {"SHA2-256", HashAlgorithm::SHA256},
-                                                         {"SHA2-384", HashAlgorithm::SHA384},
-                                                         {"SHA2-512", HashAlgorithm::SHA512}};
-  for (auto [canonical, algorithm] : known)
-    if (EVP_MD_is_a(md, canonical))
-      info = HashInfo{algorithm, size_t(EVP_MD_get_size(md)), size_t(EVP_MD_get_block_size(md))};
-  EVP_MD_free(md);
-  return info;
+// The names OpenSSL's default provider gives these digests; matched without a fetch, since
+// this runs for every HMAC.
+std::optional<HashInfo> hashInfo(const char* name) {
+  struct Known {
+    const char* names[4];
+    HashInfo info;
+  };
+  static const Known known[] = {
+      {{"SHA1", "SHA-1", "SSL3-SHA1", "1.3.14.3.2.26"}, {HashAlgorithm::SHA1, 20, 64}},
+      {{"SHA2-256", "SHA-256", "SHA256", "2.16.840.1.101.3.4.2.1"},
+       {HashAlgorithm::SHA256, 32, 64}},
+      {{"SHA2-384", "SHA-384", "SHA384", "2.16.840.1.101.3.4.2.2"},
+       {HashAlgorithm::SHA384, 48, 128}},
+      {{"SHA2-512", "SHA-512", "SHA512", "2.16.840.1.101.3.4.2.3"},
+       {HashAlgorithm::SHA512, 64, 128}}};
+  if (!name) return std::nullopt;
+  for (const auto& k : known)
+    for (const char* alias : k.names)
+      if (strcasecmp(alias, name) == 0) return k.info;
+  return std::nullopt;
 }
 
 }  // namespace vhsm::provider

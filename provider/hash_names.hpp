@@ -1,8 +1,6 @@
 // OpenSSL digest names (any alias: "SHA1", "SHA-256", "SHA2-512", OIDs) to keyd's algorithms.
 #pragma once
 
-#include <openssl/types.h>
-
 #include <optional>
 
 #include "vhsm/client.hpp"
@@ -16,6 +14,6 @@ struct HashInfo {
 };
 
 // nullopt for a digest keyd does not compute.
-std::optional<HashInfo> hashInfo(OSSL_LIB_CTX* libctx, const char* name);
+std::optional<HashInfo> hashInfo(const char* name);
 
 }  // namespace vhsm::provider

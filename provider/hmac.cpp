@@ -45,7 +45,7 @@ bool setKeyRef(HmacCtx* c, const unsigned char* key, size_t length, bool& isRef)
 // Starts a keyd stream for the current key and digest (no round trip until data is large or
 // the MAC is final).
 bool startRemote(HmacCtx* c) {
-  auto info = hashInfo(c->provider->defaultLibctx(), c->digest.c_str());
+  auto info = hashInfo(c->digest.c_str());
   if (!info) {
     VHSM_RAISE(c->provider, kUnsupported, "vhsm HMAC supports SHA-1, SHA-256, SHA-384, SHA-512");
     return false;
@@ -61,11 +61,9 @@ bool startRemote(HmacCtx* c) {
 
 void* hmacNew(void* provctx) {
   auto* provider = static_cast<ProviderContext*>(provctx);
-  EVP_MAC* mac = EVP_MAC_fetch(provider->defaultLibctx(), "HMAC", nullptr);
-  if (!mac) return nullptr;
+  if (!provider->localHmac()) return nullptr;
   auto* c = new HmacCtx(provider);
-  c->local = EVP_MAC_CTX_new(mac);
-  EVP_MAC_free(mac);
+  c->local = EVP_MAC_CTX_new(provider->localHmac());
   return c;
 }
 
@@ -184,7 +182,7 @@ int hmacFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) 
 int hmacGetParams(void* ctx, OSSL_PARAM params[]) {
   auto* c = static_cast<HmacCtx*>(ctx);
   if (c->keyId.empty()) return EVP_MAC_CTX_get_params(c->local, params);
-  auto info = hashInfo(c->provider->defaultLibctx(), c->digest.c_str());
+  auto info = hashInfo(c->digest.c_str());
   if (OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_SIZE))
     if (!OSSL_PARAM_set_size_t(p, info ? info->size : 0)) return 0;
   if (OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_BLOCK_SIZE))

@@ -1,5 +1,6 @@
 #include "provider_ctx.hpp"
 
+#include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
 #include <unistd.h>
@@ -7,7 +8,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace vhsm::provider {
@@ -93,7 +96,15 @@ std::string readPasswordFile(const std::string& path) {
   return s;
 }
 
+const char* const kLocalDigestNames[] = {"SHA1", "SHA2-256", "SHA2-384", "SHA2-512"};
+
 }  // namespace
+
+EVP_MD* ProviderContext::localDigest(const char* name) const {
+  for (size_t i = 0; i < std::size(kLocalDigestNames); ++i)
+    if (std::strcmp(kLocalDigestNames[i], name) == 0) return localDigests_[i];
+  return nullptr;
+}
 
 const OSSL_ITEM* reasonStrings() {
   return kReasons;
@@ -134,12 +145,21 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
 
   defaultLibctx_ = OSSL_LIB_CTX_new();
   if (defaultLibctx_) defaultProvider_ = OSSL_PROVIDER_load(defaultLibctx_, "default");
+  localHmac_ = EVP_MAC_fetch(defaultLibctx_, "HMAC", nullptr);
+  for (size_t i = 0; i < std::size(kLocalDigestNames); ++i)
+    localDigests_[i] = EVP_MD_fetch(defaultLibctx_, kLocalDigestNames[i], nullptr);
+  localAes128Gcm_ = EVP_CIPHER_fetch(defaultLibctx_, "AES-128-GCM", nullptr);
+  localAes256Gcm_ = EVP_CIPHER_fetch(defaultLibctx_, "AES-256-GCM", nullptr);
   debugLog("loaded: socket " + config_.socket + ", user " + config_.user +
            (config_.remoteDigests ? ", digests in keyd" : ", digests local"));
 }
 
 ProviderContext::~ProviderContext() {
   client_.reset();
+  EVP_MAC_free(localHmac_);
+  for (EVP_MD* md : localDigests_) EVP_MD_free(md);
+  EVP_CIPHER_free(localAes128Gcm_);
+  EVP_CIPHER_free(localAes256Gcm_);
   OSSL_PROVIDER_unload(defaultProvider_);
   OSSL_LIB_CTX_free(defaultLibctx_);
 }

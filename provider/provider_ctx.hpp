@@ -54,6 +54,12 @@ class ProviderContext {
   // Only OpenSSL's default provider: where non-vhsm keys are computed, and where keyd's
   // work is never sent back into vhsm.
   OSSL_LIB_CTX* defaultLibctx() const { return defaultLibctx_; }
+  // Fetched once: a fetch per operation would cost more than the operation.
+  EVP_MAC* localHmac() const { return localHmac_; }
+  EVP_MD* localDigest(const char* name) const;
+  EVP_CIPHER* localAesGcm(size_t keyBytes) const {
+    return keyBytes == 16 ? localAes128Gcm_ : localAes256Gcm_;
+  }
   // The process's connection to keyd, logged in as the configured user (or through an unlock
   // with no password). Throws vhsm::Error.
   Client& client();
@@ -72,6 +78,10 @@ class ProviderContext {
   Config config_;
   OSSL_LIB_CTX* defaultLibctx_ = nullptr;
   OSSL_PROVIDER* defaultProvider_ = nullptr;
+  EVP_MAC* localHmac_ = nullptr;
+  EVP_MD* localDigests_[4] = {};
+  EVP_CIPHER* localAes128Gcm_ = nullptr;
+  EVP_CIPHER* localAes256Gcm_ = nullptr;
   std::mutex mutex_;
   std::unique_ptr<Client> client_;
 };

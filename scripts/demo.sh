@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: vhsm-keyd on a store and socket under build/demo, a user with keys made through
-# vhsm-admin, an HMAC-SHA1 and an AES-256-GCM round trip computed inside keyd, then keyd stops.
+# vhsm-admin, an HMAC-SHA1 and an AES-256-GCM round trip computed inside keyd, the same HMAC
+# through the unmodified openssl binary and the vhsm provider, then keyd stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${VHSM_BUILD_DIR:-$PWD/build}
@@ -33,6 +34,31 @@ echo "== create user alice (bound to the host) and her keys"
 
 echo "== HMAC-SHA1 and AES-256-GCM inside keyd"
 VHSM_PASSWORD=demo-alice-password "$bin/vhsm-demo" --user alice --hmac-key hmac1 --aes-key aes1
+
+echo "== the same HMAC through OpenSSL: openssl dgst with the vhsm provider"
+cat >"$demo/openssl.cnf" <<CNF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+alg_section = evp_properties
+[evp_properties]
+default_properties = ?provider=vhsm
+[provider_sect]
+default = default_sect
+vhsm = vhsm_sect
+[default_sect]
+activate = 1
+[vhsm_sect]
+module = $build/lib/ossl-modules/vhsm.so
+activate = 1
+socket = $VHSM_SOCKET
+user = alice
+password-file = $demo/alice.pw
+digests = local
+CNF
+printf 'Hi There' >"$demo/message"
+OPENSSL_CONF=$demo/openssl.cnf openssl dgst -sha1 -mac HMAC -macopt key:vhsm:hmac1 "$demo/message"
+OPENSSL_CONF=$demo/openssl.cnf openssl dgst -sha1 -hmac vhsm:hmac1 "$demo/message"
 
 echo "== audit"
 "${root[@]}" audit list | tail -n 5

@@ -24,7 +24,8 @@ using namespace vhsm::test;
 namespace {
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
   return s;
 }
 
@@ -34,15 +35,25 @@ std::string hexOf(const CommandResult& r) {
   return s.substr(0, s.find_first_of(" \n"));
 }
 
+// Environment for an openssl process that loads vhsm.so.
+std::vector<std::string> providerEnv(const std::string& config) {
+  std::vector<std::string> env = {"OPENSSL_CONF=" + config};
+#ifdef SANITIZER_PRELOAD
+  env.push_back("LD_PRELOAD=" SANITIZER_PRELOAD);
+  env.push_back("ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0");
+#endif
+  return env;
+}
+
 CommandResult openssl(const std::string& config, std::vector<std::string> args) {
   args.insert(args.begin(), opensslBinary());
-  return runCommand(args, "", {"OPENSSL_CONF=" + config});
+  return runCommand(args, "", providerEnv(config));
 }
 
 std::string writeFile(const TempDir& dir, const std::string& name, const Bytes& data) {
   auto path = (dir.path() / name).string();
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(data.data()),
-                                              std::streamsize(data.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
   return path;
 }
 
@@ -90,8 +101,8 @@ TEST_CASE("every HMAC route of the openssl CLI equals the default provider with 
     CHECK(mac.status == 0);
     CHECK(hexOf(mac) == expected);
 
-    auto dgstMac = openssl(env.config(), {"dgst", flag, "-r", "-mac", "HMAC", "-macopt",
-                                          "key:vhsm:k1", file});
+    auto dgstMac =
+        openssl(env.config(), {"dgst", flag, "-r", "-mac", "HMAC", "-macopt", "key:vhsm:k1", file});
     INFO(dgstMac.err);
     CHECK(dgstMac.status == 0);
     CHECK(hexOf(dgstMac) == expected);
@@ -110,8 +121,8 @@ TEST_CASE("openssl dgst fetched from vhsm computes in keyd and equals the defaul
   TempDir dir;
   auto file = writeFile(dir, "data", randomBytes(3 << 20));
   for (const char* digest : {"-sha1", "-sha256", "-sha384", "-sha512"}) {
-    auto reference = runCommand({opensslBinary(), "dgst", digest, "-r", file}, "",
-                                {"OPENSSL_CONF=/dev/null"});
+    auto reference =
+        runCommand({opensslBinary(), "dgst", digest, "-r", file}, "", {"OPENSSL_CONF=/dev/null"});
     auto vhsm = openssl(env.config(), {"dgst", digest, "-r", "-provider", "vhsm", "-propquery",
                                        "provider=vhsm", file});
     INFO(vhsm.err);
@@ -149,24 +160,25 @@ TEST_CASE("openssl prints vhsm's specific errors") {
 
 TEST_CASE("under the global preference, openssl speed and a TLS 1.3 exchange work") {
   ProviderEnv env;
-  auto speed = openssl(env.config(), {"speed", "-evp", "aes-256-gcm", "-seconds", "1", "-bytes",
-                                      "16384"});
+  auto speed =
+      openssl(env.config(), {"speed", "-evp", "aes-256-gcm", "-seconds", "1", "-bytes", "16384"});
   INFO(speed.err);
   CHECK(speed.status == 0);
   CHECK(speed.out.find("AES-256-GCM") != std::string::npos);
 
   TempDir dir;
   auto keyFile = (dir.path() / "key.pem").string(), certFile = (dir.path() / "cert.pem").string();
-  auto made = runCommand({opensslBinary(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                          "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-out",
-                          certFile, "-subj", "/CN=localhost", "-days", "1"},
-                         "", {"OPENSSL_CONF=/dev/null"});
+  auto made = runCommand(
+      {opensslBinary(), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+       "-nodes", "-keyout", keyFile, "-out", certFile, "-subj", "/CN=localhost", "-days", "1"},
+      "", {"OPENSSL_CONF=/dev/null"});
   REQUIRE(made.status == 0);
   std::mt19937 random(std::random_device{}());
   std::string port = std::to_string(20000 + random() % 20000);
   pid_t server = fork();
   if (server == 0) {
-    setenv("OPENSSL_CONF", env.config().c_str(), 1);
+    auto environment = providerEnv(env.config());  // putenv keeps the pointers: keep the strings
+    for (auto& e : environment) putenv(e.data());
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);
@@ -179,7 +191,7 @@ TEST_CASE("under the global preference, openssl speed and a TLS 1.3 exchange wor
   for (int attempt = 0; attempt < 50; ++attempt) {
     client = runCommand({opensslBinary(), "s_client", "-connect", "127.0.0.1:" + port, "-tls1_3",
                          "-CAfile", certFile, "-ign_eof"},
-                        "GET / HTTP/1.0\r\n\r\n", {"OPENSSL_CONF=" + env.config()});
+                        "GET / HTTP/1.0\r\n\r\n", providerEnv(env.config()));
     if (client.out.find("TLSv1.3") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
