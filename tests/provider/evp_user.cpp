@@ -24,11 +24,15 @@ int main(int argc, char** argv) {
   unsigned char key[32] = {0}, iv[12] = {1}, in[5000] = {2}, out[5016], tag[16];
   std::memcpy(key, argv[2], std::min<size_t>(std::strlen(argv[2]), 32));
   EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  EVP_CIPHER* gcm = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
   int n = 0;
-  ok &=
-      EVP_EncryptInit_ex2(c, EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr), key, iv, nullptr) &&
-      EVP_EncryptUpdate(c, out, &n, in, sizeof in) && EVP_EncryptFinal_ex(c, out + n, &n) &&
-      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag);
+  ok &= EVP_EncryptInit_ex2(c, gcm, key, iv, nullptr) &&
+        EVP_EncryptUpdate(c, out, &n, in, sizeof in) && EVP_EncryptFinal_ex(c, out + n, &n) &&
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag);
+  EVP_CIPHER_CTX_free(c);
+  EVP_CIPHER_free(gcm);
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(pkey);
   char answer = ok ? 'y' : 'n';
   [[maybe_unused]] auto w = write(1, &answer, 1);
   char wait;
