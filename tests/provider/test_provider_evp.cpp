@@ -519,3 +519,69 @@ TEST_CASE("the key's bytes never appear in the memory of a process using it") {
   CHECK_FALSE(foundHmac);
   CHECK_FALSE(foundAes);
 }
+
+TEST_CASE("a cipher context copied after init gives an independent, correct result") {
+  ProviderEnv env;
+  auto key = randomBytes(32);
+  env.alice().keyImport("a1", KeyType::AES, key);
+  auto* libctx = env.libctx();
+  EVP_CIPHER* cipher = EVP_CIPHER_fetch(libctx, "AES-256-GCM", "provider=vhsm");
+  EVP_CIPHER_CTX* a = EVP_CIPHER_CTX_new();
+  EVP_CIPHER_CTX* b = EVP_CIPHER_CTX_new();
+  auto iv = randomBytes(12), aad = randomBytes(20), ptA = randomBytes(100), ptB = randomBytes(3000);
+  auto ref = paddedRef("vhsm:a1", 32);
+  REQUIRE(EVP_EncryptInit_ex2(a, cipher, ref.data(), iv.data(), nullptr));
+  int n = 0;
+  REQUIRE(EVP_EncryptUpdate(a, nullptr, &n, aad.data(), int(aad.size())));
+  REQUIRE(EVP_CIPHER_CTX_copy(b, a));
+  auto run = [&](EVP_CIPHER_CTX* ctx, const Bytes& pt) {
+    Sealed out;
+    out.ciphertext.resize(pt.size());
+    out.tag.resize(16);
+    int len = 0;
+    REQUIRE(EVP_EncryptUpdate(ctx, out.ciphertext.data(), &len, pt.data(), int(pt.size())));
+    REQUIRE(EVP_EncryptFinal_ex(ctx, out.ciphertext.data() + len, &len));
+    REQUIRE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, out.tag.data()));
+    return out;
+  };
+  auto outA = run(a, ptA), outB = run(b, ptB);
+  auto refA = referenceGcmEncrypt(key, iv, aad, ptA), refB = referenceGcmEncrypt(key, iv, aad, ptB);
+  CHECK(outA.ciphertext == refA.ciphertext);
+  CHECK(outA.tag == refA.tag);
+  CHECK(outB.ciphertext == refB.ciphertext);
+  CHECK(outB.tag == refB.tag);
+  EVP_CIPHER_CTX_free(a);
+  EVP_CIPHER_CTX_free(b);
+  EVP_CIPHER_free(cipher);
+}
+
+TEST_CASE("a process logs in once, however many operations it makes") {
+  ProviderEnv env;
+  env.alice().keyGenerate("k1", KeyType::HMAC);
+  auto countLogins = [&] {
+    size_t logins = 0;
+    for (const auto& r : env.keyd().root()->auditList())
+      logins += r.action == "login" && r.target == "alice" && r.result == ErrorCode::OK;
+    return logins;
+  };
+  size_t before = countLogins();
+  auto* libctx = env.libctx();
+  for (int i = 0; i < 30; ++i)
+    REQUIRE_FALSE(vhsmMac(libctx, "SHA256", "vhsm:k1", randomBytes(10), false).empty());
+  CHECK(countLogins() == before + 1);
+}
+
+TEST_CASE("the provider is refused from a container the user is not bound to") {
+  ProviderEnv env;  // alice is bound to the host only
+  env.alice().keyGenerate("k1", KeyType::HMAC);
+  std::string config = env.config();
+  int reason = inNewNetns([&] {
+    OSSL_LIB_CTX* ctx = OSSL_LIB_CTX_new();
+    OSSL_LIB_CTX_load_config(ctx, config.c_str());
+    bool computed = !vhsmMac(ctx, "SHA256", "vhsm:k1", bytesOf("x"), false).empty();
+    int r = computed ? 0 : lastVhsmReason();
+    OSSL_LIB_CTX_free(ctx);
+    return r;
+  });
+  CHECK(reason == 6);  // container not allowed
+}
