@@ -203,8 +203,8 @@ struct Request {
     union {
       hmac @0 :Hmac;          # data, if any, is the first update
       digest @1 :Digest;
-      gcmEncrypt @2 :GcmEncrypt;
-      gcmDecrypt @3 :GcmDecrypt; # tag may be empty here and given at final
+      gcmEncrypt @2 :GcmEncrypt; # aad and plaintext, if any, are the first update
+      gcmDecrypt @3 :GcmDecrypt; # likewise; the tag may be empty here and given at final
     }
   }
   struct StreamUpdate {
@@ -228,6 +228,7 @@ struct Response {
   error @0 :ErrorCode;
   message @1 :Text;           # one human-readable line; never secret material
   retryAfterMillis @2 :UInt32;
+  output @14 :Data;           # streamInit: output for data sent with the init (AES-GCM)
   union {
     none @3 :Void;
     whoami @4 :UserInfo;

@@ -140,9 +140,60 @@ HashStream Client::digestStream(HashAlgorithm algorithm) {
   return HashStream(std::make_unique<HashStream::State>(*this, "", false, algorithm));
 }
 
+// Opened lazily: the first data travels with the init (one round trip for init and first
+// update), and a message with no data at all is one one-shot request at final.
 struct GcmStream::State {
-  explicit State(Client& c) : stream{c} {}
+  State(Client& c, std::string k, ByteView v, bool e)
+      : stream{c}, keyId(std::move(k)), iv(v.begin(), v.end()), encrypt(e) {}
   OpenStream stream;
+  std::string keyId;
+  Bytes iv;
+  bool encrypt;
+  Bytes pendingAad;
+
+  // Opens the keyd stream carrying the AAD so far and `first` (which must fit beside it).
+  Bytes open(ByteView first) {
+    Bytes out;
+    bool aadFits = pendingAad.size() <= proto::kMaxChunk;
+    stream.client.call(
+        [&](Req r) {
+          auto init = r.initStreamInit();
+          auto aad = aadFits ? capnpBytes(pendingAad) : kj::ArrayPtr<const kj::byte>();
+          if (encrypt) {
+            auto g = init.initGcmEncrypt();
+            g.setKeyId(keyId);
+            g.setIv(capnpBytes(iv));
+            g.setAad(aad);
+            g.setPlaintext(capnpBytes(first));
+          } else {
+            auto g = init.initGcmDecrypt();
+            g.setKeyId(keyId);
+            g.setIv(capnpBytes(iv));
+            g.setAad(aad);
+            g.setCiphertext(capnpBytes(first));
+          }
+        },
+        [&](Rep r) {
+          stream.handle = r.getStream();
+          out = toBytes(r.getOutput());
+        });
+    stream.generation = stream.client.connectionGeneration();
+    if (!aadFits) sendAad(pendingAad);
+    pendingAad.clear();
+    return out;
+  }
+
+  void sendAad(ByteView aad) {
+    for (size_t at = 0; at < aad.size(); at += proto::kMaxChunk) {
+      ByteView piece = aad.subspan(at, std::min(proto::kMaxChunk, aad.size() - at));
+      stream.checkAlive();
+      stream.client.call([&](Req r) {
+        auto u = r.initStreamUpdate();
+        u.setHandle(stream.handle);
+        u.setAad(capnpBytes(piece));
+      });
+    }
+  }
 };
 
 GcmStream::GcmStream(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -152,29 +203,32 @@ GcmStream::~GcmStream() {
 }
 
 void GcmStream::aad(ByteView aad) {
-  auto& s = state_->stream;
-  for (size_t at = 0; at < aad.size(); at += proto::kMaxChunk) {
-    ByteView piece = aad.subspan(at, std::min(proto::kMaxChunk, aad.size() - at));
-    s.checkAlive();
-    s.client.call([&](Req r) {
-      auto u = r.initStreamUpdate();
-      u.setHandle(s.handle);
-      u.setAad(capnpBytes(piece));
-    });
-  }
+  auto& s = *state_;
+  if (s.stream.open())
+    s.sendAad(aad);
+  else
+    s.pendingAad.insert(s.pendingAad.end(), aad.begin(), aad.end());
 }
 
 Bytes GcmStream::update(ByteView data) {
-  auto& s = state_->stream;
+  auto& s = *state_;
   Bytes out;
   out.reserve(data.size());
-  for (size_t at = 0; at < data.size(); at += proto::kMaxChunk) {
+  size_t at = 0;
+  if (!s.stream.open()) {
+    size_t room =
+        s.pendingAad.size() <= proto::kMaxChunk ? proto::kMaxChunk - s.pendingAad.size() : 0;
+    size_t first = std::min(room, data.size());
+    out = s.open(data.first(first));
+    at = first;
+  }
+  for (; at < data.size(); at += proto::kMaxChunk) {
     ByteView piece = data.subspan(at, std::min(proto::kMaxChunk, data.size() - at));
-    s.checkAlive();
-    s.client.call(
+    s.stream.checkAlive();
+    s.stream.client.call(
         [&](Req r) {
           auto u = r.initStreamUpdate();
-          u.setHandle(s.handle);
+          u.setHandle(s.stream.handle);
           u.setData(capnpBytes(piece));
         },
         [&](Rep r) {
@@ -186,11 +240,16 @@ Bytes GcmStream::update(ByteView data) {
 }
 
 Bytes GcmStream::finalEncrypt(Bytes& tag, uint8_t tagLength) {
-  auto& s = state_->stream;
-  s.checkAlive();
+  auto& s = *state_;
+  if (!s.stream.open()) {
+    auto sealed = s.stream.client.gcmEncrypt(s.keyId, s.iv, s.pendingAad, {}, tagLength);
+    tag = std::move(sealed.tag);
+    return {};
+  }
+  s.stream.checkAlive();
   Bytes out;
-  uint32_t handle = std::exchange(s.handle, 0);
-  s.client.call(
+  uint32_t handle = std::exchange(s.stream.handle, 0);
+  s.stream.client.call(
       [&](Req r) {
         auto f = r.initStreamFinal();
         f.setHandle(handle);
@@ -204,11 +263,12 @@ Bytes GcmStream::finalEncrypt(Bytes& tag, uint8_t tagLength) {
 }
 
 Bytes GcmStream::finalDecrypt(ByteView tag) {
-  auto& s = state_->stream;
-  s.checkAlive();
+  auto& s = *state_;
+  if (!s.stream.open()) return s.stream.client.gcmDecrypt(s.keyId, s.iv, s.pendingAad, {}, tag);
+  s.stream.checkAlive();
   Bytes out;
-  uint32_t handle = std::exchange(s.handle, 0);
-  s.client.call(
+  uint32_t handle = std::exchange(s.stream.handle, 0);
+  s.stream.client.call(
       [&](Req r) {
         auto f = r.initStreamFinal();
         f.setHandle(handle);
@@ -219,23 +279,14 @@ Bytes GcmStream::finalDecrypt(ByteView tag) {
 }
 
 GcmStream Client::gcmEncryptStream(const std::string& keyId, ByteView iv) {
-  auto state = std::make_unique<GcmStream::State>(*this);
-  state->stream.start([&](Req r) {
-    auto g = r.initStreamInit().initGcmEncrypt();
-    g.setKeyId(keyId);
-    g.setIv(capnpBytes(iv));
-  });
-  return GcmStream(std::move(state));
+  if (iv.empty())
+    throw Error(ErrorKind::refused, ErrorCode::INVALID_ARGUMENT,
+                "a streamed AES-GCM encryption needs an IV");
+  return GcmStream(std::make_unique<GcmStream::State>(*this, keyId, iv, true));
 }
 
 GcmStream Client::gcmDecryptStream(const std::string& keyId, ByteView iv) {
-  auto state = std::make_unique<GcmStream::State>(*this);
-  state->stream.start([&](Req r) {
-    auto g = r.initStreamInit().initGcmDecrypt();
-    g.setKeyId(keyId);
-    g.setIv(capnpBytes(iv));
-  });
-  return GcmStream(std::move(state));
+  return GcmStream(std::make_unique<GcmStream::State>(*this, keyId, iv, false));
 }
 
 }  // namespace vhsm

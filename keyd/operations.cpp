@@ -96,17 +96,15 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
       const auto& key = usableKey(s, g.getKeyId(), KeyType::AES);
       if (g.getIv().size() == 0)
         throw Refusal(ErrorCode::INVALID_ARGUMENT, "a streamed AES-GCM encryption needs an IV");
-      if (g.getPlaintext().size() != 0)
-        throw Refusal(ErrorCode::INVALID_ARGUMENT, "stream data goes in updates");
       stream = newGcmStream(true, key.material, bytesOf(g.getIv()), {});
+      stream->first(bytesOf(g.getAad()), bytesOf(g.getPlaintext()), out);
       break;
     }
     case Request::StreamInit::GCM_DECRYPT: {
       auto g = r.getGcmDecrypt();
       const auto& key = usableKey(s, g.getKeyId(), KeyType::AES);
-      if (g.getCiphertext().size() != 0)
-        throw Refusal(ErrorCode::INVALID_ARGUMENT, "stream data goes in updates");
       stream = newGcmStream(false, key.material, bytesOf(g.getIv()), bytesOf(g.getTag()));
+      stream->first(bytesOf(g.getAad()), bytesOf(g.getCiphertext()), out);
       break;
     }
     default: throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unknown stream type");

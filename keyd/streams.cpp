@@ -53,6 +53,12 @@ class GcmStream final : public Stream {
     gcm_.process(bytesOf(data), out.begin());
   }
 
+  void first(std::span<const uint8_t> aad, std::span<const uint8_t> data,
+             proto::Response::Builder response) override {
+    gcm_.addAad(aad);
+    if (!data.empty()) gcm_.process(data, response.initOutput(unsigned(data.size())).begin());
+  }
+
   void final(proto::Request::StreamFinal::Reader request,
              proto::Response::Builder response) override {
     auto data = bytesOf(request.getData());

@@ -17,6 +17,13 @@ class Stream {
                       proto::Response::Builder response) = 0;
   virtual void final(proto::Request::StreamFinal::Reader request,
                      proto::Response::Builder response) = 0;
+  // Data that came with streamInit (AES-GCM): its output goes in response.output.
+  virtual void first(std::span<const uint8_t> aad, std::span<const uint8_t> data,
+                     proto::Response::Builder response) {
+    if (!aad.empty() || !data.empty())
+      throw Refusal(proto::ErrorCode::INVALID_ARGUMENT, "this stream takes no data at init");
+    (void)response;
+  }
   // An independent copy in the same state; Refusal(unsupportedAlgorithm) where impossible.
   virtual std::unique_ptr<Stream> clone() const = 0;
   // An update that was sent without asking for a reply failed: report it at final.

@@ -57,8 +57,17 @@ password-file = $demo/alice.pw
 digests = local
 CNF
 printf 'Hi There' >"$demo/message"
-OPENSSL_CONF=$demo/openssl.cnf openssl dgst -sha1 -mac HMAC -macopt key:vhsm:hmac1 "$demo/message"
-OPENSSL_CONF=$demo/openssl.cnf openssl dgst -sha1 -hmac vhsm:hmac1 "$demo/message"
+# Sanitizer builds (tests only) preload their runtimes into the uninstrumented openssl.
+run_openssl() {
+  if [ -n "${VHSM_OPENSSL_PRELOAD:-}" ]; then
+    LD_PRELOAD=$VHSM_OPENSSL_PRELOAD ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 \
+      OPENSSL_CONF=$demo/openssl.cnf openssl "$@"
+  else
+    OPENSSL_CONF=$demo/openssl.cnf openssl "$@"
+  fi
+}
+run_openssl dgst -sha1 -mac HMAC -macopt key:vhsm:hmac1 "$demo/message"
+run_openssl dgst -sha1 -hmac vhsm:hmac1 "$demo/message"
 
 echo "== audit"
 "${root[@]}" audit list | tail -n 5
