@@ -29,6 +29,19 @@ struct OpenStream {
     client.call(build, [&](Rep r) { handle = r.getStream(); });
     generation = client.connectionGeneration();
   }
+  // Sends streamFinal; the stream is over whatever keyd answers.
+  void finish(const std::function<void(proto::Request::StreamFinal::Builder)>& fill,
+              const Client::Read& read) {
+    checkAlive();
+    uint32_t ending = std::exchange(handle, 0);
+    client.call(
+        [&](Req r) {
+          auto f = r.initStreamFinal();
+          f.setHandle(ending);
+          fill(f);
+        },
+        read);
+  }
   void abort() noexcept {
     if (!open()) return;
     try {
@@ -107,16 +120,9 @@ Bytes HashStream::final() {
     s.pending.clear();
     return out;
   }
-  s.stream.checkAlive();
   Bytes out;
-  uint32_t handle = std::exchange(s.stream.handle, 0);
-  s.stream.client.call(
-      [&](Req r) {
-        auto f = r.initStreamFinal();
-        f.setHandle(handle);
-        f.setData(capnpBytes(s.pending));
-      },
-      [&](Rep r) { out = toBytes(r.getBytes()); });
+  s.stream.finish([&](auto f) { f.setData(capnpBytes(s.pending)); },
+                  [&](Rep r) { out = toBytes(r.getBytes()); });
   s.pending.clear();
   return out;
 }
@@ -246,35 +252,21 @@ Bytes GcmStream::finalEncrypt(Bytes& tag, uint8_t tagLength) {
     tag = std::move(sealed.tag);
     return {};
   }
-  s.stream.checkAlive();
   Bytes out;
-  uint32_t handle = std::exchange(s.stream.handle, 0);
-  s.stream.client.call(
-      [&](Req r) {
-        auto f = r.initStreamFinal();
-        f.setHandle(handle);
-        f.setTagLength(tagLength);
-      },
-      [&](Rep r) {
-        out = toBytes(r.getGcm().getCiphertext());
-        tag = toBytes(r.getGcm().getTag());
-      });
+  s.stream.finish([&](auto f) { f.setTagLength(tagLength); },
+                  [&](Rep r) {
+                    out = toBytes(r.getGcm().getCiphertext());
+                    tag = toBytes(r.getGcm().getTag());
+                  });
   return out;
 }
 
 Bytes GcmStream::finalDecrypt(ByteView tag) {
   auto& s = *state_;
   if (!s.stream.open()) return s.stream.client.gcmDecrypt(s.keyId, s.iv, s.pendingAad, {}, tag);
-  s.stream.checkAlive();
   Bytes out;
-  uint32_t handle = std::exchange(s.stream.handle, 0);
-  s.stream.client.call(
-      [&](Req r) {
-        auto f = r.initStreamFinal();
-        f.setHandle(handle);
-        f.setTag(capnpBytes(tag));
-      },
-      [&](Rep r) { out = toBytes(r.getBytes()); });
+  s.stream.finish([&](auto f) { f.setTag(capnpBytes(tag)); },
+                  [&](Rep r) { out = toBytes(r.getBytes()); });
   return out;
 }
 
