@@ -245,6 +245,17 @@ Bytes GcmStream::update(ByteView data) {
   return out;
 }
 
+GcmStream GcmStream::clone() const {
+  const auto& s = *state_;
+  auto copy = std::make_unique<State>(s.stream.client, s.keyId, s.iv, s.encrypt);
+  copy->pendingAad = s.pendingAad;
+  if (s.stream.open()) {
+    s.stream.checkAlive();
+    copy->stream.start([&](Req r) { r.setStreamClone(s.stream.handle); });
+  }
+  return GcmStream(std::move(copy));
+}
+
 Bytes GcmStream::finalEncrypt(Bytes& tag, uint8_t tagLength) {
   auto& s = *state_;
   if (!s.stream.open()) {

@@ -1,7 +1,12 @@
 #include "aes_gcm.hpp"
 
-#include <cryptopp/aes.h>
-#include <cryptopp/gcm.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+
+#include <climits>
+#include <mutex>
 
 #include "refusal.hpp"
 
@@ -10,30 +15,85 @@ namespace {
 
 using proto::ErrorCode;
 
+// keyd's only OpenSSL: the default provider in a context of its own. No configuration file is
+// read into it, so a system-wide openssl.cnf naming vhsm can never load vhsm into keyd.
+struct Engine {
+  Engine() {
+    libctx = OSSL_LIB_CTX_new();
+    provider = OSSL_PROVIDER_load(libctx, "default");
+    aes128 = EVP_CIPHER_fetch(libctx, "AES-128-GCM", nullptr);
+    aes192 = EVP_CIPHER_fetch(libctx, "AES-192-GCM", nullptr);
+    aes256 = EVP_CIPHER_fetch(libctx, "AES-256-GCM", nullptr);
+  }
+  ~Engine() {
+    EVP_CIPHER_free(aes128);
+    EVP_CIPHER_free(aes192);
+    EVP_CIPHER_free(aes256);
+    OSSL_PROVIDER_unload(provider);
+    OSSL_LIB_CTX_free(libctx);
+  }
+  OSSL_LIB_CTX* libctx;
+  OSSL_PROVIDER* provider;
+  EVP_CIPHER *aes128, *aes192, *aes256;
+};
+
+const Engine& engine() {
+  static const Engine instance;
+  return instance;
+}
+
+[[noreturn]] void failed(const char* what) {
+  throw Refusal(ErrorCode::INTERNAL_ERROR, std::string("AES-GCM ") + what + " failed");
+}
+
 }  // namespace
 
 AesGcm::AesGcm(bool encrypt, std::span<const uint8_t> key, std::span<const uint8_t> iv) {
-  if (key.size() != 16 && key.size() != 24 && key.size() != 32)
+  const auto& e = engine();
+  EVP_CIPHER* cipher = key.size() == 16   ? e.aes128
+                       : key.size() == 24 ? e.aes192
+                       : key.size() == 32 ? e.aes256
+                                          : nullptr;
+  if (!cipher)
     throw Refusal(ErrorCode::KEY_TYPE_MISMATCH, "AES-GCM needs a 128, 192 or 256-bit key");
   if (iv.empty() || iv.size() > kMaxGcmIvBytes)
     throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM IV must be 1 to 1024 bytes");
-  if (encrypt)
-    cipher_ = std::make_unique<CryptoPP::GCM<CryptoPP::AES>::Encryption>();
-  else
-    cipher_ = std::make_unique<CryptoPP::GCM<CryptoPP::AES>::Decryption>();
-  cipher_->SetKeyWithIV(key.data(), key.size(), iv.data(), iv.size());
+  ctx_ = EVP_CIPHER_CTX_new();
+  size_t ivLength = iv.size();
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivLength),
+                         OSSL_PARAM_construct_end()};
+  if (!ctx_ || !EVP_CipherInit_ex2(ctx_, cipher, nullptr, nullptr, encrypt, params) ||
+      !EVP_CipherInit_ex2(ctx_, nullptr, key.data(), iv.data(), encrypt, nullptr)) {
+    EVP_CIPHER_CTX_free(ctx_);
+    failed("init");
+  }
 }
+
+AesGcm::AesGcm(const AesGcm& other) : ctx_(EVP_CIPHER_CTX_new()), dataStarted_(other.dataStarted_) {
+  if (!ctx_ || !EVP_CIPHER_CTX_copy(ctx_, other.ctx_)) {
+    EVP_CIPHER_CTX_free(ctx_);
+    failed("copy");
+  }
+}
+
+AesGcm::~AesGcm() {
+  EVP_CIPHER_CTX_free(ctx_);
+}  // cleanses the key schedule
 
 void AesGcm::addAad(std::span<const uint8_t> aad) {
   if (aad.empty()) return;
   if (dataStarted_) throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM AAD after data");
-  cipher_->Update(aad.data(), aad.size());
+  int n = 0;
+  if (aad.size() > INT_MAX || !EVP_CipherUpdate(ctx_, nullptr, &n, aad.data(), int(aad.size())))
+    failed("AAD");
 }
 
 void AesGcm::process(std::span<const uint8_t> in, uint8_t* out) {
   if (in.empty()) return;
   dataStarted_ = true;
-  cipher_->ProcessData(out, in.data(), in.size());
+  int n = 0;
+  if (in.size() > INT_MAX || !EVP_CipherUpdate(ctx_, out, &n, in.data(), int(in.size())))
+    failed("update");
 }
 
 void AesGcm::checkTagLength(size_t bytes) {
@@ -43,12 +103,20 @@ void AesGcm::checkTagLength(size_t bytes) {
 
 void AesGcm::tag(std::span<uint8_t> out) {
   checkTagLength(out.size());
-  cipher_->TruncatedFinal(out.data(), out.size());
+  uint8_t none[16];
+  int n = 0;
+  if (!EVP_CipherFinal_ex(ctx_, none, &n) ||
+      !EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, int(out.size()), out.data()))
+    failed("final");
 }
 
 bool AesGcm::verify(std::span<const uint8_t> expected) {
   checkTagLength(expected.size());
-  return cipher_->TruncatedVerify(expected.data(), expected.size());
+  uint8_t none[16];
+  int n = 0;
+  return EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, int(expected.size()),
+                             const_cast<uint8_t*>(expected.data())) &&
+         EVP_CipherFinal_ex(ctx_, none, &n);
 }
 
 }  // namespace vhsm::keyd

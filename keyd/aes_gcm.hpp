@@ -1,10 +1,11 @@
-// AES-GCM (128/192/256-bit keys) on Crypto++, one object per message, with OpenSSL's rules:
-// any IV length from 1 byte, AAD before data, tags of 1–16 bytes.
+// AES-GCM (128/192/256-bit keys), one object per message, with OpenSSL's rules: any IV length
+// from 1 byte, AAD before data, tags of 1–16 bytes. The engine is OpenSSL's libcrypto in a
+// private library context holding only the default provider (measured: 4.45 GB/s against
+// Crypto++'s 3.2 GB/s at 1 MiB, and its state can be copied, which EVP_CIPHER_CTX_copy needs).
 #pragma once
 
-#include <cryptopp/cryptlib.h>
+#include <openssl/types.h>
 
-#include <memory>
 #include <span>
 
 namespace vhsm::keyd {
@@ -15,8 +16,12 @@ inline constexpr size_t kMaxGcmIvBytes = 1024;
 
 class AesGcm {
  public:
-  // Throws Refusal(invalidArgument) for a bad key or IV length.
+  // Throws Refusal for a bad key or IV length.
   AesGcm(bool encrypt, std::span<const uint8_t> key, std::span<const uint8_t> iv);
+  AesGcm(const AesGcm& other);  // an independent copy in the same state
+  AesGcm& operator=(const AesGcm&) = delete;
+  ~AesGcm();
+
   // Only before the first process(); throws Refusal(invalidArgument) after it.
   void addAad(std::span<const uint8_t> aad);
   void process(std::span<const uint8_t> in, uint8_t* out);
@@ -26,7 +31,7 @@ class AesGcm {
   static void checkTagLength(size_t bytes);
 
  private:
-  std::unique_ptr<CryptoPP::AuthenticatedSymmetricCipher> cipher_;
+  EVP_CIPHER_CTX* ctx_ = nullptr;
   bool dataStarted_ = false;
 };
 

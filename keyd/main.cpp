@@ -3,6 +3,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstring>
@@ -93,6 +95,9 @@ int serve(const std::string& dir, UnixServerOptions options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // keyd's OpenSSL (AES-GCM) must never read an openssl.cnf: one naming vhsm would load the
+  // provider into the daemon that serves it.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
   CLI::App app{"vhsm-keyd: the vhsm key daemon"};
   std::string storeDir, logLevel = "info";
   UnixServerOptions options;

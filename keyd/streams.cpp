@@ -82,8 +82,8 @@ class GcmStream final : public Stream {
   }
 
   std::unique_ptr<Stream> clone() const override {
-    throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM,
-                  "an AES-GCM stream cannot be copied once started");
+    throwIfFailed();
+    return std::make_unique<GcmStream>(*this);
   }
 
  private:

@@ -57,10 +57,6 @@ void gcmFree(void* ctx) {
 
 void* gcmDup(void* ctx) {
   auto* c = static_cast<GcmCtx*>(ctx);
-  if (c->stream) {
-    VHSM_RAISE(c->provider, kUnsupported, "a vhsm AES-GCM operation cannot be copied once started");
-    return nullptr;
-  }
   auto* copy = new GcmCtx(c->provider, c->keyBytes);
   copy->encrypt = c->encrypt;
   copy->keyId = c->keyId;
@@ -70,7 +66,15 @@ void* gcmDup(void* ctx) {
   copy->tag = c->tag;
   copy->tagLength = c->tagLength;
   copy->local = EVP_CIPHER_CTX_new();
-  if (EVP_CIPHER_CTX_get0_cipher(c->local) && !EVP_CIPHER_CTX_copy(copy->local, c->local)) {
+  try {
+    // keyd copies a started cipher's state itself.
+    if (c->stream) copy->stream.emplace(c->stream->clone());
+  } catch (const Error& e) {
+    VHSM_RAISE_ERROR(c->provider, e);
+    delete copy;
+    return nullptr;
+  }
+  if (!copy->local || !EVP_CIPHER_CTX_copy(copy->local, c->local)) {
     delete copy;
     return nullptr;
   }

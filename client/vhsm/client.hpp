@@ -130,6 +130,8 @@ class GcmStream {
   // throws Error(tagMismatch) when it does not match.
   Bytes finalEncrypt(Bytes& tag, uint8_t tagLength = 16);
   Bytes finalDecrypt(ByteView tag);
+  // An independent stream in the same state, copied inside keyd (for EVP_CIPHER_CTX_copy).
+  GcmStream clone() const;
 
  private:
   friend class Client;

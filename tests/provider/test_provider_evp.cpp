@@ -520,7 +520,7 @@ TEST_CASE("the key's bytes never appear in the memory of a process using it") {
   CHECK_FALSE(foundAes);
 }
 
-TEST_CASE("a cipher context copied after init gives an independent, correct result") {
+TEST_CASE("a cipher context copied mid-message gives an independent, correct result") {
   ProviderEnv env;
   auto key = randomBytes(32);
   env.alice().keyImport("a1", KeyType::AES, key);
@@ -533,6 +533,10 @@ TEST_CASE("a cipher context copied after init gives an independent, correct resu
   REQUIRE(EVP_EncryptInit_ex2(a, cipher, ref.data(), iv.data(), nullptr));
   int n = 0;
   REQUIRE(EVP_EncryptUpdate(a, nullptr, &n, aad.data(), int(aad.size())));
+  // Some data first, so the copy is of a cipher already running in keyd.
+  auto head = randomBytes(500);
+  Bytes headOut(head.size());
+  REQUIRE(EVP_EncryptUpdate(a, headOut.data(), &n, head.data(), int(head.size())));
   REQUIRE(EVP_CIPHER_CTX_copy(b, a));
   auto run = [&](EVP_CIPHER_CTX* ctx, const Bytes& pt) {
     Sealed out;
@@ -545,10 +549,16 @@ TEST_CASE("a cipher context copied after init gives an independent, correct resu
     return out;
   };
   auto outA = run(a, ptA), outB = run(b, ptB);
-  auto refA = referenceGcmEncrypt(key, iv, aad, ptA), refB = referenceGcmEncrypt(key, iv, aad, ptB);
-  CHECK(outA.ciphertext == refA.ciphertext);
+  auto joined = [&](const Bytes& first, const Bytes& second) {
+    Bytes all = first;
+    all.insert(all.end(), second.begin(), second.end());
+    return all;
+  };
+  auto refA = referenceGcmEncrypt(key, iv, aad, joined(head, ptA));
+  auto refB = referenceGcmEncrypt(key, iv, aad, joined(head, ptB));
+  CHECK(joined(headOut, outA.ciphertext) == refA.ciphertext);
   CHECK(outA.tag == refA.tag);
-  CHECK(outB.ciphertext == refB.ciphertext);
+  CHECK(joined(headOut, outB.ciphertext) == refB.ciphertext);
   CHECK(outB.tag == refB.tag);
   EVP_CIPHER_CTX_free(a);
   EVP_CIPHER_CTX_free(b);
