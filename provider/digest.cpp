@@ -11,6 +11,7 @@
 
 #include "hash_names.hpp"
 #include "provider_ctx.hpp"
+#include "remote_hash.hpp"
 
 namespace vhsm::provider {
 namespace {
@@ -94,14 +95,7 @@ int digestInit(void* ctx, const OSSL_PARAM[]) {
 int digestUpdate(void* ctx, const unsigned char* data, size_t length) {
   auto* c = static_cast<DigestCtx*>(ctx);
   if (c->local) return EVP_DigestUpdate(c->local, data, length);
-  if (!c->remote) return 0;
-  try {
-    c->remote->update({data, length});
-    return 1;
-  } catch (const Error& e) {
-    VHSM_RAISE_ERROR(c->provider, e);
-    return 0;
-  }
+  return c->remote && updateRemote(c->provider, *c->remote, data, length);
 }
 
 int digestFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) {
@@ -112,19 +106,7 @@ int digestFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize
     *outLength = length;
     return ok;
   }
-  if (!c->remote) return 0;
-  try {
-    Bytes digest = c->remote->final();
-    c->remote.reset();
-    if (digest.size() > outSize) return 0;
-    std::memcpy(out, digest.data(), digest.size());
-    *outLength = digest.size();
-    return 1;
-  } catch (const Error& e) {
-    c->remote.reset();
-    VHSM_RAISE_ERROR(c->provider, e);
-    return 0;
-  }
+  return c->remote && finalRemote(c->provider, c->remote, out, outLength, outSize);
 }
 
 template <int Index>

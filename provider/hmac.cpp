@@ -12,6 +12,7 @@
 #include "hash_names.hpp"
 #include "key_uri.hpp"
 #include "provider_ctx.hpp"
+#include "remote_hash.hpp"
 
 namespace vhsm::provider {
 namespace {
@@ -149,34 +150,14 @@ int hmacUpdate(void* ctx, const unsigned char* data, size_t length) {
   auto* c = static_cast<HmacCtx*>(ctx);
   if (c->keyId.empty()) return EVP_MAC_update(c->local, data, length);
   if (!c->remote && !startRemote(c)) return 0;
-  try {
-    c->remote->update({data, length});
-    return 1;
-  } catch (const Error& e) {
-    VHSM_RAISE_ERROR(c->provider, e);
-    return 0;
-  }
+  return updateRemote(c->provider, *c->remote, data, length);
 }
 
 int hmacFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) {
   auto* c = static_cast<HmacCtx*>(ctx);
   if (c->keyId.empty()) return EVP_MAC_final(c->local, out, outLength, outSize);
   if (!c->remote && !startRemote(c)) return 0;
-  try {
-    Bytes mac = c->remote->final();
-    c->remote.reset();
-    if (mac.size() > outSize) {
-      VHSM_RAISE(c->provider, kInvalidParameter, "output buffer too small for the MAC");
-      return 0;
-    }
-    std::memcpy(out, mac.data(), mac.size());
-    *outLength = mac.size();
-    return 1;
-  } catch (const Error& e) {
-    c->remote.reset();
-    VHSM_RAISE_ERROR(c->provider, e);
-    return 0;
-  }
+  return finalRemote(c->provider, c->remote, out, outLength, outSize);
 }
 
 int hmacGetParams(void* ctx, OSSL_PARAM params[]) {
