@@ -191,6 +191,7 @@ struct Request {
     aad @2 :Data;
     plaintext @3 :Data;
     tagLength @4 :UInt8 = 16;
+    tagSoFar @5 :Bool;        # streamInit: also return the tag of the message so far
   }
   struct GcmDecrypt {
     keyId @0 :Text;
@@ -211,6 +212,7 @@ struct Request {
     handle @0 :UInt32;
     aad @1 :Data;             # GCM only, before any data
     data @2 :Data;
+    tagSoFar @3 :Bool;        # GCM encrypt: also return the tag of the message so far
   }
   struct StreamFinal {
     handle @0 :UInt32;
@@ -229,6 +231,9 @@ struct Response {
   message @1 :Text;           # one human-readable line; never secret material
   retryAfterMillis @2 :UInt32;
   output @14 :Data;           # streamInit: output for data sent with the init (AES-GCM)
+  # AES-GCM encryption: the 16-byte tag the message would have if it ended here, so that a
+  # final with no new data needs no request (the tag reveals nothing the final would not).
+  tagSoFar @15 :Data;
   union {
     none @3 :Void;
     whoami @4 :UserInfo;

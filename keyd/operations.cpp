@@ -97,14 +97,14 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
       if (g.getIv().size() == 0)
         throw Refusal(ErrorCode::INVALID_ARGUMENT, "a streamed AES-GCM encryption needs an IV");
       stream = newGcmStream(true, key.material, bytesOf(g.getIv()), {});
-      stream->first(bytesOf(g.getAad()), bytesOf(g.getPlaintext()), out);
+      stream->first(bytesOf(g.getAad()), bytesOf(g.getPlaintext()), g.getTagSoFar(), out);
       break;
     }
     case Request::StreamInit::GCM_DECRYPT: {
       auto g = r.getGcmDecrypt();
       const auto& key = usableKey(s, g.getKeyId(), KeyType::AES);
       stream = newGcmStream(false, key.material, bytesOf(g.getIv()), bytesOf(g.getTag()));
-      stream->first(bytesOf(g.getAad()), bytesOf(g.getCiphertext()), out);
+      stream->first(bytesOf(g.getAad()), bytesOf(g.getCiphertext()), false, out);
       break;
     }
     default: throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unknown stream type");

@@ -51,12 +51,14 @@ class GcmStream final : public Stream {
     auto data = request.getData();
     auto out = response.initBytes(data.size());
     gcm_.process(bytesOf(data), out.begin());
+    if (request.getTagSoFar()) setTagSoFar(response);
   }
 
-  void first(std::span<const uint8_t> aad, std::span<const uint8_t> data,
+  void first(std::span<const uint8_t> aad, std::span<const uint8_t> data, bool tagSoFar,
              proto::Response::Builder response) override {
     gcm_.addAad(aad);
     if (!data.empty()) gcm_.process(data, response.initOutput(unsigned(data.size())).begin());
+    if (tagSoFar) setTagSoFar(response);
   }
 
   void final(proto::Request::StreamFinal::Reader request,
@@ -87,6 +89,15 @@ class GcmStream final : public Stream {
   }
 
  private:
+  // Finishes a copy, leaving this stream able to go on.
+  void setTagSoFar(proto::Response::Builder response) const {
+    if (!encrypt_)
+      throw Refusal(ErrorCode::INVALID_ARGUMENT, "tags so far are for encryption only");
+    AesGcm copy(gcm_);
+    auto tag = response.initTagSoFar(kMaxGcmTagBytes);
+    copy.tag({tag.begin(), tag.size()});
+  }
+
   AesGcm gcm_;
   bool encrypt_;
   std::vector<uint8_t> tag_;

@@ -18,8 +18,9 @@ class Stream {
   virtual void final(proto::Request::StreamFinal::Reader request,
                      proto::Response::Builder response) = 0;
   // Data that came with streamInit (AES-GCM): its output goes in response.output.
-  virtual void first(std::span<const uint8_t> aad, std::span<const uint8_t> data,
+  virtual void first(std::span<const uint8_t> aad, std::span<const uint8_t> data, bool tagSoFar,
                      proto::Response::Builder response) {
+    (void)tagSoFar;
     if (!aad.empty() || !data.empty())
       throw Refusal(proto::ErrorCode::INVALID_ARGUMENT, "this stream takes no data at init");
     (void)response;
