@@ -595,3 +595,48 @@ TEST_CASE("the provider is refused from a container the user is not bound to") {
   });
   CHECK(reason == 6);  // container not allowed
 }
+
+TEST_CASE("GCM specification test cases hold through the provider with keys imported into keyd") {
+  ProviderEnv env;
+  auto* libctx = env.libctx();
+  struct Case {
+    const char *key, *iv, *aad, *plaintext, *ciphertext, *tag;
+  };
+  const char* p60 =
+      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e24"
+      "49a6b525b16aedf5aa0de657ba637b39";
+  const Case cases[] = {
+      // Test case 4 (AES-128), 16 (AES-256): 60-byte plaintext with AAD
+      {"feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
+       "feedfacedeadbeeffeedfacedeadbeefabaddad2", p60,
+       "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5a"
+       "ac84aa051ba30b396a0aac973d58e091",
+       "5bc94fbc3221a5db94fae95ae7121a47"},
+      {"feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
+       "cafebabefacedbaddecaf888", "feedfacedeadbeeffeedfacedeadbeefabaddad2", p60,
+       "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b10"
+       "56828838c5f61e6393ba7a0abcc9f662",
+       "76fc6ece0f4e1768cddf8853bb2d551b"},
+      // Test case 5: an 8-byte IV
+      {"feffe9928665731c6d6a8f9467308308", "cafebabefacedbad",
+       "feedfacedeadbeeffeedfacedeadbeefabaddad2", p60,
+       "61353b4c2806934a777ff51fa22a4755699b2a714fcdc6f83766e5f97b6c742373806900e49f24b22b097544"
+       "d4896b424989b5e1ebac0f07c23f4598",
+       "3612d2e79e3b0785561be14aaca2fccb"},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    auto key = fromHex(c.key);
+    std::string id = "nist" + std::to_string(++n);
+    env.alice().keyImport(id, KeyType::AES, key);
+    auto sealed = gcmEncrypt(libctx, "provider=vhsm", key.size(), {}, "vhsm:" + id, fromHex(c.iv),
+                             fromHex(c.aad), fromHex(c.plaintext), 16);
+    REQUIRE(sealed.ok);
+    CHECK(toHex(sealed.ciphertext) == c.ciphertext);
+    CHECK(toHex(sealed.tag) == c.tag);
+    Bytes back;
+    CHECK(gcmDecrypt(libctx, key.size(), {}, "vhsm:" + id, fromHex(c.iv), fromHex(c.aad),
+                     fromHex(c.ciphertext), fromHex(c.tag), back));
+    CHECK(toHex(back) == c.plaintext);
+  }
+}
