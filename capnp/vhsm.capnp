@@ -34,6 +34,7 @@ enum ErrorCode {
   alreadyLoggedIn @25;
   passwordRequired @26;       # a password is needed that the request did not carry
   unknownRequest @27;         # request type this keyd does not implement
+  usageNotPermitted @28;      # the key exists but its usage (fixed at creation) forbids this
 }
 
 enum HashAlgorithm {
@@ -46,6 +47,22 @@ enum HashAlgorithm {
 enum KeyType {
   hmac @0;
   aes @1;
+  ecP256 @2;
+  ecP384 @3;
+  ed25519 @4;
+  rsa @5;
+}
+
+# What a key may be used for, fixed when it is created.
+enum KeyUsage {
+  mac @0;
+  encrypt @1;                 # encrypt and decrypt
+  sign @2;
+}
+
+enum RsaPadding {
+  pkcs1 @0;
+  pss @1;
 }
 
 enum UserType {
@@ -81,6 +98,7 @@ struct KeyInfo {
   bits @2 :UInt32;
   createdUnixSeconds @3 :Int64;
   owner @4 :Text;
+  usage @5 :KeyUsage;
 }
 
 struct AuditRecord {
@@ -134,6 +152,9 @@ struct Request {
     auditVerify @28 :Void;
 
     streamClone @29 :UInt32;   # a new, independent stream in the same state (EVP dup)
+
+    sign @30 :Sign;
+    keyPublic @31 :Text;       # reply: bytes = the public key, DER SubjectPublicKeyInfo
   }
 
   struct Login {
@@ -174,7 +195,18 @@ struct Request {
   struct KeyImport {
     id @0 :Text;
     type @1 :KeyType;
-    material @2 :Data;
+    material @2 :Data;        # raw bytes (hmac, aes); a private key, PEM or DER (ec, ed25519, rsa)
+  }
+  struct Sign {
+    keyId @0 :Text;
+    # ECDSA and RSA: the digest of the message (hash names its algorithm) — or, with raw,
+    # bytes signed as given. Ed25519: the whole message (hash is ignored).
+    data @1 :Data;
+    hash @2 :HashAlgorithm;
+    raw @3 :Bool;
+    rsaPadding @4 :RsaPadding;
+    pssSaltLength @5 :Int32 = -1;  # OpenSSL's convention: -1 digest length, -2 or -3 maximum
+    mgf1Hash @6 :HashAlgorithm;
   }
   struct Hmac {
     keyId @0 :Text;

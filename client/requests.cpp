@@ -32,7 +32,8 @@ UserInfo userFrom(proto::UserInfo::Reader r) {
 }
 
 KeyInfo keyFrom(proto::KeyInfo::Reader r) {
-  return {r.getId(), r.getType(), r.getBits(), r.getCreatedUnixSeconds(), r.getOwner()};
+  return {r.getId(),    r.getType(), r.getBits(), r.getCreatedUnixSeconds(),
+          r.getOwner(), r.getUsage()};
 }
 
 kj::ArrayPtr<const kj::byte> textBytes(std::string_view s) {
@@ -194,6 +195,29 @@ Bytes Client::hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView d
         h.setKeyId(keyId);
         h.setAlgorithm(algorithm);
         h.setData(capnpBytes(data));
+      },
+      [&](Rep r) { out = toBytes(r.getBytes()); });
+  return out;
+}
+
+Bytes Client::keyPublic(const std::string& id) {
+  Bytes out;
+  call([&](Req r) { r.setKeyPublic(id); }, [&](Rep r) { out = toBytes(r.getBytes()); });
+  return out;
+}
+
+Bytes Client::sign(const std::string& keyId, const SignOptions& options, ByteView data) {
+  Bytes out;
+  call(
+      [&](Req r) {
+        auto s = r.initSign();
+        s.setKeyId(keyId);
+        s.setData(capnpBytes(data));
+        s.setHash(options.hash);
+        s.setRaw(options.raw);
+        s.setRsaPadding(options.rsaPadding);
+        s.setPssSaltLength(options.pssSaltLength);
+        s.setMgf1Hash(options.mgf1Hash);
       },
       [&](Rep r) { out = toBytes(r.getBytes()); });
   return out;

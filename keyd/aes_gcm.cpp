@@ -3,11 +3,11 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <openssl/provider.h>
 
 #include <climits>
 #include <mutex>
 
+#include "openssl_context.hpp"
 #include "refusal.hpp"
 
 namespace vhsm::keyd {
@@ -15,25 +15,18 @@ namespace {
 
 using proto::ErrorCode;
 
-// keyd's only OpenSSL: the default provider in a context of its own. No configuration file is
-// read into it, so a system-wide openssl.cnf naming vhsm can never load vhsm into keyd.
+// Fetched once: a fetch per operation would cost more than the operation.
 struct Engine {
   Engine() {
-    libctx = OSSL_LIB_CTX_new();
-    provider = OSSL_PROVIDER_load(libctx, "default");
-    aes128 = EVP_CIPHER_fetch(libctx, "AES-128-GCM", nullptr);
-    aes192 = EVP_CIPHER_fetch(libctx, "AES-192-GCM", nullptr);
-    aes256 = EVP_CIPHER_fetch(libctx, "AES-256-GCM", nullptr);
+    aes128 = EVP_CIPHER_fetch(opensslContext(), "AES-128-GCM", nullptr);
+    aes192 = EVP_CIPHER_fetch(opensslContext(), "AES-192-GCM", nullptr);
+    aes256 = EVP_CIPHER_fetch(opensslContext(), "AES-256-GCM", nullptr);
   }
   ~Engine() {
     EVP_CIPHER_free(aes128);
     EVP_CIPHER_free(aes192);
     EVP_CIPHER_free(aes256);
-    OSSL_PROVIDER_unload(provider);
-    OSSL_LIB_CTX_free(libctx);
   }
-  OSSL_LIB_CTX* libctx;
-  OSSL_PROVIDER* provider;
   EVP_CIPHER *aes128, *aes192, *aes256;
 };
 

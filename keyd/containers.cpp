@@ -47,7 +47,9 @@ void Service::containerAdd(Session& s, proto::ContainerInfo::Reader r) {
         if (txn.container(c.name))
           throw Refusal(ErrorCode::CONTAINER_EXISTS, "container " + c.name + " exists");
         for (const auto& other : txn.containers())
-          if (other.netnsInode == c.netnsInode)
+          // A dead namespace's inode is reused by new ones; its cookie never is.
+          if (proto::sameNamespace({other.netnsInode, other.netnsCookie},
+                                   {c.netnsInode, c.netnsCookie}))
             throw Refusal(ErrorCode::CONTAINER_EXISTS,
                           "that namespace is registered already as " + other.name);
         txn.putContainer(c);

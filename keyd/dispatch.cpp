@@ -50,6 +50,8 @@ std::string targetOf(proto::Request::Reader r) {
     case Which::KEY_IMPORT: return r.getKeyImport().getId();
     case Which::KEY_INFO: return r.getKeyInfo();
     case Which::KEY_DELETE: return r.getKeyDelete();
+    case Which::KEY_PUBLIC: return r.getKeyPublic();
+    case Which::SIGN: return r.getSign().getKeyId();
     case Which::HMAC: return r.getHmac().getKeyId();
     case Which::GCM_ENCRYPT: return r.getGcmEncrypt().getKeyId();
     case Which::GCM_DECRYPT: return r.getGcmDecrypt().getKeyId();
@@ -160,6 +162,8 @@ void Service::dispatch(Session& s, Request::Reader r, Response out) {
     case Which::AUDIT_LIST: return auditList(s, r.getAuditList(), out);
     case Which::AUDIT_VERIFY: return auditVerify(s, out);
     case Which::STREAM_CLONE: return streamClone(s, r.getStreamClone(), out);
+    case Which::SIGN: return sign(s, r.getSign(), out);
+    case Which::KEY_PUBLIC: return keyPublic(s, r.getKeyPublic(), out);
   }
   throw Refusal(ErrorCode::UNKNOWN_REQUEST, "request type not supported by this keyd");
 }

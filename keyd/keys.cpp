@@ -7,21 +7,65 @@
 #include "names.hpp"
 #include "primitives.hpp"
 #include "service.hpp"
+#include "signing_key.hpp"
 #include "user_flags.hpp"
 
 namespace vhsm::keyd {
 
 using proto::ErrorCode;
 using proto::KeyType;
+using proto::KeyUsage;
 
 namespace {
 
+// Usage as stored: bits, so that a future type may allow more than one.
+constexpr uint32_t kUsageSign = 1;
 constexpr uint32_t kUsageEncrypt = 2;
 constexpr uint32_t kUsageMac = 4;
 constexpr size_t kMaxHmacKeyBytes = 1024;
 
 const char* typeName(KeyType type) {
-  return type == KeyType::HMAC ? "hmac" : "aes";
+  switch (type) {
+    case KeyType::HMAC: return "hmac";
+    case KeyType::AES: return "aes";
+    case KeyType::EC_P256: return "ec-p256";
+    case KeyType::EC_P384: return "ec-p384";
+    case KeyType::ED25519: return "ed25519";
+    case KeyType::RSA: return "rsa";
+  }
+  return "unknown";
+}
+
+uint32_t usageBit(KeyUsage usage) {
+  switch (usage) {
+    case KeyUsage::MAC: return kUsageMac;
+    case KeyUsage::ENCRYPT: return kUsageEncrypt;
+    case KeyUsage::SIGN: return kUsageSign;
+  }
+  return 0;
+}
+
+const char* usageName(KeyUsage usage) {
+  switch (usage) {
+    case KeyUsage::MAC: return "mac";
+    case KeyUsage::ENCRYPT: return "encrypt";
+    case KeyUsage::SIGN: return "sign";
+  }
+  return "unknown";
+}
+
+// Every type has one usage today; it is stored with the key so it can never change later.
+KeyUsage usageOf(KeyType type) {
+  switch (type) {
+    case KeyType::HMAC: return KeyUsage::MAC;
+    case KeyType::AES: return KeyUsage::ENCRYPT;
+    default: return KeyUsage::SIGN;
+  }
+}
+
+KeyUsage usageFromBits(uint32_t bits) {
+  if (bits & kUsageSign) return KeyUsage::SIGN;
+  return bits & kUsageEncrypt ? KeyUsage::ENCRYPT : KeyUsage::MAC;
 }
 
 // Checks a key length for its type; 0 bits asks for the type's default.
@@ -37,6 +81,7 @@ uint32_t checkedBits(KeyType type, uint32_t bits) {
       if (bits != 128 && bits != 192 && bits != 256)
         throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES keys are 128, 192 or 256 bits");
       return bits;
+    default: break;
   }
   throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unsupported key type");
 }
@@ -47,6 +92,7 @@ void fillInfo(proto::KeyInfo::Builder out, const store::Key& key) {
   out.setBits(key.bits);
   out.setCreatedUnixSeconds(key.createdUnixSeconds);
   out.setOwner(key.owner);
+  out.setUsage(usageFromBits(key.usage));
 }
 
 }  // namespace
@@ -55,7 +101,7 @@ void Service::storeNewKey(Session& s, store::Key key, std::span<const uint8_t> m
                           const char* action) {
   const auto& user = requireUser(s, kFlagCreate);
   key.owner = user.name;
-  key.usage = KeyType(key.type) == KeyType::HMAC ? kUsageMac : kUsageEncrypt;
+  key.usage = usageBit(usageOf(KeyType(key.type)));
   key.createdUnixSeconds = std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -73,6 +119,11 @@ void Service::keyGenerate(Session& s, Request::KeyGenerate::Reader r) {
   store::Key key;
   key.id = requireName("key", r.getId().cStr());
   key.type = uint16_t(r.getType());
+  if (isSigningType(r.getType())) {
+    key.bits = r.getBits();
+    auto material = generatePrivateKey(r.getType(), key.bits);
+    return storeNewKey(s, std::move(key), material, "keyGenerate");
+  }
   key.bits = checkedBits(r.getType(), r.getBits());
   auto material = randomSecret(key.bits / 8);
   storeNewKey(s, std::move(key), material, "keyGenerate");
@@ -84,6 +135,10 @@ void Service::keyImport(Session& s, Request::KeyImport::Reader r) {
   store::Key key;
   key.id = requireName("key", r.getId().cStr());
   key.type = uint16_t(r.getType());
+  if (isSigningType(r.getType())) {
+    auto pkcs8 = importPrivateKey(r.getType(), {material.begin(), material.size()}, key.bits);
+    return storeNewKey(s, std::move(key), pkcs8, "keyImport");
+  }
   key.bits = checkedBits(r.getType(), uint32_t(std::min<size_t>(material.size(), 1u << 20) * 8));
   storeNewKey(s, std::move(key), {material.begin(), material.size()}, "keyImport");
 }
@@ -112,7 +167,7 @@ void Service::keyDelete(Session& s, const std::string& rawId) {
   ++keysEpoch_;
 }
 
-const UnwrappedKey& Service::usableKey(Session& s, const std::string& rawId, KeyType type) {
+const UnwrappedKey& Service::usableKey(Session& s, const std::string& rawId, KeyUsage usage) {
   const auto& user = requireUser(s, kFlagRead);
   uint64_t epoch = keysEpoch_.load();
   if (s.keysEpoch != epoch) {
@@ -128,13 +183,23 @@ const UnwrappedKey& Service::usableKey(Session& s, const std::string& rawId, Key
     if (!material)
       throw Refusal(ErrorCode::STORE_ERROR, "key " + id + " fails authentication in the store");
     if (s.keys.size() >= limits_.maxCachedKeysPerSession) s.keys.clear();
-    cached = s.keys.emplace(id, UnwrappedKey{key->type, key->bits, std::move(*material)}).first;
+    UnwrappedKey unwrapped{key->type, key->bits, key->usage, std::move(*material), nullptr};
+    if (isSigningType(KeyType(key->type)))
+      unwrapped.signer = loadSigningKey(KeyType(key->type), unwrapped.material);
+    cached = s.keys.emplace(id, std::move(unwrapped)).first;
   }
-  if (KeyType(cached->second.type) != type)
-    throw Refusal(ErrorCode::KEY_TYPE_MISMATCH, "key " + rawId + " is a " +
-                                                    typeName(KeyType(cached->second.type)) +
-                                                    " key, not " + typeName(type));
-  return cached->second;
+  const auto& key = cached->second;
+  if (!(key.usage & usageBit(usage)))
+    throw Refusal(ErrorCode::USAGE_NOT_PERMITTED,
+                  "key " + rawId + " (" + typeName(KeyType(key.type)) + ") may be used to " +
+                      usageName(usageFromBits(key.usage)) + ", not to " + usageName(usage));
+  return key;
+}
+
+void Service::keyPublic(Session& s, const std::string& id, Response out) {
+  const auto& key = usableKey(s, id, KeyUsage::SIGN);
+  const auto& der = key.signer->publicKey();
+  out.setBytes({der.data(), der.size()});
 }
 
 }  // namespace vhsm::keyd

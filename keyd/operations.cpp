@@ -3,12 +3,13 @@
 #include "hashes.hpp"
 #include "primitives.hpp"
 #include "service.hpp"
+#include "signing_key.hpp"
 #include "streams.hpp"
 
 namespace vhsm::keyd {
 
 using proto::ErrorCode;
-using proto::KeyType;
+using proto::KeyUsage;
 
 namespace {
 
@@ -26,7 +27,7 @@ void finishHash(CryptoPP::HashTransformation& h, capnp::Data::Reader data,
 }  // namespace
 
 void Service::hmac(Session& s, Request::Hmac::Reader r, Response out) {
-  const auto& key = usableKey(s, r.getKeyId(), KeyType::HMAC);
+  const auto& key = usableKey(s, r.getKeyId(), KeyUsage::MAC);
   finishHash(*newHmac(r.getAlgorithm(), key.material), r.getData(), out);
 }
 
@@ -35,7 +36,7 @@ void Service::digest(Request::Digest::Reader r, Response out) {
 }
 
 void Service::gcmEncrypt(Session& s, Request::GcmEncrypt::Reader r, Response out) {
-  const auto& key = usableKey(s, r.getKeyId(), KeyType::AES);
+  const auto& key = usableKey(s, r.getKeyId(), KeyUsage::ENCRYPT);
   AesGcm::checkTagLength(r.getTagLength());
   auto result = out.initGcm();
   std::span<const uint8_t> iv = bytesOf(r.getIv());
@@ -55,7 +56,7 @@ void Service::gcmEncrypt(Session& s, Request::GcmEncrypt::Reader r, Response out
 }
 
 void Service::gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out) {
-  const auto& key = usableKey(s, r.getKeyId(), KeyType::AES);
+  const auto& key = usableKey(s, r.getKeyId(), KeyUsage::ENCRYPT);
   if (r.getTag().size() == 0)
     throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM decryption needs the expected tag");
   AesGcm gcm(false, key.material, bytesOf(r.getIv()));
@@ -69,6 +70,14 @@ void Service::gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out
   out.setBytes({plaintext.data(), plaintext.size()});
 }
 
+void Service::sign(Session& s, Request::Sign::Reader r, Response out) {
+  const auto& key = usableKey(s, r.getKeyId(), KeyUsage::SIGN);
+  SignParams params{r.getHash(), r.getRaw(), r.getRsaPadding(), r.getPssSaltLength(),
+                    r.getMgf1Hash()};
+  auto signature = key.signer->sign(params, bytesOf(r.getData()));
+  out.setBytes({signature.data(), signature.size()});
+}
+
 void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out) {
   if (s.streams.size() >= limits_.maxStreamsPerSession)
     throw Refusal(ErrorCode::TOO_MANY_OPERATIONS, "at most " +
@@ -78,7 +87,7 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
   switch (r.which()) {
     case Request::StreamInit::HMAC: {
       auto h = r.getHmac();
-      const auto& key = usableKey(s, h.getKeyId(), KeyType::HMAC);
+      const auto& key = usableKey(s, h.getKeyId(), KeyUsage::MAC);
       auto hasher = newHmac(h.getAlgorithm(), key.material);
       hasher->Update(h.getData().begin(), h.getData().size());
       stream = newHashStream(std::move(hasher));
@@ -93,7 +102,7 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
     }
     case Request::StreamInit::GCM_ENCRYPT: {
       auto g = r.getGcmEncrypt();
-      const auto& key = usableKey(s, g.getKeyId(), KeyType::AES);
+      const auto& key = usableKey(s, g.getKeyId(), KeyUsage::ENCRYPT);
       if (g.getIv().size() == 0)
         throw Refusal(ErrorCode::INVALID_ARGUMENT, "a streamed AES-GCM encryption needs an IV");
       stream = newGcmStream(true, key.material, bytesOf(g.getIv()), {});
@@ -102,7 +111,7 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
     }
     case Request::StreamInit::GCM_DECRYPT: {
       auto g = r.getGcmDecrypt();
-      const auto& key = usableKey(s, g.getKeyId(), KeyType::AES);
+      const auto& key = usableKey(s, g.getKeyId(), KeyUsage::ENCRYPT);
       stream = newGcmStream(false, key.material, bytesOf(g.getIv()), bytesOf(g.getTag()));
       stream->first(bytesOf(g.getAad()), bytesOf(g.getCiphertext()), false, out);
       break;

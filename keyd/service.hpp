@@ -73,12 +73,15 @@ class Service {
   void keyDelete(Session& s, const std::string& id);
   void storeNewKey(Session& s, store::Key key, std::span<const uint8_t> material,
                    const char* action);
-  const UnwrappedKey& usableKey(Session& s, const std::string& id, proto::KeyType type);
+  // The caller's key id, unwrapped (and cached in the session), if usage is permitted.
+  const UnwrappedKey& usableKey(Session& s, const std::string& id, proto::KeyUsage usage);
+  void keyPublic(Session& s, const std::string& id, Response out);
   // operations.cpp
   void hmac(Session& s, Request::Hmac::Reader r, Response out);
   void digest(Request::Digest::Reader r, Response out);
   void gcmEncrypt(Session& s, Request::GcmEncrypt::Reader r, Response out);
   void gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out);
+  void sign(Session& s, Request::Sign::Reader r, Response out);
   void streamInit(Session& s, Request::StreamInit::Reader r, Response out);
   void streamUpdate(Session& s, Request::StreamUpdate::Reader r, Response out);
   void streamFinal(Session& s, Request::StreamFinal::Reader r, Response out);

@@ -20,6 +20,7 @@
 namespace vhsm::keyd {
 
 class Stream;
+class SigningKey;
 
 // Set by the transport, never by the client.
 struct Peer {
@@ -31,7 +32,9 @@ struct Peer {
 struct UnwrappedKey {
   uint16_t type = 0;
   uint32_t bits = 0;
+  uint32_t usage = 0;
   SecretBytes material;
+  std::shared_ptr<const SigningKey> signer;  // parsed once, for signing keys
 };
 
 struct Session {

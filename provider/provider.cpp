@@ -16,6 +16,18 @@ extern const OSSL_DISPATCH* const kSha384Functions;
 extern const OSSL_DISPATCH* const kSha512Functions;
 extern const OSSL_DISPATCH* const kAes128GcmFunctions;
 extern const OSSL_DISPATCH* const kAes256GcmFunctions;
+extern const OSSL_DISPATCH* const kEcKeymgmtFunctions;
+extern const OSSL_DISPATCH* const kEd25519KeymgmtFunctions;
+extern const OSSL_DISPATCH* const kRsaKeymgmtFunctions;
+extern const OSSL_DISPATCH* const kEcdsaSignatureFunctions;
+extern const OSSL_DISPATCH* const kEd25519SignatureFunctions;
+extern const OSSL_DISPATCH* const kRsaSignatureFunctions;
+extern const OSSL_DISPATCH kKeyStoreFunctions[];
+extern const OSSL_DISPATCH* const kPublicKeyDerEncoderFunctions;
+extern const OSSL_DISPATCH* const kPublicKeyPemEncoderFunctions;
+extern const OSSL_DISPATCH* const kEcUriPemDecoderFunctions;
+extern const OSSL_DISPATCH* const kEd25519UriPemDecoderFunctions;
+extern const OSSL_DISPATCH* const kRsaUriPemDecoderFunctions;
 
 namespace {
 
@@ -46,12 +58,71 @@ const OSSL_ALGORITHM* ciphers() {
   return table;
 }
 
+constexpr const char* kEcNames = "EC:id-ecPublicKey:1.2.840.10045.2.1";
+constexpr const char* kEd25519Names = "ED25519:1.3.101.112";
+constexpr const char* kRsaNames = "RSA:rsaEncryption:1.2.840.113549.1.1.1";
+
+const OSSL_ALGORITHM* keymgmts() {
+  static const OSSL_ALGORITHM table[] = {
+      {kEcNames, "provider=vhsm", kEcKeymgmtFunctions, "EC keys held by vhsm"},
+      {kEd25519Names, "provider=vhsm", kEd25519KeymgmtFunctions, "Ed25519 keys held by vhsm"},
+      {kRsaNames, "provider=vhsm", kRsaKeymgmtFunctions, "RSA keys held by vhsm"},
+      {nullptr, nullptr, nullptr, nullptr}};
+  return table;
+}
+
+const OSSL_ALGORITHM* signatures() {
+  static const OSSL_ALGORITHM table[] = {
+      {"ECDSA", "provider=vhsm", kEcdsaSignatureFunctions, "ECDSA in keyd"},
+      {kEd25519Names, "provider=vhsm", kEd25519SignatureFunctions, "Ed25519 in keyd"},
+      {kRsaNames, "provider=vhsm", kRsaSignatureFunctions, "RSA PKCS#1 v1.5 and PSS in keyd"},
+      {nullptr, nullptr, nullptr, nullptr}};
+  return table;
+}
+
+const OSSL_ALGORITHM kStores[] = {
+    {"vhsm", "provider=vhsm", kKeyStoreFunctions, "vhsm:<id> key references"},
+    {nullptr, nullptr, nullptr, nullptr}};
+
+const OSSL_ALGORITHM* encoders() {
+  static const OSSL_ALGORITHM table[] = {
+      {kEcNames, "provider=vhsm,output=der,structure=SubjectPublicKeyInfo",
+       kPublicKeyDerEncoderFunctions, nullptr},
+      {kEcNames, "provider=vhsm,output=pem,structure=SubjectPublicKeyInfo",
+       kPublicKeyPemEncoderFunctions, nullptr},
+      {kEd25519Names, "provider=vhsm,output=der,structure=SubjectPublicKeyInfo",
+       kPublicKeyDerEncoderFunctions, nullptr},
+      {kEd25519Names, "provider=vhsm,output=pem,structure=SubjectPublicKeyInfo",
+       kPublicKeyPemEncoderFunctions, nullptr},
+      {kRsaNames, "provider=vhsm,output=der,structure=SubjectPublicKeyInfo",
+       kPublicKeyDerEncoderFunctions, nullptr},
+      {kRsaNames, "provider=vhsm,output=pem,structure=SubjectPublicKeyInfo",
+       kPublicKeyPemEncoderFunctions, nullptr},
+      {nullptr, nullptr, nullptr, nullptr}};
+  return table;
+}
+
+const OSSL_ALGORITHM* decoders() {
+  static const OSSL_ALGORITHM table[] = {
+      {kEcNames, "provider=vhsm,input=pem", kEcUriPemDecoderFunctions, "vhsm key URI file"},
+      {kEd25519Names, "provider=vhsm,input=pem", kEd25519UriPemDecoderFunctions,
+       "vhsm key URI file"},
+      {kRsaNames, "provider=vhsm,input=pem", kRsaUriPemDecoderFunctions, "vhsm key URI file"},
+      {nullptr, nullptr, nullptr, nullptr}};
+  return table;
+}
+
 const OSSL_ALGORITHM* queryOperation(void*, int operation, int* noCache) {
   *noCache = 0;
   switch (operation) {
     case OSSL_OP_MAC: return kMacs;
     case OSSL_OP_DIGEST: return digests();
     case OSSL_OP_CIPHER: return ciphers();
+    case OSSL_OP_KEYMGMT: return keymgmts();
+    case OSSL_OP_SIGNATURE: return signatures();
+    case OSSL_OP_STORE: return kStores;
+    case OSSL_OP_ENCODER: return encoders();
+    case OSSL_OP_DECODER: return decoders();
     default: return nullptr;
   }
 }

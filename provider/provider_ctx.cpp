@@ -43,6 +43,7 @@ const OSSL_ITEM kReasons[] = {
     {kNoUser, const_cast<char*>("no vhsm user configured")},
     {kKeydError, const_cast<char*>("vhsm-keyd refused the request")},
     {kUnsupported, const_cast<char*>("unsupported by vhsm")},
+    {kUsageNotPermitted, const_cast<char*>("key usage not permitted")},
     {0, nullptr}};
 
 Reason reasonFor(const Error& e) {
@@ -59,6 +60,7 @@ Reason reasonFor(const Error& e) {
     case ErrorCode::UNKNOWN_USER: return kWrongPassword;
     case ErrorCode::CONTAINER_NOT_ALLOWED: return kContainerNotAllowed;
     case ErrorCode::KEY_TYPE_MISMATCH: return kKeyTypeMismatch;
+    case ErrorCode::USAGE_NOT_PERMITTED: return kUsageNotPermitted;
     case ErrorCode::NOT_UNLOCKED: return kNotUnlocked;
     case ErrorCode::PERMISSION_DENIED:
     case ErrorCode::NOT_LOGGED_IN: return kPermissionDenied;
@@ -130,6 +132,8 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
         setErrorDebug_ = OSSL_FUNC_core_set_error_debug(in);
         break;
       case OSSL_FUNC_CORE_VSET_ERROR: vsetError_ = OSSL_FUNC_core_vset_error(in); break;
+      case OSSL_FUNC_BIO_READ_EX: bioRead_ = OSSL_FUNC_BIO_read_ex(in); break;
+      case OSSL_FUNC_BIO_WRITE_EX: bioWrite_ = OSSL_FUNC_BIO_write_ex(in); break;
       default: break;
     }
   }
@@ -183,6 +187,21 @@ Client& ProviderContext::client() {
     client_ = std::move(client);
   }
   return *client_;
+}
+
+bool ProviderContext::readAll(OSSL_CORE_BIO* in, std::string& out, size_t limit) const {
+  char buffer[4096];
+  size_t n = 0;
+  while (bioRead_ && bioRead_(in, buffer, sizeof buffer, &n) && n > 0) {
+    out.append(buffer, n);
+    if (out.size() > limit) return false;
+  }
+  return bioRead_ != nullptr;
+}
+
+bool ProviderContext::write(OSSL_CORE_BIO* out, const void* data, size_t length) const {
+  size_t written = 0;
+  return bioWrite_ && bioWrite_(out, data, length, &written) && written == length;
 }
 
 void ProviderContext::raise(Reason reason, const std::string& detail, const char* file, int line,

@@ -34,6 +34,7 @@ enum Reason : int {
   kNoUser,
   kKeydError,
   kUnsupported,
+  kUsageNotPermitted,
 };
 const OSSL_ITEM* reasonStrings();
 
@@ -64,6 +65,10 @@ class ProviderContext {
   // with no password). Throws vhsm::Error.
   Client& client();
 
+  // The core's BIO calls, for encoders and decoders (OSSL_CORE_BIO is opaque to providers).
+  bool readAll(OSSL_CORE_BIO* in, std::string& out, size_t limit) const;
+  bool write(OSSL_CORE_BIO* out, const void* data, size_t length) const;
+
   // Puts an error on OpenSSL's queue.
   void raise(Reason reason, const std::string& detail, const char* file, int line,
              const char* func) const;
@@ -75,6 +80,8 @@ class ProviderContext {
   OSSL_FUNC_core_new_error_fn* newError_ = nullptr;
   OSSL_FUNC_core_set_error_debug_fn* setErrorDebug_ = nullptr;
   OSSL_FUNC_core_vset_error_fn* vsetError_ = nullptr;
+  OSSL_FUNC_BIO_read_ex_fn* bioRead_ = nullptr;
+  OSSL_FUNC_BIO_write_ex_fn* bioWrite_ = nullptr;
   Config config_;
   OSSL_LIB_CTX* defaultLibctx_ = nullptr;
   OSSL_PROVIDER* defaultProvider_ = nullptr;

@@ -26,6 +26,8 @@ using ByteView = std::span<const uint8_t>;
 using proto::ErrorCode;
 using proto::HashAlgorithm;
 using proto::KeyType;
+using proto::KeyUsage;
+using proto::RsaPadding;
 
 enum class ErrorKind {
   refused,       // keyd answered with an error code
@@ -79,6 +81,17 @@ struct KeyInfo {
   uint32_t bits = 0;
   int64_t createdUnixSeconds = 0;
   std::string owner;
+  KeyUsage usage = KeyUsage::MAC;
+};
+
+// How keyd signs: ECDSA and RSA sign a digest of `hash` (or, with raw, the bytes as given);
+// Ed25519 signs the whole message and ignores the rest.
+struct SignOptions {
+  HashAlgorithm hash = HashAlgorithm::SHA256;
+  bool raw = false;
+  RsaPadding rsaPadding = RsaPadding::PKCS1;
+  int32_t pssSaltLength = -1;  // OpenSSL's convention: -1 digest length, -2/-3 maximum
+  HashAlgorithm mgf1Hash = HashAlgorithm::SHA256;
 };
 
 struct AuditRecord {
@@ -169,11 +182,15 @@ class Client {
               uint32_t ttlSeconds);
   void lock(const std::string& user, const std::string& container = {});
 
+  // A key's usage is fixed by its type: hmac → mac, aes → encrypt, the others → sign.
   void keyGenerate(const std::string& id, KeyType type, uint32_t bits = 0);
+  // material: raw bytes for hmac/aes; a PEM or DER private key for the signing types.
   void keyImport(const std::string& id, KeyType type, ByteView material);
   std::vector<KeyInfo> keyList();
   KeyInfo keyInfo(const std::string& id);
   void keyDelete(const std::string& id);
+  // DER SubjectPublicKeyInfo of a signing key.
+  Bytes keyPublic(const std::string& id);
 
   Bytes hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView data);
   Bytes digest(HashAlgorithm algorithm, ByteView data);
@@ -182,6 +199,8 @@ class Client {
                        uint8_t tagLength = 16);
   Bytes gcmDecrypt(const std::string& keyId, ByteView iv, ByteView aad, ByteView ciphertext,
                    ByteView tag);
+
+  Bytes sign(const std::string& keyId, const SignOptions& options, ByteView data);
 
   HashStream hmacStream(const std::string& keyId, HashAlgorithm algorithm);
   HashStream digestStream(HashAlgorithm algorithm);

@@ -163,9 +163,9 @@ TEST_CASE("bad parameters get specific errors") {
   alice->keyGenerate("a1", KeyType::AES, 128);
   auto data = bytesOf("x");
   CHECK(refusalOf([&] { alice->hmac("a1", HashAlgorithm::SHA1, data); }) ==
-        ErrorCode::KEY_TYPE_MISMATCH);
+        ErrorCode::USAGE_NOT_PERMITTED);
   CHECK(refusalOf([&] { alice->gcmEncrypt("h1", randomBytes(12), {}, data); }) ==
-        ErrorCode::KEY_TYPE_MISMATCH);
+        ErrorCode::USAGE_NOT_PERMITTED);
   CHECK(refusalOf([&] { alice->hmac("nope", HashAlgorithm::SHA1, data); }) ==
         ErrorCode::UNKNOWN_KEY);
   CHECK(refusalOf([&] { alice->hmac("bad/id", HashAlgorithm::SHA1, data); }) ==

@@ -143,7 +143,7 @@ TEST_CASE("openssl prints vhsm's specific errors") {
 
   auto mismatch = openssl(env.config(), {"dgst", "-sha256", "-hmac", "vhsm:a1", file});
   CHECK(mismatch.status != 0);
-  CHECK(mismatch.err.find("key type mismatch") != std::string::npos);
+  CHECK(mismatch.err.find("key usage not permitted") != std::string::npos);
 
   auto down = env.writeConfig({}, "/nonexistent/keyd.sock");
   auto start = std::chrono::steady_clock::now();

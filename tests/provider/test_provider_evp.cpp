@@ -377,7 +377,7 @@ TEST_CASE("errors reach the OpenSSL error queue with specific reasons") {
   CHECK(vhsmMac(libctx, "SHA1", "vhsm:missing", bytesOf("x"), false).empty());
   CHECK(lastVhsmReason() == 4);  // unknown key
   CHECK(vhsmMac(libctx, "SHA1", "vhsm:a1", bytesOf("x"), false).empty());
-  CHECK(lastVhsmReason() == 7);  // key type mismatch
+  CHECK(lastVhsmReason() == 17);  // key usage not permitted
   CHECK(vhsmMac(libctx, "SHA1", "vhsm:bad id!", bytesOf("x"), false).empty());
   CHECK(lastVhsmReason() == 11);  // invalid key reference
 

@@ -1,8 +1,10 @@
-// `key generate|import|list|info|delete` for the acting user's own keys.
+// `key generate|import|list|info|delete|public|uri-pem` for the acting user's own keys.
 #include <fstream>
+#include <iostream>
 #include <iterator>
 
 #include "context.hpp"
+#include "vhsm/pem.hpp"
 
 namespace vhsm::admin {
 namespace {
@@ -12,14 +14,34 @@ struct KeyArgs {
   uint32_t bits = 0;
 };
 
+struct TypeName {
+  KeyType type;
+  const char* name;
+};
+constexpr TypeName kTypes[] = {{KeyType::HMAC, "hmac"},       {KeyType::AES, "aes"},
+                               {KeyType::EC_P256, "ec-p256"}, {KeyType::EC_P384, "ec-p384"},
+                               {KeyType::ED25519, "ed25519"}, {KeyType::RSA, "rsa"}};
+
 KeyType parseType(const std::string& type) {
-  if (type == "hmac") return KeyType::HMAC;
-  if (type == "aes") return KeyType::AES;
-  throw std::runtime_error("unknown key type " + type + " (hmac, aes)");
+  for (const auto& t : kTypes)
+    if (type == t.name) return t.type;
+  throw std::runtime_error("unknown key type " + type +
+                           " (hmac, aes, ec-p256, ec-p384, ed25519, rsa)");
 }
 
 const char* typeText(KeyType type) {
-  return type == KeyType::HMAC ? "hmac" : "aes";
+  for (const auto& t : kTypes)
+    if (type == t.type) return t.name;
+  return "unknown";
+}
+
+const char* usageText(KeyUsage usage) {
+  switch (usage) {
+    case KeyUsage::MAC: return "mac";
+    case KeyUsage::ENCRYPT: return "encrypt";
+    case KeyUsage::SIGN: return "sign";
+  }
+  return "unknown";
 }
 
 Bytes parseHex(const std::string& hex) {
@@ -37,6 +59,12 @@ Bytes parseHex(const std::string& hex) {
   return out;
 }
 
+Bytes readFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  return Bytes(std::istreambuf_iterator<char>(f), {});
+}
+
 std::string timeText(int64_t unixSeconds) {
   char buf[32];
   time_t t = unixSeconds;
@@ -50,76 +78,98 @@ nlohmann::json keyJson(const KeyInfo& k) {
   return {{"id", k.id},
           {"type", typeText(k.type)},
           {"bits", k.bits},
+          {"usage", usageText(k.usage)},
           {"created", timeText(k.createdUnixSeconds)},
           {"owner", k.owner}};
 }
 
+const std::vector<std::string> kKeyHeader = {"ID", "TYPE", "BITS", "USAGE", "CREATED"};
+
 std::vector<std::string> keyRow(const KeyInfo& k) {
-  return {k.id, typeText(k.type), std::to_string(k.bits), timeText(k.createdUnixSeconds)};
+  return {k.id, typeText(k.type), std::to_string(k.bits), usageText(k.usage),
+          timeText(k.createdUnixSeconds)};
 }
 
+void addGenerate(CLI::App* key, Context& ctx, std::shared_ptr<KeyArgs> a) {
+  auto* generate = key->add_subcommand("generate", "create a key inside keyd");
+  generate->add_option("ID", a->id)->required();
+  generate->add_option("--type", a->type, "hmac, aes, ec-p256, ec-p384, ed25519 or rsa")
+      ->required();
+  generate->add_option("--bits", a->bits, "hmac/aes length (256), rsa modulus (2048)");
+  generate->callback([&ctx, a] {
+    ctx.session().keyGenerate(a->id, parseType(a->type), a->bits);
+    printDone(ctx, "generated " + a->type + " key " + a->id);
+  });
+}
+
+void addImport(CLI::App* key, Context& ctx, std::shared_ptr<KeyArgs> a) {
+  auto* import = key->add_subcommand("import", "store an existing key");
+  import->add_option("ID", a->id)->required();
+  import->add_option("--type", a->type, "hmac, aes, ec-p256, ec-p384, ed25519 or rsa")->required();
+  auto* in = import->add_option(
+      "--in", a->in, "raw key bytes (hmac, aes) or a PEM/DER private key (the other types)");
+  auto* hex = import->add_option("--hex", a->hex, "the key in hex (hmac, aes)");
+  in->excludes(hex);
+  import->callback([&ctx, a, in, hex] {
+    Bytes material;
+  if (in->count())
+    material = readFile(a->in);
+  else if (hex->count())
+    material = parseHex(a->hex);
+  else
+    throw std::runtime_error("give --in FILE or --hex HEX");
+  ctx.session().keyImport(a->id, parseType(a->type), material);
+  std::fill(material.begin(), material.end(), 0);
+  printDone(ctx, "imported " + a->type + " key " + a->id);
+});
 }  // namespace
+
+}  // namespace vhsm::admin
 
 void addKeyCommands(CLI::App& app, Context& ctx) {
   auto* key = app.add_subcommand("key", "manage your keys");
   key->require_subcommand(1);
   auto a = std::make_shared<KeyArgs>();
+  addGenerate(key, ctx, a);
+  addImport(key, ctx, a);
 
-  auto* generate = key->add_subcommand("generate", "create a key inside keyd");
-  generate->add_option("ID", a->id)->required();
-  generate->add_option("--type", a->type, "hmac or aes")->required();
-  generate->add_option("--bits", a->bits, "key length (default 256)");
-  generate->callback([&ctx, a] {
-    ctx.session().keyGenerate(a->id, parseType(a->type), a->bits);
-    printDone(ctx, "generated " + a->type + " key " + a->id);
+  auto* list = key->add_subcommand("list", "list your keys");
+  list->callback([&ctx] {
+    std::vector<std::vector<std::string>> rows;
+    auto json = nlohmann::json::array();
+    for (const auto& k : ctx.session().keyList()) {
+      rows.push_back(keyRow(k));
+      json.push_back(keyJson(k));
+    }
+    printTable(ctx, kKeyHeader, rows, json);
   });
 
-  auto* import = key->add_subcommand("import", "store an existing key");
-  import->add_option("ID", a->id)->required();
-  import->add_option("--type", a->type, "hmac or aes")->required();
-  auto* in = import->add_option("--in", a->in, "file holding the raw key bytes");
-  auto* hex = import->add_option("--hex", a->hex, "the key in hex");
-  in->excludes(hex);
-  import->callback([&ctx, a, in, hex] {
-    Bytes material;
-  if (in->count()) {
-    std::ifstream f(a->in, std::ios::binary);
-    if (!f) throw std::runtime_error("cannot read " + a->in);
-    material.assign(std::istreambuf_iterator<char>(f), {});
-  } else if (hex->count()) {
-    material = parseHex(a->hex);
-  } else {
-    throw std::runtime_error("give --in FILE or --hex HEX");
-  }
-  ctx.session().keyImport(a->id, parseType(a->type), material);
-  std::fill(material.begin(), material.end(), 0);
-  printDone(ctx, "imported " + a->type + " key " + a->id);
-});
+  auto* info = key->add_subcommand("info", "show one key");
+  info->add_option("ID", a->id)->required();
+  info->callback([&ctx, a] {
+    auto k = ctx.session().keyInfo(a->id);
+    printTable(ctx, kKeyHeader, {keyRow(k)}, keyJson(k));
+  });
 
-auto* list = key->add_subcommand("list", "list your keys");
-list->callback([&ctx] {
-  std::vector<std::vector<std::string>> rows;
-  auto json = nlohmann::json::array();
-  for (const auto& k : ctx.session().keyList()) {
-    rows.push_back(keyRow(k));
-    json.push_back(keyJson(k));
-  }
-  printTable(ctx, {"ID", "TYPE", "BITS", "CREATED"}, rows, json);
-});
+  auto* remove = key->add_subcommand("delete", "delete a key");
+  remove->add_option("ID", a->id)->required();
+  remove->callback([&ctx, a] {
+    ctx.session().keyDelete(a->id);
+    printDone(ctx, "deleted key " + a->id);
+  });
 
-auto* info = key->add_subcommand("info", "show one key");
-info->add_option("ID", a->id)->required();
-info->callback([&ctx, a] {
-  auto k = ctx.session().keyInfo(a->id);
-  printTable(ctx, {"ID", "TYPE", "BITS", "CREATED"}, {keyRow(k)}, keyJson(k));
-});
+  auto* pub = key->add_subcommand("public", "print a signing key's public key (PEM)");
+  pub->add_option("ID", a->id)->required();
+  pub->callback(
+      [&ctx, a] { std::cout << pemEncode("PUBLIC KEY", ctx.session().keyPublic(a->id)); });
 
-auto* remove = key->add_subcommand("delete", "delete a key");
-remove->add_option("ID", a->id)->required();
-remove->callback([&ctx, a] {
-  ctx.session().keyDelete(a->id);
-  printDone(ctx, "deleted key " + a->id);
-});
-}  // namespace vhsm::admin
+  auto* uriPem = key->add_subcommand(
+      "uri-pem", "print a PEM file naming the key, for programs that only read key files");
+  uriPem->add_option("ID", a->id)->required();
+  uriPem->callback([&ctx, a] {
+    ctx.session().keyPublic(a->id);  // only a signing key that exists gets a file
+    std::cout << keyUriPem(a->id);
+  });
+}
 
 }  // namespace vhsm::admin

@@ -1,0 +1,101 @@
+// ECDSA and RSA (PKCS#1 v1.5, PSS) signatures by OpenSSL in keyd's private library context.
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <string>
+
+#include "openssl_context.hpp"
+#include "refusal.hpp"
+#include "signing_engines.hpp"
+
+namespace vhsm::keyd {
+namespace {
+
+using proto::ErrorCode;
+using proto::HashAlgorithm;
+
+struct HashName {
+  const char* name;
+  size_t size;
+};
+
+HashName hashName(HashAlgorithm algorithm) {
+  switch (algorithm) {
+    case HashAlgorithm::SHA1: return {"SHA1", 20};
+    case HashAlgorithm::SHA256: return {"SHA256", 32};
+    case HashAlgorithm::SHA384: return {"SHA384", 48};
+    case HashAlgorithm::SHA512: return {"SHA512", 64};
+  }
+  throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unsupported hash algorithm");
+}
+
+// RSA_PSS_SALTLEN_MAX: the smallest value OpenSSL gives a meaning to.
+constexpr int32_t kLowestSaltLength = -3;
+
+class OpensslSigningKey final : public SigningKey {
+ public:
+  OpensslSigningKey(EVP_PKEY* pkey, std::vector<uint8_t> publicKey)
+      : pkey_(pkey), publicKey_(std::move(publicKey)), isRsa_(EVP_PKEY_is_a(pkey, "RSA")) {}
+  ~OpensslSigningKey() override { EVP_PKEY_free(pkey_); }
+
+  std::vector<uint8_t> sign(const SignParams& p, std::span<const uint8_t> data) const override {
+    OSSL_PARAM params[5];
+    size_t n = 0;
+    HashName hash{nullptr, 0}, mgf1{nullptr, 0};
+    if (!p.raw) {
+      hash = hashName(p.hash);
+      if (data.size() != hash.size)
+        throw Refusal(ErrorCode::INVALID_ARGUMENT, "a " + std::string(hash.name) + " digest is " +
+                                                       std::to_string(hash.size) + " bytes, not " +
+                                                       std::to_string(data.size()));
+      params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
+                                                     const_cast<char*>(hash.name), 0);
+    }
+    int32_t saltLength = p.pssSaltLength;
+    bool pss = isRsa_ && p.rsaPadding == proto::RsaPadding::PSS;
+    if (isRsa_) {
+      params[n++] = OSSL_PARAM_construct_utf8_string(
+          OSSL_SIGNATURE_PARAM_PAD_MODE,
+          const_cast<char*>(pss ? OSSL_PKEY_RSA_PAD_MODE_PSS : OSSL_PKEY_RSA_PAD_MODE_PKCSV15), 0);
+    }
+    if (pss) {
+      if (p.raw) throw Refusal(ErrorCode::INVALID_ARGUMENT, "RSA-PSS signs a digest, not raw data");
+      if (saltLength < kLowestSaltLength)
+        throw Refusal(ErrorCode::INVALID_ARGUMENT, "invalid RSA-PSS salt length");
+      mgf1 = hashName(p.mgf1Hash);
+      params[n++] = OSSL_PARAM_construct_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, &saltLength);
+      params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST,
+                                                     const_cast<char*>(mgf1.name), 0);
+    }
+    params[n] = OSSL_PARAM_construct_end();
+
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(opensslContext(), pkey_, nullptr);
+    std::vector<uint8_t> signature(size_t(EVP_PKEY_get_size(pkey_)));
+    size_t length = signature.size();
+    bool ok = ctx && EVP_PKEY_sign_init_ex(ctx, params) > 0 &&
+              EVP_PKEY_sign(ctx, signature.data(), &length, data.data(), data.size()) > 0;
+    EVP_PKEY_CTX_free(ctx);
+    if (!ok)
+      throw Refusal(ErrorCode::INVALID_ARGUMENT,
+                    "cannot sign with these parameters (data length, padding or salt length)");
+    signature.resize(length);
+    return signature;
+  }
+
+  const std::vector<uint8_t>& publicKey() const override { return publicKey_; }
+
+ private:
+  EVP_PKEY* pkey_;
+  std::vector<uint8_t> publicKey_;
+  bool isRsa_;
+};
+
+}  // namespace
+
+std::shared_ptr<const SigningKey> newOpensslSigningKey(EVP_PKEY* pkey,
+                                                       std::vector<uint8_t> publicKey) {
+  return std::make_shared<OpensslSigningKey>(pkey, std::move(publicKey));
+}
+
+}  // namespace vhsm::keyd

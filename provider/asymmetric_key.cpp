@@ -1,0 +1,72 @@
+#include "asymmetric_key.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+
+namespace vhsm::provider {
+
+AsymmetricKey::AsymmetricKey(const AsymmetricKey& other)
+    : provider(other.provider),
+      algorithm(other.algorithm),
+      pkey(other.pkey),
+      keyId(other.keyId),
+      localPrivate(other.localPrivate) {
+  if (pkey) EVP_PKEY_up_ref(pkey);
+}
+
+AsymmetricKey::~AsymmetricKey() {
+  EVP_PKEY_free(pkey);
+}
+
+int passByReference(const AsymmetricKey& key, OSSL_CALLBACK* callback, void* arg) {
+  int type = OSSL_OBJECT_PKEY;
+  const AsymmetricKey* reference = &key;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type),
+      OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
+                                       const_cast<char*>(key.algorithm), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &reference, sizeof reference),
+      OSSL_PARAM_construct_end()};
+  return callback(params, arg);
+}
+
+int exportReferencedPublicKey(const void* reference, size_t size, OSSL_CALLBACK* callback,
+                              void* arg) {
+  if (size != sizeof(AsymmetricKey*)) return 0;
+  AsymmetricKey* key;
+  std::memcpy(&key, reference, sizeof key);
+  return EVP_PKEY_export(key->pkey, EVP_PKEY_PUBLIC_KEY, callback, arg);
+}
+
+AsymmetricKey* loadVhsmKey(ProviderContext* provider, const std::string& keyId) {
+  Bytes der;
+  try {
+    der = provider->client().keyPublic(keyId);
+  } catch (const Error& e) {
+    VHSM_RAISE_ERROR(provider, e);
+    return nullptr;
+  }
+  const unsigned char* p = der.data();
+  EVP_PKEY* pkey = d2i_PUBKEY_ex(nullptr, &p, long(der.size()), provider->defaultLibctx(), nullptr);
+  const char* algorithm = !pkey                           ? nullptr
+                          : EVP_PKEY_is_a(pkey, kEc)      ? kEc
+                          : EVP_PKEY_is_a(pkey, kEd25519) ? kEd25519
+                          : EVP_PKEY_is_a(pkey, kRsa)     ? kRsa
+                                                          : nullptr;
+  if (!algorithm) {
+    EVP_PKEY_free(pkey);
+    VHSM_RAISE(provider, kUnsupported, "keyd returned a public key of an unknown type");
+    return nullptr;
+  }
+  auto* key = new AsymmetricKey(provider, algorithm);
+  key->pkey = pkey;
+  key->keyId = keyId;
+  return key;
+}
+
+}  // namespace vhsm::provider

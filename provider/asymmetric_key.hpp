@@ -1,0 +1,47 @@
+// The key object (OpenSSL "keydata") of vhsm's EC, Ed25519 and RSA key management. A vhsm
+// key holds only its public part here — the private part never leaves keyd — and its id; any
+// other key (generated or imported through vhsm under default_properties = ?provider=vhsm) is
+// a whole key of OpenSSL's default provider, used in-process.
+#pragma once
+
+#include <openssl/core.h>
+#include <openssl/types.h>
+
+#include <string>
+
+#include "provider_ctx.hpp"
+
+namespace vhsm::provider {
+
+struct AsymmetricKey {
+  AsymmetricKey(ProviderContext* p, const char* algorithm) : provider(p), algorithm(algorithm) {}
+  AsymmetricKey(const AsymmetricKey& other);
+  AsymmetricKey& operator=(const AsymmetricKey&) = delete;
+  ~AsymmetricKey();
+
+  bool isVhsm() const { return !keyId.empty(); }
+  bool hasPrivate() const { return isVhsm() || localPrivate; }
+
+  ProviderContext* provider;
+  const char* algorithm;     // the key management's name: "EC", "ED25519" or "RSA"
+  EVP_PKEY* pkey = nullptr;  // in the provider's default-only library context
+  std::string keyId;         // set for a vhsm key
+  bool localPrivate = false;
+};
+
+// The key management names, as OpenSSL's default provider spells them.
+inline constexpr const char* kEc = "EC";
+inline constexpr const char* kEd25519 = "ED25519";
+inline constexpr const char* kRsa = "RSA";
+
+// Hands key to OpenSSL by reference (store loader, decoder): the key management's load()
+// takes its own copy during the callback.
+int passByReference(const AsymmetricKey& key, OSSL_CALLBACK* callback, void* arg);
+// export_object for such a reference: only the public part ever leaves a vhsm key.
+int exportReferencedPublicKey(const void* reference, size_t size, OSSL_CALLBACK* callback,
+                              void* arg);
+
+// A vhsm key by id, with its public key fetched from keyd; nullptr with the error raised.
+AsymmetricKey* loadVhsmKey(ProviderContext* provider, const std::string& keyId);
+
+}  // namespace vhsm::provider

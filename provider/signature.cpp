@@ -1,0 +1,340 @@
+// Signatures with EC (ECDSA), Ed25519 and RSA (PKCS#1 v1.5, PSS) keys. For a vhsm key the
+// private operation is one request to keyd: ECDSA and RSA get the digest (hashed here — the
+// message is the caller's, not a secret), Ed25519 the whole message. Everything else — the
+// parameters, their validation, the AlgorithmIdentifier a certificate needs, verification,
+// and signing with keys that are not vhsm's — is a "shadow" context of OpenSSL's default
+// provider on the same public key, so the semantics are exactly the default provider's.
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <cstring>
+
+#include "asymmetric_key.hpp"
+#include "hash_names.hpp"
+
+namespace vhsm::provider {
+namespace {
+
+constexpr const char* kEcdsa = "ECDSA";
+
+struct SignatureCtx {
+  SignatureCtx(ProviderContext* p, const char* a) : provider(p), algorithm(a) {}
+  SignatureCtx(const SignatureCtx&) = delete;
+  ~SignatureCtx() { reset(); }
+
+  void reset() {
+    if (edShadow)
+      EVP_MD_CTX_free(edShadow);  // owns shadow
+    else
+      EVP_PKEY_CTX_free(shadow);
+    EVP_MD_CTX_free(digest);
+    edShadow = nullptr;
+    shadow = nullptr;
+    digest = nullptr;
+  }
+  bool isEd25519() const { return algorithm == kEd25519; }
+  bool signsRemotely() const { return signing && key->isVhsm(); }
+
+  ProviderContext* provider;
+  const char* algorithm;
+  AsymmetricKey* key = nullptr;  // OpenSSL keeps it alive for the operation
+  bool signing = false;
+  EVP_PKEY_CTX* shadow = nullptr;
+  EVP_MD_CTX* edShadow = nullptr;  // Ed25519 only: the default provider's one-shot context
+  EVP_MD_CTX* digest = nullptr;    // ECDSA/RSA digest_sign and digest_verify: the message hash
+};
+
+void* newCtx(ProviderContext* provider, const char* algorithm) {
+  return new SignatureCtx(provider, algorithm);
+}
+
+void freeCtx(void* vctx) {
+  delete static_cast<SignatureCtx*>(vctx);
+}
+
+void* dupCtx(void* vctx) {
+  auto* from = static_cast<SignatureCtx*>(vctx);
+  auto* to = new SignatureCtx(from->provider, from->algorithm);
+  to->key = from->key;
+  to->signing = from->signing;
+  bool ok = true;
+  if (from->edShadow) {
+    to->edShadow = EVP_MD_CTX_new();
+    ok = to->edShadow && EVP_MD_CTX_copy_ex(to->edShadow, from->edShadow);
+    if (ok) to->shadow = EVP_MD_CTX_get_pkey_ctx(to->edShadow);
+  } else if (from->shadow) {
+    ok = (to->shadow = EVP_PKEY_CTX_dup(from->shadow)) != nullptr;
+  }
+  if (ok && from->digest) {
+    to->digest = EVP_MD_CTX_new();
+    ok = to->digest && EVP_MD_CTX_copy_ex(to->digest, from->digest);
+  }
+  if (!ok) {
+    delete to;
+    return nullptr;
+  }
+  return to;
+}
+
+// Sets up the shadow for key; mdName is used (or the key's default digest) when hashMessage.
+int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdName,
+         const OSSL_PARAM params[]) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  if (vkey) c->key = static_cast<AsymmetricKey*>(vkey);
+  if (!c->key || !c->key->pkey) {
+    VHSM_RAISE(c->provider, kInvalidParameter, "no key for the signature");
+    return 0;
+  }
+  c->reset();
+  c->signing = signing;
+  OSSL_LIB_CTX* libctx = c->provider->defaultLibctx();
+  bool localSign = signing && !c->key->isVhsm();
+  if (c->isEd25519()) {
+    if (!hashMessage) {
+      VHSM_RAISE(c->provider, kUnsupported, "Ed25519 signs whole messages: use EVP_DigestSign");
+      return 0;
+    }
+    c->edShadow = EVP_MD_CTX_new();
+    auto start = localSign ? EVP_DigestSignInit_ex : EVP_DigestVerifyInit_ex;
+    return c->edShadow &&
+           start(c->edShadow, &c->shadow, nullptr, libctx, nullptr, c->key->pkey, params) > 0;
+  }
+  c->shadow = EVP_PKEY_CTX_new_from_pkey(libctx, c->key->pkey, nullptr);
+  if (!c->shadow || (localSign ? EVP_PKEY_sign_init_ex(c->shadow, params)
+                               : EVP_PKEY_verify_init_ex(c->shadow, params)) <= 0)
+    return 0;
+  if (!hashMessage) return 1;
+  char defaultName[64] = "";
+  if (!mdName || !*mdName) {
+    if (EVP_PKEY_get_default_digest_name(c->key->pkey, defaultName, sizeof defaultName) <= 0)
+      return 0;
+    mdName = defaultName;
+  }
+  EVP_MD* md = EVP_MD_fetch(libctx, mdName, nullptr);
+  OSSL_PARAM mdParams[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, const_cast<char*>(mdName), 0),
+      OSSL_PARAM_construct_end()};
+  c->digest = EVP_MD_CTX_new();
+  bool ok = md && c->digest && EVP_DigestInit_ex2(c->digest, md, nullptr) &&
+            EVP_PKEY_CTX_set_params(c->shadow, mdParams);
+  EVP_MD_free(md);
+  return ok;
+}
+
+bool hashParam(SignatureCtx* c, const char* name, HashAlgorithm& out) {
+  char value[64] = "";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(name, value, sizeof value),
+                         OSSL_PARAM_construct_end()};
+  if (!EVP_PKEY_CTX_get_params(c->shadow, params) || !*value) return false;
+  auto info = hashInfo(value);
+  if (!info) return false;
+  out = info->algorithm;
+  return true;
+}
+
+// keyd's parameters, read back from the shadow, which has already validated them.
+bool signOptions(SignatureCtx* c, SignOptions& options) {
+  if (c->isEd25519()) return true;
+  char digestName[64] = "";
+  OSSL_PARAM digest[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, digestName, sizeof digestName),
+      OSSL_PARAM_construct_end()};
+  EVP_PKEY_CTX_get_params(c->shadow, digest);
+  options.raw = !*digestName;
+  if (!options.raw && !hashParam(c, OSSL_SIGNATURE_PARAM_DIGEST, options.hash)) {
+    VHSM_RAISE(
+        c->provider, kUnsupported,
+        std::string("vhsm signs SHA-1, SHA-256, SHA-384 and SHA-512 digests, not ") + digestName);
+    return false;
+  }
+  if (c->algorithm != kRsa) return true;
+  char padding[32] = "";
+  OSSL_PARAM pad[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, padding, sizeof padding),
+      OSSL_PARAM_construct_end()};
+  EVP_PKEY_CTX_get_params(c->shadow, pad);
+  if (std::strcmp(padding, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) == 0) return true;
+  if (std::strcmp(padding, OSSL_PKEY_RSA_PAD_MODE_PSS) != 0) {
+    VHSM_RAISE(c->provider, kUnsupported,
+               std::string("vhsm RSA signs with PKCS#1 v1.5 or PSS padding, not ") + padding);
+    return false;
+  }
+  options.rsaPadding = RsaPadding::PSS;
+  int saltLength = -1;
+  OSSL_PARAM salt[] = {OSSL_PARAM_construct_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, &saltLength),
+                       OSSL_PARAM_construct_end()};
+  EVP_PKEY_CTX_get_params(c->shadow, salt);
+  options.pssSaltLength = saltLength;
+  if (!hashParam(c, OSSL_SIGNATURE_PARAM_MGF1_DIGEST, options.mgf1Hash))
+    options.mgf1Hash = options.hash;
+  return true;
+}
+
+int remoteSign(SignatureCtx* c, unsigned char* sig, size_t* siglen, size_t sigsize,
+               const unsigned char* tbs, size_t tbslen) {
+  SignOptions options;
+  if (!signOptions(c, options)) return 0;
+  try {
+    auto signature = c->provider->client().sign(c->key->keyId, options, {tbs, tbslen});
+    if (signature.size() > sigsize) {
+      VHSM_RAISE(c->provider, kInvalidParameter, "signature buffer too small");
+      return 0;
+    }
+    std::memcpy(sig, signature.data(), signature.size());
+    *siglen = signature.size();
+    return 1;
+  } catch (const Error& e) {
+    VHSM_RAISE_ERROR(c->provider, e);
+    return 0;
+  }
+}
+
+int sign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize, const unsigned char* tbs,
+         size_t tbslen) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  if (!sig) {
+    *siglen = size_t(EVP_PKEY_get_size(c->key->pkey));
+    return 1;
+  }
+  if (c->signsRemotely()) return remoteSign(c, sig, siglen, sigsize, tbs, tbslen);
+  *siglen = sigsize;
+  return EVP_PKEY_sign(c->shadow, sig, siglen, tbs, tbslen) > 0;
+}
+
+int verify(void* vctx, const unsigned char* sig, size_t siglen, const unsigned char* tbs,
+           size_t tbslen) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  return EVP_PKEY_verify(c->shadow, sig, siglen, tbs, tbslen) > 0;
+}
+
+int digestUpdate(void* vctx, const unsigned char* data, size_t length) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  return c->digest && EVP_DigestUpdate(c->digest, data, length);
+}
+
+bool finishDigest(SignatureCtx* c, unsigned char* out, unsigned int& length) {
+  return c->digest && EVP_DigestFinal_ex(c->digest, out, &length);
+}
+
+int digestSignFinal(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  if (!sig) return sign(vctx, nullptr, siglen, sigsize, nullptr, 0);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  return finishDigest(c, md, length) && sign(vctx, sig, siglen, sigsize, md, length);
+}
+
+int digestVerifyFinal(void* vctx, const unsigned char* sig, size_t siglen) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  return finishDigest(c, md, length) && verify(vctx, sig, siglen, md, length);
+}
+
+// Ed25519: one-shot over the whole message.
+int digestSign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize,
+               const unsigned char* tbs, size_t tbslen) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  if (!sig) return sign(vctx, nullptr, siglen, sigsize, nullptr, 0);
+  if (c->signsRemotely()) return remoteSign(c, sig, siglen, sigsize, tbs, tbslen);
+  *siglen = sigsize;
+  return EVP_DigestSign(c->edShadow, sig, siglen, tbs, tbslen) > 0;
+}
+
+int digestVerify(void* vctx, const unsigned char* sig, size_t siglen, const unsigned char* tbs,
+                 size_t tbslen) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  return EVP_DigestVerify(c->edShadow, sig, siglen, tbs, tbslen) > 0;
+}
+
+int getCtxParams(void* vctx, OSSL_PARAM params[]) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  return c->shadow && EVP_PKEY_CTX_get_params(c->shadow, params);
+}
+
+int setCtxParams(void* vctx, const OSSL_PARAM params[]) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  return c->shadow && EVP_PKEY_CTX_set_params(c->shadow, params);
+}
+
+// The default provider's tables for the same algorithm.
+template <bool Settable>
+const OSSL_PARAM* paramTable(ProviderContext* p, const char* algorithm) {
+  EVP_SIGNATURE* s = EVP_SIGNATURE_fetch(p->defaultLibctx(), algorithm, nullptr);
+  const OSSL_PARAM* table =
+      Settable ? EVP_SIGNATURE_settable_ctx_params(s) : EVP_SIGNATURE_gettable_ctx_params(s);
+  EVP_SIGNATURE_free(s);
+  return table;
+}
+
+template <const char* const& Algorithm>
+struct Functions {
+  static void* newCtx(void* provctx, const char*) {
+    return provider::newCtx(static_cast<ProviderContext*>(provctx), Algorithm);
+  }
+  static int signInit(void* c, void* key, const OSSL_PARAM params[]) {
+    return init(c, key, true, false, nullptr, params);
+  }
+  static int verifyInit(void* c, void* key, const OSSL_PARAM params[]) {
+    return init(c, key, false, false, nullptr, params);
+  }
+  static int digestSignInit(void* c, const char* md, void* key, const OSSL_PARAM params[]) {
+    return init(c, key, true, true, md, params);
+  }
+  static int digestVerifyInit(void* c, const char* md, void* key, const OSSL_PARAM params[]) {
+    return init(c, key, false, true, md, params);
+  }
+  static const OSSL_PARAM* gettable(void* vctx, void* provctx) {
+    auto* p =
+        vctx ? static_cast<SignatureCtx*>(vctx)->provider : static_cast<ProviderContext*>(provctx);
+    return paramTable<false>(p, Algorithm);
+  }
+  static const OSSL_PARAM* settable(void* vctx, void* provctx) {
+    auto* p =
+        vctx ? static_cast<SignatureCtx*>(vctx)->provider : static_cast<ProviderContext*>(provctx);
+    return paramTable<true>(p, Algorithm);
+  }
+};
+
+#define VHSM_FN(id, fn) \
+  { id, reinterpret_cast<void (*)()>(fn) }
+
+#define VHSM_COMMON_SIGNATURE_FUNCTIONS(A)                                                        \
+  VHSM_FN(OSSL_FUNC_SIGNATURE_NEWCTX, Functions<A>::newCtx),                                      \
+      VHSM_FN(OSSL_FUNC_SIGNATURE_FREECTX, freeCtx), VHSM_FN(OSSL_FUNC_SIGNATURE_DUPCTX, dupCtx), \
+      VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, Functions<A>::digestSignInit),                \
+      VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, Functions<A>::digestVerifyInit),            \
+      VHSM_FN(OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, getCtxParams),                                  \
+      VHSM_FN(OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, Functions<A>::gettable),                   \
+      VHSM_FN(OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, setCtxParams),                                  \
+      VHSM_FN(OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, Functions<A>::settable)
+
+// ECDSA and RSA: sign a digest, or hash a message here and sign its digest.
+template <const char* const& A>
+const OSSL_DISPATCH kDigestSigner[] = {
+    VHSM_COMMON_SIGNATURE_FUNCTIONS(A),
+    VHSM_FN(OSSL_FUNC_SIGNATURE_SIGN_INIT, Functions<A>::signInit),
+    VHSM_FN(OSSL_FUNC_SIGNATURE_SIGN, sign),
+    VHSM_FN(OSSL_FUNC_SIGNATURE_VERIFY_INIT, Functions<A>::verifyInit),
+    VHSM_FN(OSSL_FUNC_SIGNATURE_VERIFY, verify),
+    VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, digestUpdate),
+    VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, digestSignFinal),
+    VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, digestUpdate),
+    VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, digestVerifyFinal),
+    {0, nullptr}};
+
+// Ed25519: one-shot over the whole message, as in the default provider.
+const OSSL_DISPATCH kMessageSigner[] = {VHSM_COMMON_SIGNATURE_FUNCTIONS(kEd25519),
+                                        VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN, digestSign),
+                                        VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, digestVerify),
+                                        {0, nullptr}};
+
+}  // namespace
+
+extern const OSSL_DISPATCH* const kEcdsaSignatureFunctions = kDigestSigner<kEcdsa>;
+extern const OSSL_DISPATCH* const kRsaSignatureFunctions = kDigestSigner<kRsa>;
+extern const OSSL_DISPATCH* const kEd25519SignatureFunctions = kMessageSigner;
+
+}  // namespace vhsm::provider
