@@ -9,11 +9,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "client_impl.hpp"
 #include "frame.hpp"
 
 namespace vhsm {
+
+using namespace std::chrono_literals;
 
 std::string errorName(ErrorCode code) {
   auto enumerants = capnp::Schema::from<ErrorCode>().getEnumerants();
@@ -59,8 +62,14 @@ void Client::Impl::connectSocket() {
   int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (s < 0)
     throw transportError(ErrorKind::unreachable, std::string("socket: ") + strerror(errno));
-  if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  auto giveUp = std::chrono::steady_clock::now() + (generation ? options.restartGrace : 0ms);
+  while (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     int e = errno;
+    bool restarting = e == ECONNREFUSED || e == ENOENT || e == EAGAIN;
+    if (e == EINTR || (restarting && std::chrono::steady_clock::now() < giveUp)) {
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
     ::close(s);
     throw transportError(ErrorKind::unreachable,
                          "cannot reach vhsm-keyd at " + options.socketPath + ": " + strerror(e));

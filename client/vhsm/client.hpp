@@ -57,6 +57,9 @@ std::string errorName(ErrorCode code);
 struct ClientOptions {
   std::string socketPath = "/run/vhsm/keyd.sock";
   std::chrono::milliseconds timeout{30000};  // per request; PBKDF2 logins take a while
+  // Once a connection has been lost, how long reconnecting waits for keyd to come back (a
+  // restart) before giving up; a first connection fails at once.
+  std::chrono::milliseconds restartGrace{3000};
 };
 
 struct UserFlags {

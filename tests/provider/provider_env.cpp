@@ -4,6 +4,7 @@
 #include <openssl/provider.h>
 
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace vhsm::test {
@@ -13,6 +14,36 @@ std::string providerModule() {
 }
 std::string opensslBinary() {
   return OPENSSL_BINARY;
+}
+
+std::vector<std::string> providerProcessEnv(const std::string& config) {
+  std::vector<std::string> env = {"OPENSSL_CONF=" + config};
+#ifdef SANITIZER_PRELOAD
+  env.push_back("LD_PRELOAD=" SANITIZER_PRELOAD);
+  env.push_back("ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0");
+#endif
+  return env;
+}
+
+CommandResult openssl(const std::string& config, std::vector<std::string> args) {
+  args.insert(args.begin(), opensslBinary());
+  return runCommand(args, "", providerProcessEnv(config));
+}
+
+std::string writeFile(const TempDir& dir, const std::string& name, const Bytes& data) {
+  auto path = (dir.path() / name).string();
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
+  return path;
+}
+
+std::string writeFile(const TempDir& dir, const std::string& name, const std::string& text) {
+  return writeFile(dir, name, Bytes(text.begin(), text.end()));
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 ProviderEnv::ProviderEnv(ProviderOptions options) {

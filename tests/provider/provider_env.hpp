@@ -43,4 +43,12 @@ class ProviderEnv {
 std::string providerModule();
 std::string opensslBinary();
 
+// Environment for a process (openssl, nginx, python) that loads vhsm.so through config.
+std::vector<std::string> providerProcessEnv(const std::string& config);
+// The openssl binary with config.
+CommandResult openssl(const std::string& config, std::vector<std::string> args);
+std::string writeFile(const TempDir& dir, const std::string& name, const Bytes& data);
+std::string writeFile(const TempDir& dir, const std::string& name, const std::string& text);
+std::string readFile(const std::string& path);
+
 }  // namespace vhsm::test

@@ -35,28 +35,6 @@ std::string hexOf(const CommandResult& r) {
   return s.substr(0, s.find_first_of(" \n"));
 }
 
-// Environment for an openssl process that loads vhsm.so.
-std::vector<std::string> providerEnv(const std::string& config) {
-  std::vector<std::string> env = {"OPENSSL_CONF=" + config};
-#ifdef SANITIZER_PRELOAD
-  env.push_back("LD_PRELOAD=" SANITIZER_PRELOAD);
-  env.push_back("ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0");
-#endif
-  return env;
-}
-
-CommandResult openssl(const std::string& config, std::vector<std::string> args) {
-  args.insert(args.begin(), opensslBinary());
-  return runCommand(args, "", providerEnv(config));
-}
-
-std::string writeFile(const TempDir& dir, const std::string& name, const Bytes& data) {
-  auto path = (dir.path() / name).string();
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
-  return path;
-}
-
 }  // namespace
 
 TEST_CASE("openssl list shows what vhsm offers, whether or not keyd is up") {
@@ -177,7 +155,8 @@ TEST_CASE("under the global preference, openssl speed and a TLS 1.3 exchange wor
   std::string port = std::to_string(20000 + random() % 20000);
   pid_t server = fork();
   if (server == 0) {
-    auto environment = providerEnv(env.config());  // putenv keeps the pointers: keep the strings
+    auto environment =
+        providerProcessEnv(env.config());  // putenv keeps the pointers: keep the strings
     for (auto& e : environment) putenv(e.data());
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
@@ -191,7 +170,7 @@ TEST_CASE("under the global preference, openssl speed and a TLS 1.3 exchange wor
   for (int attempt = 0; attempt < 50; ++attempt) {
     client = runCommand({opensslBinary(), "s_client", "-connect", "127.0.0.1:" + port, "-tls1_3",
                          "-CAfile", certFile, "-ign_eof"},
-                        "GET / HTTP/1.0\r\n\r\n", providerEnv(env.config()));
+                        "GET / HTTP/1.0\r\n\r\n", providerProcessEnv(env.config()));
     if (client.out.find("TLSv1.3") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -1,9 +1,12 @@
 #include "keyd_process.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +84,74 @@ CommandResult runCommand(const std::vector<std::string>& argv, const std::string
   r.err = drain(fd);
   close(fd);
   return r;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& env,
+                                     const std::filesystem::path& output) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    int out = open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    setpgid(0, 0);  // its own group: servers' worker processes are stopped with it
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  setpgid(pid_, pid_);
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (!running()) return;
+  ::kill(-pid_, SIGTERM);
+  for (int i = 0; i < 100 && running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (running()) ::kill(-pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+}
+
+bool BackgroundProcess::running() {
+  int status;
+  return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+void BackgroundProcess::signal(int sig) {
+  ::kill(pid_, sig);
+}
+
+int freePort() {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof addr;
+  if (bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr*>(&addr), &length) != 0)
+    throw std::runtime_error("no free port");
+  close(s);
+  return ntohs(addr.sin_port);
+}
+
+bool waitForPort(int port) {
+  for (int i = 0; i < 500; ++i) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(uint16_t(port));
+    bool up = connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(s);
+    if (up) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 TempDir::TempDir() {

@@ -22,6 +22,28 @@ struct CommandResult {
 CommandResult runCommand(const std::vector<std::string>& argv, const std::string& input = {},
                          const std::vector<std::string>& env = {});
 
+// A server a test starts (s_server, nginx, python): output to a file, SIGTERM then SIGKILL
+// and reaped on destruction, so no test leaves one behind.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    const std::filesystem::path& output);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  pid_t pid() const { return pid_; }
+  bool running();
+  void signal(int sig);
+
+ private:
+  pid_t pid_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int freePort();
+// Waits (up to 10 s) until something accepts connections on 127.0.0.1:port.
+bool waitForPort(int port);
+
 std::string keydBinary();
 std::string adminBinary();
 

@@ -1,9 +1,13 @@
 #include "openssl_reference.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <stdexcept>
 
@@ -71,6 +75,104 @@ Bytes randomBytes(size_t n) {
   Bytes out(n);
   RAND_bytes(out.data(), int(n));
   return out;
+}
+
+namespace {
+
+Bytes bignumParam(EVP_PKEY* pkey, const char* name) {
+  BIGNUM* bn = nullptr;
+  if (!EVP_PKEY_get_bn_param(pkey, name, &bn)) throw std::runtime_error("no key parameter");
+  Bytes out(size_t(BN_num_bytes(bn)));
+  BN_bn2bin(bn, out.data());
+  BN_clear_free(bn);
+  return out;
+}
+
+EVP_PKEY* readPrivate(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), int(pem.size()));
+  EVP_PKEY* pkey =
+      PEM_read_bio_PrivateKey_ex(bio, nullptr, nullptr, nullptr, nullptr, "provider=default");
+  BIO_free(bio);
+  if (!pkey) throw std::runtime_error("cannot read a reference key");
+  return pkey;
+}
+
+// Runs sign or verify over data as params say, with the default provider.
+template <typename Operation>
+bool withSignatureCtx(EVP_PKEY* pkey, const SignatureParams& params, bool signing,
+                      Operation operation) {
+  bool ed25519 = EVP_PKEY_is_a(pkey, "ED25519");
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* ctx = nullptr;
+  const char* mdName = ed25519 ? nullptr : params.hash.c_str();
+  bool ok =
+      (signing ? EVP_DigestSignInit_ex(md, &ctx, mdName, nullptr, "provider=default", pkey, nullptr)
+               : EVP_DigestVerifyInit_ex(md, &ctx, mdName, nullptr, "provider=default", pkey,
+                                         nullptr)) > 0;
+  if (ok && params.pss)
+    ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, params.saltLength) > 0;
+  ok = ok && operation(md);
+  EVP_MD_CTX_free(md);
+  return ok;
+}
+
+}  // namespace
+
+ReferenceKey referenceKey(const std::string& kind) {
+  EVP_PKEY* pkey = kind == "ED25519" ? EVP_PKEY_Q_keygen(nullptr, "provider=default", "ED25519")
+                   : kind == "RSA"
+                       ? EVP_PKEY_Q_keygen(nullptr, "provider=default", "RSA", size_t(2048))
+                       : EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", kind.c_str());
+  if (!pkey) throw std::runtime_error("reference key generation failed");
+  ReferenceKey key;
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PKCS8PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long length = BIO_get_mem_data(bio, &data);
+  key.privatePem.assign(data, size_t(length));
+  BIO_free(bio);
+  unsigned char* der = nullptr;
+  int derLength = i2d_PUBKEY(pkey, &der);
+  key.publicDer.assign(der, der + derLength);
+  OPENSSL_free(der);
+  if (kind == "ED25519") {
+    key.secret.resize(32);
+    size_t n = key.secret.size();
+    EVP_PKEY_get_raw_private_key(pkey, key.secret.data(), &n);
+  } else {
+    key.secret =
+        bignumParam(pkey, kind == "RSA" ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY);
+  }
+  EVP_PKEY_free(pkey);
+  return key;
+}
+
+bool referenceVerify(const Bytes& publicDer, const SignatureParams& params, const Bytes& data,
+                     const Bytes& signature) {
+  const unsigned char* p = publicDer.data();
+  EVP_PKEY* pkey = d2i_PUBKEY_ex(nullptr, &p, long(publicDer.size()), nullptr, "provider=default");
+  if (!pkey) return false;
+  bool ok = withSignatureCtx(pkey, params, false, [&](EVP_MD_CTX* md) {
+    return EVP_DigestVerify(md, signature.data(), signature.size(), data.data(), data.size()) == 1;
+  });
+  EVP_PKEY_free(pkey);
+  return ok;
+}
+
+Bytes referenceSign(const std::string& privatePem, const SignatureParams& params,
+                    const Bytes& data) {
+  EVP_PKEY* pkey = readPrivate(privatePem);
+  Bytes signature(size_t(EVP_PKEY_get_size(pkey)));
+  bool ok = withSignatureCtx(pkey, params, true, [&](EVP_MD_CTX* md) {
+    size_t length = signature.size();
+    bool signed_ = EVP_DigestSign(md, signature.data(), &length, data.data(), data.size()) == 1;
+    signature.resize(length);
+    return signed_;
+  });
+  EVP_PKEY_free(pkey);
+  if (!ok) throw std::runtime_error("reference signature failed");
+  return signature;
 }
 
 }  // namespace vhsm::test

@@ -1,0 +1,172 @@
+// Signing keys in keyd (EC P-256/P-384, Ed25519, RSA) through the client library: generated
+// and imported, public key exported, every signature verified by OpenSSL's default provider
+// (and, where the scheme is deterministic, equal to its signature bit for bit), usage fixed
+// at creation, and the private key nowhere in the store file.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+
+#include "hex.hpp"
+#include "keyd_process.hpp"
+#include "openssl_reference.hpp"
+#include "refusal.hpp"
+
+using namespace vhsm;
+using namespace vhsm::test;
+
+namespace {
+
+const Bytes kMessage = bytesOf("sign me");
+
+struct Kind {
+  KeyType type;
+  const char* reference;  // referenceKey's name
+  uint32_t bits;
+};
+const Kind kKinds[] = {{KeyType::EC_P256, "P-256", 256},
+                       {KeyType::EC_P384, "P-384", 384},
+                       {KeyType::ED25519, "ED25519", 256},
+                       {KeyType::RSA, "RSA", 2048}};
+
+// keyd signs a digest (ECDSA, RSA) or the message (Ed25519).
+Bytes signedBy(Client& c, const std::string& id, KeyType type, const SignatureParams& p) {
+  SignOptions o;
+  o.hash = p.hash == "SHA1"     ? HashAlgorithm::SHA1
+           : p.hash == "SHA384" ? HashAlgorithm::SHA384
+           : p.hash == "SHA512" ? HashAlgorithm::SHA512
+                                : HashAlgorithm::SHA256;
+  o.mgf1Hash = o.hash;
+  o.rsaPadding = p.pss ? RsaPadding::PSS : RsaPadding::PKCS1;
+  o.pssSaltLength = p.saltLength;
+  return c.sign(id, o, type == KeyType::ED25519 ? kMessage : referenceDigest(p.hash, kMessage));
+}
+
+bool contains(const Bytes& haystack, const Bytes& needle) {
+  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
+         haystack.end();
+}
+
+}  // namespace
+
+TEST_CASE("generated signing keys sign what the default provider verifies") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  for (const auto& kind : kKinds) {
+    INFO(kind.reference);
+    std::string id = std::string("gen-") + kind.reference;
+    alice->keyGenerate(id, kind.type);
+    auto info = alice->keyInfo(id);
+    CHECK(info.type == kind.type);
+    CHECK(info.bits == kind.bits);
+    CHECK(info.usage == KeyUsage::SIGN);
+    auto pub = alice->keyPublic(id);
+    for (const char* hash : {"SHA256", "SHA384", "SHA512"}) {
+      SignatureParams p;
+      p.hash = hash;
+      CHECK(referenceVerify(pub, p, kMessage, signedBy(*alice, id, kind.type, p)));
+    }
+  }
+  alice->keyGenerate("rsa3072", KeyType::RSA, 3072);
+  CHECK(alice->keyInfo("rsa3072").bits == 3072);
+  CHECK(refusalOf([&] { alice->keyGenerate("rsa1024", KeyType::RSA, 1024); }) ==
+        ErrorCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE("imported keys keep their public key and sign like the default provider") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  for (const auto& kind : kKinds) {
+    INFO(kind.reference);
+    auto ref = referenceKey(kind.reference);
+    std::string id = std::string("imp-") + kind.reference;
+    alice->keyImport(id, kind.type, Bytes(ref.privatePem.begin(), ref.privatePem.end()));
+    CHECK(alice->keyPublic(id) == ref.publicDer);
+    SignatureParams p;
+    auto signature = signedBy(*alice, id, kind.type, p);
+    CHECK(referenceVerify(ref.publicDer, p, kMessage, signature));
+    // Ed25519 and RSA PKCS#1 v1.5 are deterministic: the very same bytes.
+    if (kind.type == KeyType::ED25519 || kind.type == KeyType::RSA)
+      CHECK(signature == referenceSign(ref.privatePem, p, kMessage));
+  }
+}
+
+TEST_CASE("RSA-PSS signs with every salt length convention and digest") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  auto ref = referenceKey("RSA");
+  alice->keyImport("rsa", KeyType::RSA, Bytes(ref.privatePem.begin(), ref.privatePem.end()));
+  for (const char* hash : {"SHA1", "SHA256", "SHA384", "SHA512"})
+    for (int salt : {-1, -2, -3, 0, 20}) {
+      INFO(hash << " salt " << salt);
+      SignatureParams p{hash, true, salt};
+      SignatureParams verify{hash, true, salt == -1 ? -1 : -2};  // -2: recover any length
+      if (salt >= 0) verify.saltLength = salt;
+      CHECK(referenceVerify(ref.publicDer, verify, kMessage,
+                            signedBy(*alice, "rsa", KeyType::RSA, p)));
+    }
+}
+
+TEST_CASE("signing keys refuse what they are not for, with specific errors") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  alice->keyGenerate("ec", KeyType::EC_P256);
+  alice->keyGenerate("mac", KeyType::HMAC);
+  auto digest = referenceDigest("SHA256", kMessage);
+  SignOptions sha256;
+  CHECK(refusalOf([&] { alice->hmac("ec", HashAlgorithm::SHA256, kMessage); }) ==
+        ErrorCode::USAGE_NOT_PERMITTED);
+  CHECK(refusalOf([&] { alice->gcmEncrypt("ec", randomBytes(12), {}, kMessage); }) ==
+        ErrorCode::USAGE_NOT_PERMITTED);
+  CHECK(refusalOf([&] { alice->sign("mac", sha256, digest); }) == ErrorCode::USAGE_NOT_PERMITTED);
+  CHECK(refusalOf([&] { alice->keyPublic("mac"); }) == ErrorCode::USAGE_NOT_PERMITTED);
+  CHECK(refusalOf([&] { alice->sign("nope", sha256, digest); }) == ErrorCode::UNKNOWN_KEY);
+  // A digest of the wrong length for its algorithm.
+  CHECK(refusalOf([&] { alice->sign("ec", sha256, kMessage); }) == ErrorCode::INVALID_ARGUMENT);
+
+  auto rsa = referenceKey("RSA");
+  Bytes pem(rsa.privatePem.begin(), rsa.privatePem.end());
+  CHECK(refusalOf([&] { alice->keyImport("x", KeyType::EC_P256, pem); }) ==
+        ErrorCode::KEY_TYPE_MISMATCH);
+  auto p384 = referenceKey("P-384");
+  CHECK(refusalOf([&] {
+          alice->keyImport("x", KeyType::EC_P256,
+                           Bytes(p384.privatePem.begin(), p384.privatePem.end()));
+        }) == ErrorCode::KEY_TYPE_MISMATCH);
+  CHECK(refusalOf([&] { alice->keyImport("x", KeyType::RSA, bytesOf("not a key")); }) ==
+        ErrorCode::INVALID_ARGUMENT);
+  // A public key is not a private key.
+  CHECK(refusalOf([&] { alice->keyImport("x", KeyType::RSA, rsa.publicDer); }) ==
+        ErrorCode::INVALID_ARGUMENT);
+  CHECK(refusalOf([&] { alice->keyInfo("x"); }) == ErrorCode::UNKNOWN_KEY);
+}
+
+TEST_CASE("users cannot use each other's signing keys") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  auto bob = keyd.newUser("bob", "pw2");
+  alice->keyGenerate("ec", KeyType::EC_P256);
+  CHECK(refusalOf([&] { bob->keyPublic("ec"); }) == ErrorCode::UNKNOWN_KEY);
+  CHECK(refusalOf([&] { bob->sign("ec", {}, referenceDigest("SHA256", kMessage)); }) ==
+        ErrorCode::UNKNOWN_KEY);
+}
+
+TEST_CASE("no private key byte reaches the store file") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  std::vector<ReferenceKey> keys;
+  for (const auto& kind : kKinds) {
+    keys.push_back(referenceKey(kind.reference));
+    alice->keyImport(std::string("k-") + kind.reference, kind.type,
+                     Bytes(keys.back().privatePem.begin(), keys.back().privatePem.end()));
+  }
+  keyd.stop();  // everything on disk
+  for (const auto& entry : std::filesystem::directory_iterator(keyd.store())) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    Bytes file{std::istreambuf_iterator<char>(in), {}};
+    for (const auto& key : keys) {
+      CHECK_FALSE(contains(file, key.secret));
+      CHECK_FALSE(contains(file, Bytes(key.secret.begin(), key.secret.begin() + 16)));
+    }
+  }
+  keyd.start();
+}
