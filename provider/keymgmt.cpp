@@ -204,9 +204,12 @@ struct Functions {
     EVP_KEYMGMT_free(km);
     return table;
   }
+  // ECDH runs in the default provider on an exported copy: only in-process keys export.
   static const char* operationName(int operation) {
-    if (operation != OSSL_OP_SIGNATURE) return nullptr;
-    return std::strcmp(Algorithm, kEc) == 0 ? "ECDSA" : Algorithm;
+    bool ec = std::strcmp(Algorithm, kEc) == 0;
+    if (operation == OSSL_OP_SIGNATURE) return ec ? "ECDSA" : Algorithm;
+    if (operation == OSSL_OP_KEYEXCH && ec) return "ECDH";
+    return nullptr;
   }
 };
 

@@ -4,6 +4,9 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <openssl/prov_ssl.h>
+
+#include <cstring>
 
 #include "provider_ctx.hpp"
 
@@ -127,6 +130,45 @@ const OSSL_ALGORITHM* queryOperation(void*, int operation, int* noCache) {
   }
 }
 
+// libssl offers a TLS group only when the key management it fetches for the group comes from
+// the provider that announced the group. Under default_properties = ?provider=vhsm that is
+// vhsm's EC key management, so vhsm announces the NIST curves too (their keys are made
+// in-process, see keymgmt.cpp), or ECDHE on them would silently disappear.
+struct TlsGroup {
+  const char* name;
+  const char* internalName;
+  unsigned int id;
+  unsigned int securityBits;
+};
+constexpr TlsGroup kTlsGroups[] = {
+    {"secp256r1", "prime256v1", 23, 128}, {"P-256", "prime256v1", 23, 128},
+    {"secp384r1", "secp384r1", 24, 192},  {"P-384", "secp384r1", 24, 192},
+    {"secp521r1", "secp521r1", 25, 256},  {"P-521", "secp521r1", 25, 256}};
+
+int getCapabilities(void*, const char* capability, OSSL_CALLBACK* callback, void* arg) {
+  if (std::strcmp(capability, "TLS-GROUP") != 0) return 0;
+  for (const auto& g : kTlsGroups) {
+    unsigned int id = g.id, bits = g.securityBits, isKem = 0;
+    int minTls = TLS1_VERSION, maxTls = 0, minDtls = DTLS1_VERSION, maxDtls = 0;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME, const_cast<char*>(g.name),
+                                         0),
+        OSSL_PARAM_construct_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME_INTERNAL,
+                                         const_cast<char*>(g.internalName), 0),
+        OSSL_PARAM_construct_uint(OSSL_CAPABILITY_TLS_GROUP_ID, &id),
+        OSSL_PARAM_construct_utf8_string(OSSL_CAPABILITY_TLS_GROUP_ALG, const_cast<char*>("EC"), 0),
+        OSSL_PARAM_construct_uint(OSSL_CAPABILITY_TLS_GROUP_SECURITY_BITS, &bits),
+        OSSL_PARAM_construct_uint(OSSL_CAPABILITY_TLS_GROUP_IS_KEM, &isKem),
+        OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MIN_TLS, &minTls),
+        OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MAX_TLS, &maxTls),
+        OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MIN_DTLS, &minDtls),
+        OSSL_PARAM_construct_int(OSSL_CAPABILITY_TLS_GROUP_MAX_DTLS, &maxDtls),
+        OSSL_PARAM_construct_end()};
+    if (!callback(params, arg)) return 0;
+  }
+  return 1;
+}
+
 const OSSL_PARAM* gettableParams(void*) {
   static const OSSL_PARAM params[] = {
       OSSL_PARAM_DEFN(OSSL_PROV_PARAM_NAME, OSSL_PARAM_UTF8_PTR, nullptr, 0),
@@ -166,6 +208,7 @@ const OSSL_DISPATCH kProviderFunctions[] = {
     {OSSL_FUNC_PROVIDER_GET_PARAMS, reinterpret_cast<void (*)()>(getParams)},
     {OSSL_FUNC_PROVIDER_QUERY_OPERATION, reinterpret_cast<void (*)()>(queryOperation)},
     {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, reinterpret_cast<void (*)()>(getReasonStrings)},
+    {OSSL_FUNC_PROVIDER_GET_CAPABILITIES, reinterpret_cast<void (*)()>(getCapabilities)},
     {0, nullptr}};
 
 }  // namespace

@@ -478,46 +478,15 @@ TEST_CASE("the key's bytes never appear in the memory of a process using it") {
   char c = 0;
   REQUIRE(read(fromChild[0], &c, 1) == 1);
   CHECK(c == 'y');
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  std::ifstream mem("/proc/" + std::to_string(pid) + "/mem", std::ios::binary);
-  std::string line;
-  size_t scanned = 0;
-  bool foundHmac = false, foundAes = false;
-  Bytes probe(hmacKey.begin(), hmacKey.begin() + 16), probeAes(aesKey.begin(), aesKey.begin() + 16);
-  while (std::getline(maps, line)) {
-    std::istringstream fields(line);
-    std::string range, perms;
-    fields >> range >> perms;
-    if (perms[0] != 'r' || line.find("[vvar]") != std::string::npos) continue;
-    auto dash = range.find('-');
-    uint64_t from = std::stoull(range.substr(0, dash), nullptr, 16);
-    uint64_t to = std::stoull(range.substr(dash + 1), nullptr, 16);
-    // Sanitizer shadow regions span terabytes of reserved, never-written memory: skip them.
-    if (to - from > (uint64_t(1) << 30)) continue;
-    // Read in chunks that overlap by a probe's length, so no match is split between two.
-    constexpr uint64_t kChunk = 4 << 20;
-    for (uint64_t at = from; at < to; at += kChunk) {
-      uint64_t end = std::min(to, at + kChunk + probe.size());
-      std::vector<char> bytes(end - at);
-      mem.clear();
-      mem.seekg(std::streamoff(at));
-      if (!mem.read(bytes.data(), std::streamsize(bytes.size()))) break;
-      scanned += bytes.size();
-      auto has = [&](const Bytes& needle) {
-        return std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end(),
-                           [](char a, uint8_t b) { return uint8_t(a) == b; }) != bytes.end();
-      };
-      foundHmac |= has(probe);
-      foundAes |= has(probeAes);
-    }
-  }
+  auto scan = scanProcessMemory(pid, {Bytes(hmacKey.begin(), hmacKey.begin() + 16),
+                                      Bytes(aesKey.begin(), aesKey.begin() + 16)});
   [[maybe_unused]] auto w = write(toChild[1], "x", 1);
   close(toChild[1]);
   close(fromChild[0]);
   waitpid(pid, nullptr, 0);
-  CHECK(scanned > 1000000);
-  CHECK_FALSE(foundHmac);
-  CHECK_FALSE(foundAes);
+  CHECK(scan.scannedBytes > 1000000);
+  CHECK_FALSE(scan.found[0]);
+  CHECK_FALSE(scan.found[1]);
 }
 
 TEST_CASE("a cipher context copied mid-message gives an independent, correct result") {

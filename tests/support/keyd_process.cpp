@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -124,6 +125,43 @@ bool BackgroundProcess::running() {
 
 void BackgroundProcess::signal(int sig) {
   ::kill(pid_, sig);
+}
+
+MemoryScan scanProcessMemory(pid_t pid, const std::vector<Bytes>& needles) {
+  MemoryScan scan;
+  scan.found.assign(needles.size(), false);
+  size_t longest = 0;
+  for (const auto& n : needles) longest = std::max(longest, n.size());
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::ifstream mem("/proc/" + std::to_string(pid) + "/mem", std::ios::binary);
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string range, perms;
+    fields >> range >> perms;
+    if (perms[0] != 'r' || line.find("[vvar]") != std::string::npos) continue;
+    auto dash = range.find('-');
+    uint64_t from = std::stoull(range.substr(0, dash), nullptr, 16);
+    uint64_t to = std::stoull(range.substr(dash + 1), nullptr, 16);
+    // Sanitizer shadow regions span terabytes of reserved, never-written memory: skip them.
+    if (to - from > (uint64_t(1) << 30)) continue;
+    // Read in chunks that overlap by a needle's length, so no match is split between two.
+    constexpr uint64_t kChunk = 4 << 20;
+    for (uint64_t at = from; at < to; at += kChunk) {
+      uint64_t end = std::min(to, at + kChunk + longest);
+      std::vector<char> bytes(end - at);
+      mem.clear();
+      mem.seekg(std::streamoff(at));
+      if (!mem.read(bytes.data(), std::streamsize(bytes.size()))) break;
+      scan.scannedBytes += bytes.size();
+      for (size_t i = 0; i < needles.size(); ++i)
+        scan.found[i] = scan.found[i] || std::search(bytes.begin(), bytes.end(), needles[i].begin(),
+                                                     needles[i].end(), [](char a, uint8_t b) {
+                                                       return uint8_t(a) == b;
+                                                     }) != bytes.end();
+    }
+  }
+  return scan;
 }
 
 int freePort() {

@@ -44,6 +44,13 @@ int freePort();
 // Waits (up to 10 s) until something accepts connections on 127.0.0.1:port.
 bool waitForPort(int port);
 
+// Searches every readable mapping of a live process (/proc/PID/mem) for each needle.
+struct MemoryScan {
+  size_t scannedBytes = 0;
+  std::vector<bool> found;
+};
+MemoryScan scanProcessMemory(pid_t pid, const std::vector<Bytes>& needles);
+
 std::string keydBinary();
 std::string adminBinary();
 
