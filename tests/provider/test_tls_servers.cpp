@@ -1,0 +1,190 @@
+// Unmodified TLS servers that only read key files, given the PEM file that names a vhsm key
+// (`vhsm-admin key uri-pem`): Debian's nginx with a master and workers under parallel curl
+// load, through a reload and a keyd restart; Python's ssl module. The key's private bytes
+// never appear in the memory of nginx's workers.
+#include <signal.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <thread>
+
+#include "openssl_reference.hpp"
+#include "provider_env.hpp"
+
+using namespace vhsm;
+using namespace vhsm::test;
+
+namespace {
+
+constexpr const char* kNginx = "/usr/sbin/nginx";
+constexpr const char* kPython = "/usr/bin/python3";
+constexpr const char* kCurl = "/usr/bin/curl";
+
+ProviderOptions noPreference() {
+  ProviderOptions o;
+  o.globalPreference = false;
+  return o;
+}
+
+// A key imported from a file we made (so its private bytes are known to search for), its
+// certificate, and the URI PEM vhsm-admin prints for it.
+struct ServerKey {
+  ReferenceKey key;
+  std::string cert, uriPem;
+};
+
+ServerKey serverKey(ProviderEnv& env, const TempDir& dir) {
+  ServerKey s;
+  s.key = referenceKey("P-256");
+  env.alice().keyImport("web", KeyType::EC_P256,
+                        Bytes(s.key.privatePem.begin(), s.key.privatePem.end()));
+  s.cert = (dir.path() / "web.crt").string();
+  auto made = openssl(env.config(), {"req", "-new", "-x509", "-key", "vhsm:web", "-subj",
+                                     "/CN=localhost", "-days", "2", "-out", s.cert});
+  REQUIRE(made.status == 0);
+  auto passwordFile = writeFile(dir, "alice.pw", std::string(ProviderEnv::kPassword) + "\n");
+  auto pem = runCommand({adminBinary(), "--socket", env.keyd().socket(), "--user", "alice",
+                         "--password-file", passwordFile, "key", "uri-pem", "web"});
+  INFO(pem.err);
+  REQUIRE(pem.status == 0);
+  CHECK(pem.out.find("-----BEGIN VHSM KEY URI-----") == 0);
+  s.uriPem = writeFile(dir, "web.uri.pem", pem.out);
+  return s;
+}
+
+bool fetch(const std::string& cert, int port, std::string* body = nullptr) {
+  auto r = runCommand({kCurl, "-sS", "--max-time", "10", "--cacert", cert, "--resolve",
+                       "localhost:" + std::to_string(port) + ":127.0.0.1",
+                       "https://localhost:" + std::to_string(port) + "/"});
+  if (body) *body = r.out;
+  return r.status == 0 && r.out == "vhsm\n";
+}
+
+// `loops` parallel loops of `each` requests; returns how many failed.
+int parallelRequests(const std::string& cert, int port, int loops, int each) {
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < loops; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < each; ++i)
+        if (!fetch(cert, port)) ++failed;
+    });
+  for (auto& t : threads) t.join();
+  return failed;
+}
+
+std::vector<pid_t> childrenOf(pid_t parent) {
+  std::vector<pid_t> pids;
+  std::ifstream children("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) +
+                         "/children");
+  for (pid_t pid; children >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+std::string nginxConfig(const TempDir& dir, const ServerKey& key, int port) {
+  auto root = dir.path().string();
+  return "daemon off;\nmaster_process on;\nworker_processes 2;\nuser root;\n"
+         "pid " +
+         root + "/nginx.pid;\nerror_log " + root +
+         "/nginx-error.log info;\n"
+         "env OPENSSL_CONF;\nevents { worker_connections 256; }\n"
+         "http {\n  access_log off;\n"
+         "  client_body_temp_path " +
+         root + "/body; proxy_temp_path " + root +
+         "/proxy;\n"
+         "  fastcgi_temp_path " +
+         root + "/fastcgi; uwsgi_temp_path " + root +
+         "/uwsgi;\n"
+         "  scgi_temp_path " +
+         root +
+         "/scgi;\n"
+         "  server {\n    listen 127.0.0.1:" +
+         std::to_string(port) +
+         " ssl;\n"
+         "    ssl_certificate " +
+         key.cert + ";\n    ssl_certificate_key " + key.uriPem +
+         ";\n"
+         "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+         "    location / { return 200 \"vhsm\\n\"; }\n  }\n}\n";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "nginx serves with a vhsm key through reloads and keyd restarts, workers never holding it") {
+  ProviderEnv env(noPreference());
+  TempDir dir;
+  auto key = serverKey(env, dir);
+  int port = freePort();
+  auto conf = writeFile(dir, "nginx.conf", nginxConfig(dir, key, port));
+  BackgroundProcess nginx({kNginx, "-c", conf, "-p", dir.path().string()},
+                          providerProcessEnv(env.config()), dir.path() / "nginx.out");
+  REQUIRE(waitForPort(port));
+  INFO(readFile((dir.path() / "nginx-error.log").string()));
+  auto workers = childrenOf(nginx.pid());
+  CHECK(workers.size() == 2);
+
+  CHECK(parallelRequests(key.cert, port, 2, 100) == 0);
+
+  // The workers have signed ~200 handshakes: the private scalar is in none of them.
+  for (pid_t worker : workers) {
+    auto scan = scanProcessMemory(worker, {key.key.secret});
+    CHECK(scan.scannedBytes > 1000000);
+    CHECK_FALSE(scan.found[0]);
+  }
+
+  // Reload: new workers, which connect to keyd afresh.
+  nginx.signal(SIGHUP);
+  for (int i = 0; i < 200 && childrenOf(nginx.pid()) == workers; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(childrenOf(nginx.pid()) != workers);
+  CHECK(parallelRequests(key.cert, port, 2, 20) == 0);
+
+  // keyd restarts while two loops run: the workers reconnect and log in again.
+  auto logins = [&] {
+    int n = 0;
+    for (const auto& r : env.keyd().root()->auditList())
+      n += r.action == "login" && r.target == "alice" && r.result == ErrorCode::OK;
+    return n;
+  };
+  int loginsBefore = logins();
+  std::atomic<int> failed{-1};
+  std::thread load([&] { failed = parallelRequests(key.cert, port, 2, 60); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  env.keyd().stop();
+  env.keyd().start();
+  load.join();
+  CHECK(failed == 0);
+  CHECK(parallelRequests(key.cert, port, 2, 10) == 0);
+  CHECK(logins() >= loginsBefore + 2);  // both workers logged in again
+}
+
+TEST_CASE("Python's ssl module serves HTTPS with the URI PEM as its key file") {
+  ProviderEnv env(noPreference());
+  TempDir dir;
+  auto key = serverKey(env, dir);
+  int port = freePort();
+  auto script = writeFile(dir, "server.py", std::string(R"(
+import http.server, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"vhsm\n")
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[3])), Handler)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+)"));
+  BackgroundProcess python({kPython, script, key.cert, key.uriPem, std::to_string(port)},
+                           providerProcessEnv(env.config()), dir.path() / "python.out");
+  REQUIRE(waitForPort(port));
+  std::string body;
+  for (int i = 0; i < 5; ++i) {
+    INFO(readFile((dir.path() / "python.out").string()));
+    CHECK(fetch(key.cert, port, &body));
+  }
+}
