@@ -17,41 +17,12 @@
 #include <functional>
 #include <vector>
 
+#include "measure.hpp"
 #include "vhsm/client.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct Result {
-  double opsPerSecond, mbPerSecond, p50us, p99us;
-};
-
-// Runs op repeatedly for about `seconds`, timing each call.
-Result measure(double seconds, size_t bytesPerOp, const std::function<void()>& op) {
-  std::vector<double> latencies;
-  auto start = Clock::now();
-  auto end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  auto now = start;
-  while (now < end) {
-    auto t0 = Clock::now();
-    op();
-    now = Clock::now();
-    latencies.push_back(std::chrono::duration<double, std::micro>(now - t0).count());
-  }
-  double elapsed = std::chrono::duration<double>(now - start).count();
-  std::sort(latencies.begin(), latencies.end());
-  double ops = double(latencies.size()) / elapsed;
-  return {ops, ops * double(bytesPerOp) / 1e6, latencies[latencies.size() / 2],
-          latencies[latencies.size() * 99 / 100]};
-}
-
-void print(const char* name, size_t size, const Result& r, double reference) {
-  std::printf("| %-34s | %8zu | %12.0f | %9.1f | %8.1f | %8.1f | %6.2f |\n", name, size,
-              r.opsPerSecond, r.mbPerSecond, r.p50us, r.p99us,
-              reference > 0 ? r.opsPerSecond / reference : 1.0);
-}
+using namespace vhsm::bench;
 
 // The IPC ceiling: an echo server in another process on a SEQPACKET socketpair.
 Result rawRoundTrip(double seconds, size_t size, int serverCpu) {
@@ -119,12 +90,7 @@ int main(int argc, char** argv) {
   }
 
   std::printf("login (PBKDF2 at the store's iteration count): %.1f ms\n\n", loginMs);
-  std::printf("| %-34s | %8s | %12s | %9s | %8s | %8s | %6s |\n", "case", "bytes", "ops/s", "MB/s",
-              "p50 us", "p99 us", "ratio");
-  std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(),
-              std::string(10, '-').c_str(), std::string(14, '-').c_str(),
-              std::string(11, '-').c_str(), std::string(10, '-').c_str(),
-              std::string(10, '-').c_str(), std::string(8, '-').c_str());
+  printHeader();
 
   OSSL_LIB_CTX* libctx = nullptr;
   EVP_MAC* providerHmac = nullptr;

@@ -29,7 +29,8 @@ struct AsymmetricKey {
   bool localPrivate = false;
 };
 
-// The key management names, as OpenSSL's default provider spells them.
+// The key management names, as OpenSSL's default provider spells them. Compare them with
+// strcmp: without constant merging (sanitizer builds) each file may hold its own copy.
 inline constexpr const char* kEc = "EC";
 inline constexpr const char* kEd25519 = "ED25519";
 inline constexpr const char* kRsa = "RSA";

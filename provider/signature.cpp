@@ -34,7 +34,7 @@ struct SignatureCtx {
     shadow = nullptr;
     digest = nullptr;
   }
-  bool isEd25519() const { return algorithm == kEd25519; }
+  bool isEd25519() const { return std::strcmp(algorithm, kEd25519) == 0; }
   bool signsRemotely() const { return signing && key->isVhsm(); }
 
   ProviderContext* provider;
@@ -149,7 +149,7 @@ bool signOptions(SignatureCtx* c, SignOptions& options) {
         std::string("vhsm signs SHA-1, SHA-256, SHA-384 and SHA-512 digests, not ") + digestName);
     return false;
   }
-  if (c->algorithm != kRsa) return true;
+  if (std::strcmp(c->algorithm, kRsa) != 0) return true;
   char padding[32] = "";
   OSSL_PARAM pad[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, padding, sizeof padding),

@@ -48,7 +48,8 @@ int decode(void* vctx, OSSL_CORE_BIO* in, int, OSSL_CALLBACK* callback, void* ar
   }
   std::unique_ptr<AsymmetricKey> key(loadVhsmKey(c->provider, id));
   if (!key) return 0;
-  if (key->algorithm != c->algorithm) return 1;  // the decoder for its algorithm takes it
+  // The decoder registered for the key's algorithm takes it.
+  if (std::strcmp(key->algorithm, c->algorithm) != 0) return 1;
   return passByReference(*key, callback, arg);
 }
 

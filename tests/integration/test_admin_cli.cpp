@@ -169,3 +169,44 @@ TEST_CASE("a password changed from the command line works at once") {
   CHECK(admin.run({"--password-file", rootPw, "user", "list"}).status == 1);
   CHECK(admin.run({"--password-file", newPw, "user", "list"}).status == 0);
 }
+
+TEST_CASE("signing keys from the command line: generate, import, public, uri-pem") {
+  Keyd keyd;
+  keyd.newUser("alice", "alice-pw");
+  Admin admin{keyd, {}};
+  auto pw = admin.file("alice", "alice-pw");
+  auto as = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--user", "alice", "--password-file", pw});
+    return admin.run(args);
+  };
+  CHECK(as({"key", "generate", "ed", "--type", "ed25519"}).status == 0);
+  // A P-384 key made by openssl, imported with the curve left to the file.
+  auto keyFile = (admin.files.path() / "p384.pem").string();
+  REQUIRE(runCommand({"/usr/bin/openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                      "ec_paramgen_curve:P-384", "-out", keyFile})
+              .status == 0);
+  auto imported = as({"key", "import", "p384", "--type", "ec", "--in", keyFile});
+  INFO(imported.err);
+  CHECK(imported.status == 0);
+  auto info = as({"--json", "key", "info", "p384"});
+  auto json = nlohmann::json::parse(info.out);
+  CHECK(json["type"] == "ec-p384");
+  CHECK(json["usage"] == "sign");
+  CHECK(json["bits"] == 384);
+
+  auto pub = as({"key", "public", "p384"});
+  auto expected = runCommand({"/usr/bin/openssl", "pkey", "-in", keyFile, "-pubout"});
+  CHECK(pub.status == 0);
+  CHECK(pub.out == expected.out);
+  auto uri = as({"key", "uri-pem", "ed"});
+  CHECK(uri.out == "-----BEGIN VHSM KEY URI-----\ndmhzbTplZA==\n-----END VHSM KEY URI-----\n");
+
+  auto wrong = as({"key", "import", "x", "--type", "rsa", "--in", keyFile});
+  CHECK(wrong.status == 1);
+  CHECK(oneLine(wrong.err));
+  CHECK(wrong.err.find("keyTypeMismatch") != std::string::npos);
+  auto noKey = as({"key", "uri-pem", "missing"});
+  CHECK(noKey.status == 1);
+  CHECK(noKey.out.empty());
+  CHECK(noKey.err.find("unknownKey") != std::string::npos);
+}

@@ -90,6 +90,20 @@ std::vector<std::string> keyRow(const KeyInfo& k) {
           timeText(k.createdUnixSeconds)};
 }
 
+// "ec" leaves the curve to the file: keyd checks each supported curve in turn.
+void importKey(Client& client, const std::string& id, const std::string& type,
+               const Bytes& material) {
+  if (type != "ec") return client.keyImport(id, parseType(type), material);
+  for (KeyType curve : {KeyType::EC_P256, KeyType::EC_P384}) {
+    try {
+      return client.keyImport(id, curve, material);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::KEY_TYPE_MISMATCH) throw;
+    }
+  }
+  throw std::runtime_error("the key given is not an EC P-256 or P-384 key");
+}
+
 void addGenerate(CLI::App* key, Context& ctx, std::shared_ptr<KeyArgs> a) {
   auto* generate = key->add_subcommand("generate", "create a key inside keyd");
   generate->add_option("ID", a->id)->required();
@@ -103,28 +117,31 @@ void addGenerate(CLI::App* key, Context& ctx, std::shared_ptr<KeyArgs> a) {
 }
 
 void addImport(CLI::App* key, Context& ctx, std::shared_ptr<KeyArgs> a) {
-  auto* import = key->add_subcommand("import", "store an existing key");
-  import->add_option("ID", a->id)->required();
-  import->add_option("--type", a->type, "hmac, aes, ec-p256, ec-p384, ed25519 or rsa")->required();
-  auto* in = import->add_option(
+  auto* importCommand = key->add_subcommand("import", "store an existing key");
+  importCommand->add_option("ID", a->id)->required();
+  importCommand
+      ->add_option("--type", a->type,
+                   "hmac, aes, ec (the file's curve), ec-p256, ec-p384, ed25519 or rsa")
+      ->required();
+  auto* in = importCommand->add_option(
       "--in", a->in, "raw key bytes (hmac, aes) or a PEM/DER private key (the other types)");
-  auto* hex = import->add_option("--hex", a->hex, "the key in hex (hmac, aes)");
+  auto* hex = importCommand->add_option("--hex", a->hex, "the key in hex (hmac, aes)");
   in->excludes(hex);
-  import->callback([&ctx, a, in, hex] {
+  importCommand->callback([&ctx, a, in, hex] {
     Bytes material;
-  if (in->count())
-    material = readFile(a->in);
-  else if (hex->count())
-    material = parseHex(a->hex);
-  else
-    throw std::runtime_error("give --in FILE or --hex HEX");
-  ctx.session().keyImport(a->id, parseType(a->type), material);
-  std::fill(material.begin(), material.end(), 0);
-  printDone(ctx, "imported " + a->type + " key " + a->id);
-});
-}  // namespace
+    if (in->count())
+      material = readFile(a->in);
+    else if (hex->count())
+      material = parseHex(a->hex);
+    else
+      throw std::runtime_error("give --in FILE or --hex HEX");
+    importKey(ctx.session(), a->id, a->type, material);
+    std::fill(material.begin(), material.end(), 0);
+    printDone(ctx, "imported " + a->type + " key " + a->id);
+  });
+}
 
-}  // namespace vhsm::admin
+}  // namespace
 
 void addKeyCommands(CLI::App& app, Context& ctx) {
   auto* key = app.add_subcommand("key", "manage your keys");

@@ -1,0 +1,148 @@
+// vhsm-bench-sign: signatures per second for ECDSA P-256, Ed25519 and RSA-2048 (PKCS#1 v1.5,
+// SHA-256) over a 64-byte message — through the client library and through the provider (a
+// key loaded from vhsm:<id> with OSSL_STORE, signed with EVP_DigestSign), next to the two
+// engines keyd could use, each in-process: OpenSSL's default provider and Crypto++. The
+// engine rows are how keyd's choice per algorithm (keyd/signing_key.hpp) was made.
+#include <cryptopp/eccrypto.h>
+#include <cryptopp/oids.h>
+#include <cryptopp/osrng.h>
+#include <cryptopp/rsa.h>
+#include <cryptopp/xed25519.h>
+#include <openssl/evp.h>
+#include <openssl/store.h>
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "measure.hpp"
+#include "vhsm/client.hpp"
+
+namespace {
+
+using namespace vhsm::bench;
+
+const std::vector<uint8_t> kMessage(64, 0x5a);
+
+std::vector<uint8_t> sha256(const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> out(32);
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &n, EVP_sha256(), nullptr);
+  return out;
+}
+
+// EVP_DigestSign of kMessage with pkey (SHA-256, or none for Ed25519) in libctx.
+Result evpSign(double seconds, EVP_PKEY* pkey, OSSL_LIB_CTX* libctx, bool ed25519) {
+  std::vector<uint8_t> signature(size_t(EVP_PKEY_get_size(pkey)));
+  return measure(seconds, kMessage.size(), [&] {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    size_t length = signature.size();
+    if (EVP_DigestSignInit_ex(ctx, nullptr, ed25519 ? nullptr : "SHA256", libctx, nullptr, pkey,
+                              nullptr) <= 0 ||
+        EVP_DigestSign(ctx, signature.data(), &length, kMessage.data(), kMessage.size()) <= 0)
+      throw std::runtime_error("EVP_DigestSign failed");
+    EVP_MD_CTX_free(ctx);
+  });
+}
+
+EVP_PKEY* loadFromStore(OSSL_LIB_CTX* libctx, const std::string& uri) {
+  OSSL_STORE_CTX* store =
+      OSSL_STORE_open_ex(uri.c_str(), libctx, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+  EVP_PKEY* pkey = nullptr;
+  while (store && !pkey && !OSSL_STORE_eof(store))
+    if (OSSL_STORE_INFO* info = OSSL_STORE_load(store)) {
+      if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+        pkey = OSSL_STORE_INFO_get1_PKEY(info);
+      OSSL_STORE_INFO_free(info);
+    }
+  OSSL_STORE_close(store);
+  if (!pkey) throw std::runtime_error("cannot load " + uri + " through the provider");
+  return pkey;
+}
+
+template <typename Signer>
+Result cryptoppSign(double seconds, const Signer& signer) {
+  CryptoPP::AutoSeededRandomPool rng;
+  std::vector<uint8_t> signature(signer.MaxSignatureLength());
+  return measure(seconds, kMessage.size(), [&] {
+    signer.SignMessage(rng, kMessage.data(), kMessage.size(), signature.data());
+  });
+}
+
+struct Algorithm {
+  const char* name;
+  vhsm::KeyType type;
+  const char* keyId;
+  bool ed25519;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vhsm-bench-sign"};
+  vhsm::ClientOptions options;
+  std::string user = "bench", password = "bench-password", providerConfig;
+  double seconds = 2;
+  app.add_option("--socket", options.socketPath)->required();
+  app.add_option("--user", user);
+  app.add_option("--password", password);
+  app.add_option("--seconds", seconds, "per case");
+  app.add_option("--provider-config", providerConfig, "openssl.cnf loading vhsm.so as the user")
+      ->required();
+  CLI11_PARSE(app, argc, argv);
+
+  vhsm::Client client(options);
+  client.login(user, password);
+  OSSL_LIB_CTX* libctx = OSSL_LIB_CTX_new();
+  if (!OSSL_LIB_CTX_load_config(libctx, providerConfig.c_str()))
+    throw std::runtime_error("cannot load " + providerConfig);
+  CryptoPP::AutoSeededRandomPool rng;
+
+  const Algorithm algorithms[] = {{"ECDSA P-256", vhsm::KeyType::EC_P256, "bench-p256", false},
+                                  {"Ed25519", vhsm::KeyType::ED25519, "bench-ed25519", true},
+                                  {"RSA-2048 PKCS#1", vhsm::KeyType::RSA, "bench-rsa", false}};
+  printHeader();
+  for (const auto& a : algorithms) {
+    try {
+      client.keyGenerate(a.keyId, a.type);
+    } catch (const vhsm::Error& e) {
+      if (e.code() != vhsm::ErrorCode::KEY_EXISTS) throw;
+    }
+    // The in-process references, with keys of their own.
+    EVP_PKEY* local = a.type == vhsm::KeyType::EC_P256
+                          ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
+                      : a.ed25519 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
+                                  : EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(2048));
+    Result openssl = evpSign(seconds, local, nullptr, a.ed25519);
+    Result cryptopp;
+    if (a.type == vhsm::KeyType::EC_P256) {
+      CryptoPP::ECDSA<CryptoPP::ECP, CryptoPP::SHA256>::PrivateKey key;
+      key.Initialize(rng, CryptoPP::ASN1::secp256r1());
+      cryptopp =
+          cryptoppSign(seconds, CryptoPP::ECDSA<CryptoPP::ECP, CryptoPP::SHA256>::Signer(key));
+    } else if (a.ed25519) {
+      CryptoPP::ed25519::Signer signer;
+      signer.AccessPrivateKey().GenerateRandom(rng);
+      cryptopp = cryptoppSign(seconds, signer);
+    } else {
+      CryptoPP::RSASS<CryptoPP::PKCS1v15, CryptoPP::SHA256>::Signer signer;
+      signer.AccessKey().Initialize(rng, 2048);
+      cryptopp = cryptoppSign(seconds, signer);
+    }
+    vhsm::SignOptions sha256Options;
+    auto toSign = a.ed25519 ? kMessage : sha256(kMessage);
+    Result viaClient =
+        measure(seconds, kMessage.size(), [&] { client.sign(a.keyId, sha256Options, toSign); });
+    EVP_PKEY* remote = loadFromStore(libctx, std::string("vhsm:") + a.keyId);
+    Result viaProvider = evpSign(seconds, remote, libctx, a.ed25519);
+    std::string n = a.name;
+    print((n + " in-process OpenSSL").c_str(), kMessage.size(), openssl, 0);
+    print((n + " in-process Crypto++").c_str(), kMessage.size(), cryptopp, openssl.opsPerSecond);
+    print((n + " vhsm client library").c_str(), kMessage.size(), viaClient, openssl.opsPerSecond);
+    print((n + " vhsm provider (EVP)").c_str(), kMessage.size(), viaProvider, openssl.opsPerSecond);
+    EVP_PKEY_free(local);
+    EVP_PKEY_free(remote);
+  }
+  OSSL_LIB_CTX_free(libctx);
+  return 0;
+}
