@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
     print("raw SEQPACKET round trip (ceiling)", rawSize, raw, 0);
     print("HMAC-SHA1 vhsm client library", size, vhsmHmac, raw.opsPerSecond);
     print("HMAC-SHA1 in-process OpenSSL", size, openssl, 0);
-    std::printf("| %-34s | %8zu | vhsm/OpenSSL MB/s ratio: %.3f |\n", "", size,
+    std::printf("| %-36s | %8zu | vhsm/OpenSSL MB/s ratio: %.3f |\n", "", size,
                 vhsmHmac.mbPerSecond / openssl.mbPerSecond);
     print("AES-256-GCM encrypt vhsm client", size, vhsmGcm, raw.opsPerSecond);
     if (libctx) {

@@ -37,16 +37,16 @@ inline Result measure(double seconds, size_t bytesPerOp, const std::function<voi
 }
 
 inline void printHeader() {
-  std::printf("| %-34s | %8s | %12s | %9s | %8s | %8s | %6s |\n", "case", "bytes", "ops/s", "MB/s",
+  std::printf("| %-36s | %8s | %12s | %9s | %8s | %8s | %6s |\n", "case", "bytes", "ops/s", "MB/s",
               "p50 us", "p99 us", "ratio");
   std::printf(
-      "|------------------------------------|----------|--------------|-----------|"
+      "|--------------------------------------|----------|--------------|-----------|"
       "----------|----------|--------|\n");
 }
 
 // ratio: ops/s over reference's (1.00 when there is none).
 inline void print(const char* name, size_t size, const Result& r, double reference) {
-  std::printf("| %-34s | %8zu | %12.0f | %9.1f | %8.1f | %8.1f | %6.2f |\n", name, size,
+  std::printf("| %-36s | %8zu | %12.0f | %9.1f | %8.1f | %8.1f | %6.2f |\n", name, size,
               r.opsPerSecond, r.mbPerSecond, r.p50us, r.p99us,
               reference > 0 ? r.opsPerSecond / reference : 1.0);
 }
