@@ -109,21 +109,24 @@ void Service::refuse(Session& s, proto::Request::Reader request, const Refusal& 
     action = "malformedRequest";
   }
   logDebug("refused " + action + " " + target + ": " + refusal.what());
-  try {
-    auto event = eventFor(s, action.c_str(), target);
-    event.result = refusal.code();
-    event.detail = refusal.what();
-    store_.write([&](store::WriteTxn& txn) { appendAudit(txn, event); });
-  } catch (const std::exception& e) {
-    logError(std::string("cannot audit a refusal: ") + e.what());
-  }
+  auditRefusal(s, action.c_str(), target, refusal.code(), refusal.what());
 }
 
 void Service::auditTransportRefusal(Session& s, ErrorCode code, const std::string& detail) {
-  auto event = eventFor(s, "frame", "");
-  event.result = code;
-  event.detail = detail;
+  auditRefusal(s, "frame", "", code, detail);
+}
+
+void Service::auditRefusal(Session& s, const char* action, const std::string& target,
+                           ErrorCode code, const std::string& detail) {
   try {
+    auto event = eventFor(s, action, target);
+    auto leftOut = refusalLimiter_.admit(event.container);
+    if (!leftOut) return;
+    event.result = code;
+    event.detail = detail;
+    if (*leftOut)
+      event.detail += " (" + std::to_string(*leftOut) +
+                      " earlier refusals from this container not recorded: over the rate limit)";
     store_.write([&](store::WriteTxn& txn) { appendAudit(txn, event); });
   } catch (const std::exception& e) {
     logError(std::string("cannot audit a refusal: ") + e.what());

@@ -1,6 +1,7 @@
 // vhsm-keyd: serve a store to clients (default), or create one (--init, used by vhsm-admin).
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -66,8 +67,19 @@ proto::NetnsIdentity hostNamespace() {
   }
 }
 
+// Every connection is a descriptor: the soft default (1024) would let a few hundred idle
+// clients keep everyone else out long before keyd's own connection limits apply.
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int serve(const std::string& dir, UnixServerOptions options) {
   hardenProcess();
+  raiseDescriptorLimit();
   auto store = store::Store::open(dir);
   int lockFd = lockStore(dir);
   Service service(*store, hostNamespace());

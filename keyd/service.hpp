@@ -14,6 +14,7 @@
 #include "audit.hpp"
 #include "login_throttle.hpp"
 #include "refusal.hpp"
+#include "refusal_limiter.hpp"
 #include "session.hpp"
 #include "store.hpp"
 #include "vhsm.capnp.h"
@@ -46,6 +47,9 @@ class Service {
   void dispatch(Session& s, Request::Reader request, Response out);
   void refuse(Session& s, Request::Reader request, const Refusal& refusal,
               capnp::MessageBuilder& reply);
+  // Appends a refusal record, within the per-container rate limit.
+  void auditRefusal(Session& s, const char* action, const std::string& target,
+                    proto::ErrorCode code, const std::string& detail);
 
   // login.cpp
   void login(Session& s, Request::Login::Reader r);
@@ -103,6 +107,7 @@ class Service {
   proto::NetnsIdentity hostNetns_;
   ServiceLimits limits_;
   LoginThrottle throttle_;
+  RefusalLimiter refusalLimiter_;
 
   // Bumped on every change that can invalidate what sessions cached: authEpoch_ on any user
   // or container change (logins are re-checked), the others for their caches.

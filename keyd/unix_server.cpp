@@ -91,6 +91,14 @@ struct UnixServer::Connection {
   bool closing = false;
 };
 
+namespace {
+
+uint64_t netnsKey(const Peer& peer) {
+  return peer.netns.cookie ? peer.netns.cookie : peer.netns.inode;
+}
+
+}  // namespace
+
 UnixServer::UnixServer(Service& service, UnixServerOptions options)
     : service_(service), options_(std::move(options)) {}
 
@@ -136,6 +144,7 @@ void UnixServer::stop() {
   for (auto& t : workers_) t.join();
   workers_.clear();
   connections_.clear();
+  connectionsPerNetns_.clear();
   ::close(listenFd_);
   ::close(epollFd_);
   ::close(stopFd_);
@@ -183,13 +192,27 @@ void UnixServer::acceptAll() {
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kSendBufferBytes, sizeof kSendBufferBytes))
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBufferBytes, sizeof kSendBufferBytes);
     Connection* raw = c.get();
+    const char* refused = nullptr;
     {
       std::lock_guard lock(connectionsMutex_);
-      if (connections_.size() >= options_.maxConnections) {
-        logWarn("connection limit reached; refusing pid " + std::to_string(raw->session.peer.pid));
-        continue;
+      auto key = netnsKey(raw->session.peer);
+      auto& fromNetns = connectionsPerNetns_[key];
+      if (connections_.size() >= options_.maxConnections)
+        refused = "connection limit reached";
+      else if (fromNetns >= options_.maxConnectionsPerContainer)
+        refused = "too many connections from this container";
+      if (!refused) {
+        ++fromNetns;
+        connections_.emplace(raw, std::move(c));
+      } else if (fromNetns == 0) {
+        connectionsPerNetns_.erase(key);
       }
-      connections_.emplace(raw, std::move(c));
+    }
+    if (refused) {
+      logDebug(std::string(refused) + "; refusing pid " + std::to_string(c->session.peer.pid));
+      // Audited within the per-container rate limit, outside the lock (it is a disk write).
+      service_.auditTransportRefusal(c->session, proto::ErrorCode::TOO_MANY_OPERATIONS, refused);
+      continue;
     }
     logDebug("connection from pid " + std::to_string(raw->session.peer.pid) + " netns " +
              std::to_string(raw->session.peer.netns.inode));
@@ -335,6 +358,8 @@ void UnixServer::rearm(Connection& c) {
 void UnixServer::close(Connection& c) {
   epoll_ctl(epollFd_, EPOLL_CTL_DEL, c.fd, nullptr);
   std::lock_guard lock(connectionsMutex_);
+  auto key = netnsKey(c.session.peer);
+  if (--connectionsPerNetns_[key] == 0) connectionsPerNetns_.erase(key);
   connections_.erase(&c);
 }
 

@@ -21,6 +21,8 @@ struct UnixServerOptions {
   std::string socketPath;
   unsigned threads = 4;
   size_t maxConnections = 4096;
+  // Per network namespace, so that one container cannot take every connection.
+  size_t maxConnectionsPerContainer = 256;
   unsigned maxBadFramesPerConnection = 16;
   unsigned framesPerWakeup = 16;  // then the connection yields to others
 };
@@ -59,6 +61,7 @@ class UnixServer {
   std::vector<std::thread> workers_;
   std::mutex connectionsMutex_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<uint64_t, size_t> connectionsPerNetns_;  // by namespace cookie (or inode)
 };
 
 }  // namespace vhsm::keyd
