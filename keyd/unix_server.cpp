@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "frame.hpp"
+#include "frame_handler.hpp"
 #include "log.hpp"
 #include "secure_memory.hpp"
 #include "unix_peer.hpp"
@@ -71,12 +72,6 @@ std::span<std::byte> receiveBuffer() {
   };
   static thread_local Buffer buffer;
   return {buffer.bytes, proto::kMaxFrame};
-}
-
-bool carriesSecrets(proto::Request::Which which) {
-  using W = proto::Request::Which;
-  return which == W::LOGIN || which == W::USER_CREATE || which == W::USER_PASSWD ||
-         which == W::UNLOCK || which == W::KEY_IMPORT;
 }
 
 }  // namespace
@@ -249,59 +244,19 @@ bool UnixServer::readFrames(Connection& c) {
   return true;
 }
 
-bool UnixServer::handleFrame(Connection& c, std::span<const std::byte> frame, size_t fullSize) {
-  proto::FrameHeader header;
-  auto error = proto::decodeHeader(frame, header);
-  if (fullSize > frame.size()) error = proto::FrameError::tooLarge;  // cut off by recv
-  if (error == proto::FrameError::none && header.type != proto::FrameType::request)
-    error = proto::FrameError::badType;
-
+bool UnixServer::handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize) {
   capnp::MallocMessageBuilder reply;
-  bool replyDue = true;
-  if (error != proto::FrameError::none) {
-    auto code = error == proto::FrameError::tooLarge     ? proto::ErrorCode::FRAME_TOO_LARGE
-                : error == proto::FrameError::badVersion ? proto::ErrorCode::UNSUPPORTED_VERSION
-                                                         : proto::ErrorCode::MALFORMED_FRAME;
-    std::string detail =
-        std::string(proto::describe(error)) + " (" + std::to_string(fullSize) + " bytes)";
-    service_.auditTransportRefusal(c.session, code, detail);
-    auto out = reply.initRoot<proto::Response>();
-    out.setError(code);
-    out.setMessage(detail);
-    // A header too broken to trust gives no request id to answer; 0 stands for "unknown".
-    if (error == proto::FrameError::tooShort || error == proto::FrameError::badMagic)
-      header.requestId = 0;
-    if (++c.badFrames > options_.maxBadFramesPerConnection) {
-      logWarn("closing connection from pid " + std::to_string(c.session.peer.pid) +
-              ": too many malformed frames");
-      c.closing = true;
-    }
-  } else {
-    auto payload = frame.subspan(proto::kHeaderSize);
-    kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(payload.data()),
-                                          payload.size() / sizeof(capnp::word));
-    try {
-      auto message = proto::openMessage(words);
-      auto request = message->getRoot<proto::Request>();
-      replyDue = service_.handle(c.session, request, reply, header.flags & proto::kFlagNoReply);
-      // Passwords and imported keys do not linger in the buffer until the next frame.
-      if (carriesSecrets(request.which()))
-        wipe(const_cast<std::byte*>(payload.data()), payload.size());
-    } catch (const kj::Exception& e) {
-      // The segment table itself was bad; the service never saw the request.
-      std::string detail = "malformed message: " + std::string(e.getDescription().cStr());
-      service_.auditTransportRefusal(c.session, proto::ErrorCode::MALFORMED_MESSAGE, detail);
-      auto out = reply.initRoot<proto::Response>();
-      out.setError(proto::ErrorCode::MALFORMED_MESSAGE);
-      out.setMessage(detail);
-      ++c.badFrames;
-    }
+  auto outcome = keyd::handleFrame(service_, c.session, frame, fullSize, reply);
+  if (outcome.malformed && ++c.badFrames > options_.maxBadFramesPerConnection) {
+    logWarn("closing connection from pid " + std::to_string(c.session.peer.pid) +
+            ": too many malformed frames");
+    c.closing = true;
   }
-  if (!replyDue) return true;
+  if (!outcome.replyDue) return true;
 
   proto::FrameHeader replyHeader;
   replyHeader.type = proto::FrameType::response;
-  replyHeader.requestId = header.requestId;
+  replyHeader.requestId = outcome.requestId;
   proto::OutgoingFrame out(replyHeader, reply);
   if (out.size() > proto::kMaxFrame) {
     capnp::MallocMessageBuilder tooBig;

@@ -47,7 +47,7 @@ class UnixServer {
   void serve(Connection& c, uint32_t events);
   // Returns false when the connection must close.
   bool readFrames(Connection& c);
-  bool handleFrame(Connection& c, std::span<const std::byte> frame, size_t fullSize);
+  bool handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize);
   bool send(Connection& c, const std::vector<std::span<const std::byte>>& pieces, size_t size);
   bool flush(Connection& c);
   void rearm(Connection& c);

@@ -1,0 +1,24 @@
+// What one received frame becomes, whatever transport carried it (the Unix socket now, the
+// netlink module later, the fuzzer always): a request handled by the service, or a frame
+// refused as malformed — audited either way — and the reply to send, if one is due.
+#pragma once
+
+#include <span>
+
+#include "frame.hpp"
+#include "service.hpp"
+
+namespace vhsm::keyd {
+
+struct FrameOutcome {
+  bool replyDue = true;
+  bool malformed = false;  // counts towards the connection's bad-frame limit
+  uint64_t requestId = 0;  // 0 when the header was too broken to trust
+};
+
+// frame: the bytes received (fullSize: the datagram's real size, larger when it was cut off).
+// Request bytes that carried secrets are wiped once handled.
+FrameOutcome handleFrame(Service& service, Session& session, std::span<std::byte> frame,
+                         size_t fullSize, capnp::MessageBuilder& reply);
+
+}  // namespace vhsm::keyd
