@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: the whole test suite, in a Release build and again in a Debug
-# build under AddressSanitizer and UndefinedBehaviorSanitizer. Needs root (network namespaces).
+# build under AddressSanitizer and UndefinedBehaviorSanitizer, then a short run of each fuzz
+# target (VHSM_FUZZ_SECONDS, default 60). Needs root (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -14,4 +15,6 @@ for variant in release asan; do
   echo "=== $variant tests"
   ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 600 "$@" || status=1
 done
+echo "=== fuzzing: ${VHSM_FUZZ_SECONDS:-60} s per target"
+scripts/fuzz.sh "${VHSM_FUZZ_SECONDS:-60}" || status=1
 exit $status
