@@ -30,10 +30,6 @@ int refused(ErrorCode code) {
   return 10 + int(code);
 }
 
-proto::NetnsIdentity netnsOf(pid_t pid) {
-  return proto::netnsIdentity("/proc/" + std::to_string(pid) + "/ns/net");
-}
-
 UserInfo keyUser(const std::string& name, std::vector<std::string> containers) {
   UserInfo u;
   u.name = name;

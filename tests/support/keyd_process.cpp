@@ -296,6 +296,10 @@ std::unique_ptr<Client> Keyd::newUser(const std::string& name, const std::string
   return c;
 }
 
+proto::NetnsIdentity netnsOf(pid_t pid) {
+  return proto::netnsIdentity("/proc/" + std::to_string(pid) + "/ns/net");
+}
+
 int inNewNetns(const std::function<int()>& body, const std::function<void(pid_t)>& registered) {
   int ready[2], go[2];
   if (pipe(ready) != 0 || pipe(go) != 0) throw std::runtime_error("pipe");

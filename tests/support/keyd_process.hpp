@@ -95,6 +95,9 @@ class Keyd {
 // Runs body in a child process inside a new network namespace. `registered` runs in the parent
 // with the child's pid once the namespace exists and before body starts (to add a container).
 // Returns body's return value (the child's exit code).
+// The network namespace identity of a process (for containerAdd in tests).
+proto::NetnsIdentity netnsOf(pid_t pid);
+
 int inNewNetns(const std::function<int()>& body, const std::function<void(pid_t)>& registered = {});
 
 }  // namespace vhsm::test
