@@ -204,13 +204,14 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-Keyd::Keyd()
+Keyd::Keyd(uint32_t kdfIterations)
     : store_(dir_.path() / "store"),
       log_(dir_.path() / "keyd.log"),
       socket_((dir_.path() / "keyd.sock").string()) {
-  auto r = runCommand({keydBinary(), "--init", "--store", store_.string(), "--kdf-iterations",
-                       "1000", "--log-level", "error"},
-                      kRootPassword);
+  std::vector<std::string> init = {keydBinary(),    "--init",      "--store",
+                                   store_.string(), "--log-level", "error"};
+  if (kdfIterations) init.insert(init.end(), {"--kdf-iterations", std::to_string(kdfIterations)});
+  auto r = runCommand(init, kRootPassword);
   if (r.status != 0) throw std::runtime_error("keyd --init failed: " + r.err);
   start();
 }

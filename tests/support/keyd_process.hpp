@@ -68,7 +68,9 @@ class Keyd {
  public:
   static constexpr const char* kRootPassword = "root-password";
 
-  Keyd();  // a new store with root, and keyd serving it
+  // A new store with root, and keyd serving it. Tests use a cheap PBKDF2 (1000 iterations);
+  // 0 keeps keyd's default (600 000).
+  explicit Keyd(uint32_t kdfIterations = 1000);
   ~Keyd();
   void start();
   void stop();   // SIGTERM and wait
