@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: the whole test suite, in a Release build and again in a Debug
-# build under AddressSanitizer and UndefinedBehaviorSanitizer, then a short run of each fuzz
-# target (VHSM_FUZZ_SECONDS, default 60). Needs root (network namespaces).
+# build under AddressSanitizer and UndefinedBehaviorSanitizer, with a short valgrind memcheck
+# run of keyd and the provider, then a short run of each fuzz target (VHSM_FUZZ_SECONDS,
+# default 60). Long runs: scripts/soak.sh. Needs root (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -14,6 +15,10 @@ for variant in release asan; do
   dir=build; [ "$variant" = asan ] && dir=build-asan
   echo "=== $variant tests"
   ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 600 "$@" || status=1
+  if [ "$variant" = release ]; then
+    echo "=== valgrind memcheck: keyd and the provider"
+    scripts/valgrind.sh || status=1
+  fi
 done
 echo "=== fuzzing: ${VHSM_FUZZ_SECONDS:-60} s per target"
 scripts/fuzz.sh "${VHSM_FUZZ_SECONDS:-60}" || status=1
