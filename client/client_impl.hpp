@@ -18,7 +18,8 @@ struct Client::Impl {
   bool sendFrame(capnp::MessageBuilder& message, uint64_t requestId, uint16_t flags);
   void receiveReply(uint64_t requestId, const Read& read);
   bool exchange(const Build& build, const Read& read, bool noReply);
-  // retry: resend once on a fresh connection when the old one turned out dead before sending.
+  // retry: resend once on a fresh connection when the old one turned out dead before sending,
+  // or broke before the reply to a request that changes nothing.
   void call(const Build& build, const Read& read, bool noReply, bool retry);
 
   struct Credentials {

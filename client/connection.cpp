@@ -196,14 +196,53 @@ bool Client::Impl::exchange(const Build& build, const Read& read, bool noReply) 
   return true;
 }
 
+namespace {
+
+// Requests that change nothing in keyd: when the connection breaks before their reply
+// arrives (keyd restarting), asking again on a new connection is safe.
+bool changesNothing(const Client::Build& build) {
+  capnp::MallocMessageBuilder message;
+  build(message.initRoot<proto::Request>());
+  using W = proto::Request::Which;
+  switch (message.getRoot<proto::Request>().which()) {
+    case W::PING:
+    case W::WHOAMI:
+    case W::USER_LIST:
+    case W::CONTAINER_LIST:
+    case W::KEY_LIST:
+    case W::KEY_INFO:
+    case W::KEY_PUBLIC:
+    case W::HMAC:
+    case W::DIGEST:
+    case W::GCM_ENCRYPT:
+    case W::GCM_DECRYPT:
+    case W::SIGN:
+    case W::AUDIT_LIST:
+    case W::AUDIT_VERIFY: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
 void Client::Impl::call(const Build& build, const Read& read, bool noReply, bool retry) {
-  ensureConnected();
-  if (exchange(build, read, noReply)) return;
-  // The connection was dead before the request left: keyd restarted. Once more, afresh.
-  if (!retry) throw transportError(ErrorKind::disconnected, "the connection to vhsm-keyd was lost");
-  ensureConnected();
-  if (!exchange(build, read, noReply))
-    throw transportError(ErrorKind::disconnected, "the connection to vhsm-keyd was lost");
+  // A restarting keyd may still accept a connection it is about to close: a harmless request
+  // is asked again until it is answered or the restart grace is over.
+  auto giveUp = std::chrono::steady_clock::now() + options.restartGrace;
+  for (int attempt = 0;; ++attempt) {
+    ensureConnected();
+    try {
+      if (exchange(build, read, noReply)) return;
+      // The connection was dead before the request left: nothing reached keyd.
+      if (!retry || attempt > 0)
+        throw transportError(ErrorKind::disconnected, "the connection to vhsm-keyd was lost");
+    } catch (const Error& e) {
+      bool again = retry && e.kind() == ErrorKind::disconnected &&
+                   std::chrono::steady_clock::now() < giveUp && changesNothing(build);
+      if (!again) throw;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
 }
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

@@ -61,14 +61,6 @@ bool closedByPeer(int fd, int waitMillis) {
   return false;
 }
 
-size_t rssKb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-  return 0;
-}
-
 // The flood, from inside another network namespace. Returns 0 when keyd behaved as it must
 // towards the flooder (bit set per violation otherwise).
 int flood(const std::string& socket, double seconds) {
@@ -161,7 +153,7 @@ TEST_CASE("a flooding neighbour does not disturb well-behaved clients") {
   auto data = randomBytes(64);
   auto expected = referenceHmac("SHA1", key, data);
 
-  size_t rssBefore = rssKb(keyd.pid()), rssPeak = rssBefore;
+  size_t rssBefore = residentKb(keyd.pid()), rssPeak = rssBefore;
   std::atomic<bool> running{true};
   std::atomic<uint64_t> errors{0}, operations{0};
   std::vector<double> latencies;
@@ -189,7 +181,7 @@ TEST_CASE("a flooding neighbour does not disturb well-behaved clients") {
     });
   std::thread sampler([&] {
     while (running) {
-      rssPeak = std::max(rssPeak, rssKb(keyd.pid()));
+      rssPeak = std::max(rssPeak, residentKb(keyd.pid()));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
@@ -208,7 +200,7 @@ TEST_CASE("a flooding neighbour does not disturb well-behaved clients") {
   CHECK(violations == 0);
   CHECK(errors == 0);
   CHECK(operations > 100);  // progress, not a speed: they were served throughout
-  CHECK(rssPeak < rssBefore + 256 * 1024);
+  CHECK(rssPeak < rssBefore + memoryAllowanceKb(256 * 1024));
 
   // keyd is still fine, and the audit shows the flood — in bounded form.
   CHECK(alice->hmac("h", HashAlgorithm::SHA1, data) == expected);

@@ -27,14 +27,6 @@ double loadSeconds() {
   return s ? std::atof(s) : 6.0;
 }
 
-size_t rssKb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-  return 0;
-}
-
 // One worker thread's mix; returns the number of failed operations.
 uint64_t mixedOperations(const std::string& socket, const Bytes& hmacKey, double seconds,
                          uint64_t& done) {
@@ -100,7 +92,7 @@ TEST_CASE("processes × threads of mixed operations: no errors, keyd's memory fl
   // Warm-up: every code path once, so allocator pools and caches are in place.
   uint64_t warm = 0;
   REQUIRE(mixedOperations(keyd.socket(), hmacKey, 1.0, warm) == 0);
-  size_t rssWarm = rssKb(keyd.pid()), rssPeak = rssWarm;
+  size_t rssWarm = residentKb(keyd.pid()), rssPeak = rssWarm;
 
   std::vector<pid_t> children;
   for (int p = 0; p < kProcesses; ++p) {
@@ -122,7 +114,7 @@ TEST_CASE("processes × threads of mixed operations: no errors, keyd's memory fl
   std::atomic<bool> running{true};
   std::thread sampler([&] {
     while (running) {
-      rssPeak = std::max(rssPeak, rssKb(keyd.pid()));
+      rssPeak = std::max(rssPeak, residentKb(keyd.pid()));
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   });
@@ -134,13 +126,13 @@ TEST_CASE("processes × threads of mixed operations: no errors, keyd's memory fl
   }
   running = false;
   sampler.join();
-  size_t rssEnd = rssKb(keyd.pid());
+  size_t rssEnd = residentKb(keyd.pid());
   std::cout << "load, " << kProcesses << " processes × " << kThreads << " threads, " << seconds
             << " s: keyd RSS after warm-up " << rssWarm << " kB, peak " << rssPeak
             << " kB, at the end " << rssEnd << " kB" << std::endl;
   CHECK(failedProcesses == 0);
   // Flat: what the connections and streams in flight need, not growth with time.
-  CHECK(rssEnd < rssWarm + 32 * 1024);
-  CHECK(rssPeak < rssWarm + 64 * 1024);
+  CHECK(rssEnd < rssWarm + memoryAllowanceKb(32 * 1024));
+  CHECK(rssPeak < rssWarm + memoryAllowanceKb(64 * 1024));
   CHECK(keyd.root()->auditVerify().ok);
 }

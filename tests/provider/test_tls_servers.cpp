@@ -7,6 +7,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "openssl_reference.hpp"
@@ -53,12 +54,18 @@ ServerKey serverKey(ProviderEnv& env, const TempDir& dir) {
   return s;
 }
 
+std::mutex failureMutex;
+std::string firstFailure;  // what curl said, for the report
+
 bool fetch(const std::string& cert, int port, std::string* body = nullptr) {
   auto r = runCommand({kCurl, "-sS", "--max-time", "10", "--cacert", cert, "--resolve",
                        "localhost:" + std::to_string(port) + ":127.0.0.1",
                        "https://localhost:" + std::to_string(port) + "/"});
   if (body) *body = r.out;
-  return r.status == 0 && r.out == "vhsm\n";
+  bool ok = r.status == 0 && r.out == "vhsm\n";
+  std::lock_guard lock(failureMutex);
+  if (!ok && firstFailure.empty()) firstFailure = r.err + r.out;
+  return ok;
 }
 
 // `loops` parallel loops of `each` requests; returns how many failed.
@@ -156,6 +163,8 @@ TEST_CASE(
   env.keyd().stop();
   env.keyd().start();
   load.join();
+  INFO("curl: " << firstFailure);
+  INFO("nginx: " << readFile((dir.path() / "nginx-error.log").string()));
   CHECK(failed == 0);
   CHECK(parallelRequests(key.cert, port, 2, 10) == 0);
   CHECK(logins() >= loginsBefore + 2);  // both workers logged in again

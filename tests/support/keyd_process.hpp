@@ -39,6 +39,20 @@ class BackgroundProcess {
   pid_t pid_;
 };
 
+// keyd's resident memory now (kB), from /proc.
+size_t residentKb(pid_t pid);
+#ifdef VHSM_SANITIZED
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
+// How much a keyd's resident memory may grow in a test that allows releaseKb in a release
+// build: ASan keeps freed memory in a quarantine of up to 256 MB and maps shadow memory.
+inline size_t memoryAllowanceKb(size_t releaseKb) {
+  return kSanitizedBuild ? releaseKb + 512 * 1024 : releaseKb;
+}
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int freePort();
 // Waits (up to 10 s) until something accepts connections on 127.0.0.1:port.
