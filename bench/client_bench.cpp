@@ -1,7 +1,10 @@
-// vhsm-bench-client: ops/s and latency through the client library against a running keyd, with
-// the references measured in the same run: the raw SOCK_SEQPACKET round trip (same payload, no
-// crypto, no Cap'n Proto) and in-process OpenSSL. Pin client and keyd with taskset (see
-// bench/README.md): CPU placement changes a round trip five-fold on these machines.
+// vhsm-bench-client: ops/s, MB/s and latency of HMAC-SHA1, SHA-256 and AES-256-GCM through the
+// client library and through the provider against a running keyd, with the references measured
+// in the same run, interleaved: the raw SOCK_SEQPACKET round trip (same payload, no crypto, no
+// Cap'n Proto), in-process OpenSSL, and SoftHSM2 (in-process PKCS#11). Each figure is the
+// median of --runs runs. --concurrency adds HMAC 64 B with 1, 2, 4, 8 client threads and
+// processes. Pin client and keyd with taskset (bench/README.md): CPU placement changes a round
+// trip five-fold on these machines.
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -12,12 +15,15 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "measure.hpp"
+#include "softhsm.hpp"
 #include "vhsm/client.hpp"
 
 namespace {
@@ -58,6 +64,80 @@ Result rawRoundTrip(double seconds, size_t size, int serverCpu) {
   return r;
 }
 
+// One row of the table: a case measured in every run.
+struct Case {
+  std::string name;
+  std::function<void()> op;
+  std::vector<Result> runs;
+};
+
+void printRatioHeader() {
+  std::printf("| %-36s | %8s | %10s | %9s | %8s | %8s | %9s | %9s | %9s |\n", "case", "bytes",
+              "ops/s", "MB/s", "p50 us", "p99 us", "×ceiling", "×OpenSSL", "×SoftHSM2");
+  std::printf(
+      "|--------------------------------------|----------|------------|-----------|"
+      "----------|----------|-----------|-----------|-----------|\n");
+}
+
+void printRow(const std::string& name, size_t size, const Result& r, double ceiling, double openssl,
+              double softhsm) {
+  auto ratio = [&](double reference) {
+    static char buf[16];
+    if (reference <= 0) return std::string("");
+    std::snprintf(buf, sizeof buf, "%.2f", r.opsPerSecond / reference);
+    return std::string(buf);
+  };
+  std::printf("| %-36s | %8zu | %10.0f | %9.1f | %8.1f | %8.1f | %9s | %9s | %9s |\n", name.c_str(),
+              size, r.opsPerSecond, r.mbPerSecond, r.p50us, r.p99us, ratio(ceiling).c_str(),
+              ratio(openssl).c_str(), ratio(softhsm).c_str());
+}
+
+// HMAC-SHA1 64 B from `workers` threads (one connection each) or processes; total ops/s.
+double concurrentHmac(const vhsm::ClientOptions& options, const std::string& user,
+                      const std::string& password, int workers, bool processes, double seconds) {
+  std::vector<uint8_t> data(64, 0x5a);
+  auto work = [&]() -> uint64_t {
+    vhsm::Client c(options);
+    c.login(user, password);
+    uint64_t n = 0;
+    auto end = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < end) {
+      c.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data);
+      ++n;
+    }
+    return n;
+  };
+  uint64_t total = 0;
+  if (processes) {
+    std::vector<std::pair<pid_t, int>> children;
+    for (int i = 0; i < workers; ++i) {
+      int fds[2];
+      if (pipe(fds) != 0) throw std::runtime_error("pipe");
+      pid_t pid = fork();
+      if (pid == 0) {
+        uint64_t n = work();
+        [[maybe_unused]] auto w = write(fds[1], &n, sizeof n);
+        _exit(0);
+      }
+      close(fds[1]);
+      children.push_back({pid, fds[0]});
+    }
+    for (auto [pid, fd] : children) {
+      uint64_t n = 0;
+      if (read(fd, &n, sizeof n) == sizeof n) total += n;
+      close(fd);
+      waitpid(pid, nullptr, 0);
+    }
+  } else {
+    std::vector<std::thread> threads;
+    std::atomic<uint64_t> sum{0};
+    for (int i = 0; i < workers; ++i) threads.emplace_back([&] { sum += work(); });
+    for (auto& t : threads) t.join();
+    total = sum;
+  }
+  return double(total) / seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,14 +145,19 @@ int main(int argc, char** argv) {
   vhsm::ClientOptions options;
   std::string user = "bench", password = "bench-password", providerConfig;
   double seconds = 2;
-  int rawServerCpu = -1;
+  int rawServerCpu = -1, runs = 1;
+  bool concurrency = false;
+  std::vector<size_t> sizes = {64, 4096, 65536, size_t(1) << 20};
   app.add_option("--socket", options.socketPath)->required();
   app.add_option("--user", user);
   app.add_option("--password", password);
-  app.add_option("--seconds", seconds, "per case");
+  app.add_option("--seconds", seconds, "per case and run");
+  app.add_option("--runs", runs, "runs per case; the median is reported");
+  app.add_option("--sizes", sizes, "message sizes in bytes");
   app.add_option("--raw-server-cpu", rawServerCpu, "pin the raw echo server (keyd's CPU)");
   app.add_option("--provider-config", providerConfig,
                  "openssl.cnf loading vhsm.so as the bench user");
+  app.add_flag("--concurrency", concurrency, "HMAC 64 B with 1, 2, 4, 8 threads and processes");
   CLI11_PARSE(app, argc, argv);
 
   vhsm::Client client(options);
@@ -88,68 +173,110 @@ int main(int argc, char** argv) {
       if (e.code() != vhsm::ErrorCode::KEY_EXISTS) throw;
     }
   }
-
   std::printf("login (PBKDF2 at the store's iteration count): %.1f ms\n\n", loginMs);
-  printHeader();
 
   OSSL_LIB_CTX* libctx = nullptr;
   EVP_MAC* providerHmac = nullptr;
   EVP_CIPHER* providerGcm = nullptr;
-  OSSL_PARAM sha1Params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA1"), 0),
-      OSSL_PARAM_construct_end()};
   if (!providerConfig.empty()) {
     libctx = OSSL_LIB_CTX_new();
     OSSL_LIB_CTX_load_config(libctx, providerConfig.c_str());
     providerHmac = EVP_MAC_fetch(libctx, "HMAC", "provider=vhsm");
     providerGcm = EVP_CIPHER_fetch(libctx, "AES-256-GCM", "provider=vhsm");
   }
-  for (size_t size : {size_t(64), size_t(4096), size_t(65536), size_t(1) << 20}) {
-    std::vector<uint8_t> data(size, 0x5a), mac(EVP_MAX_MD_SIZE);
+  EVP_CIPHER* localGcm = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", "provider=default");
+  vhsm::bench::SoftHsm softhsm;
+  OSSL_PARAM sha1Params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA1"), 0),
+      OSSL_PARAM_construct_end()};
+  std::vector<uint8_t> iv(12, 1), mac(EVP_MAX_MD_SIZE);
+
+  printRatioHeader();
+  for (size_t size : sizes) {
+    std::vector<uint8_t> data(size, 0x5a), out(size + 16), tag(16);
     // One datagram per round trip, as large as a socket buffer allows.
     size_t rawSize = std::min(size, size_t(200000));
-    auto raw = rawRoundTrip(seconds, rawSize, rawServerCpu);
-    auto vhsmHmac =
-        measure(seconds, size, [&] { client.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data); });
-    auto openssl = measure(seconds, size, [&] {
-      unsigned len = 0;
-      HMAC(EVP_sha1(), hmacKey.data(), int(hmacKey.size()), data.data(), data.size(), mac.data(),
-           &len);
-    });
-    std::vector<uint8_t> iv(12, 1);
-    auto vhsmGcm = measure(seconds, size, [&] { client.gcmEncrypt("bench-aes", iv, {}, data); });
-    Result viaProvider{}, gcmProvider{};
-    if (libctx) {
-      viaProvider = measure(seconds, size, [&] {
-        EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(providerHmac);
-        size_t n = 0;
-        EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>("vhsm:bench-hmac"), 15,
-                     sha1Params);
-        EVP_MAC_update(ctx, data.data(), data.size());
-        EVP_MAC_final(ctx, mac.data(), &n, mac.size());
-        EVP_MAC_CTX_free(ctx);
-      });
-      std::vector<uint8_t> out(size + 16), tag(16);
-      unsigned char key[32] = "vhsm:bench-aes";
-      gcmProvider = measure(seconds, size, [&] {
-        EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-        int n = 0;
-        EVP_EncryptInit_ex2(ctx, providerGcm, key, iv.data(), nullptr);
-        EVP_EncryptUpdate(ctx, out.data(), &n, data.data(), int(data.size()));
-        EVP_EncryptFinal_ex(ctx, out.data() + n, &n);
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag.data());
-        EVP_CIPHER_CTX_free(ctx);
-      });
+    auto gcmEvp = [&](EVP_CIPHER* cipher, const unsigned char* key) {
+      EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+      int n = 0;
+      EVP_EncryptInit_ex2(ctx, cipher, key, iv.data(), nullptr);
+      EVP_EncryptUpdate(ctx, out.data(), &n, data.data(), int(data.size()));
+      EVP_EncryptFinal_ex(ctx, out.data() + n, &n);
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag.data());
+      EVP_CIPHER_CTX_free(ctx);
+    };
+    unsigned char keyRef[32] = "vhsm:bench-aes";
+    std::vector<Case> cases = {
+        {"raw SEQPACKET round trip (ceiling)", {}, {}},
+        {"HMAC-SHA1 in-process OpenSSL",
+         [&] {
+           unsigned len = 0;
+           HMAC(EVP_sha1(), hmacKey.data(), int(hmacKey.size()), data.data(), data.size(),
+                mac.data(), &len);
+         },
+         {}},
+        {"HMAC-SHA1 SoftHSM2", [&] { softhsm.hmacSha1(data); }, {}},
+        {"HMAC-SHA1 vhsm client library",
+         [&] { client.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data); },
+         {}},
+        {"HMAC-SHA1 vhsm provider (EVP_MAC)",
+         [&] {
+           EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(providerHmac);
+           size_t n = 0;
+           EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>("vhsm:bench-hmac"), 15,
+                        sha1Params);
+           EVP_MAC_update(ctx, data.data(), data.size());
+           EVP_MAC_final(ctx, mac.data(), &n, mac.size());
+           EVP_MAC_CTX_free(ctx);
+         },
+         {}},
+        {"SHA-256 in-process OpenSSL",
+         [&] { EVP_Digest(data.data(), data.size(), mac.data(), nullptr, EVP_sha256(), nullptr); },
+         {}},
+        {"SHA-256 SoftHSM2", [&] { softhsm.sha256(data); }, {}},
+        {"SHA-256 vhsm client library",
+         [&] { client.digest(vhsm::HashAlgorithm::SHA256, data); },
+         {}},
+        {"AES-256-GCM enc in-process OpenSSL", [&] { gcmEvp(localGcm, aesKey.data()); }, {}},
+        {"AES-256-GCM enc SoftHSM2", [&] { softhsm.aesGcmEncrypt(data); }, {}},
+        {"AES-256-GCM enc vhsm client library",
+         [&] { client.gcmEncrypt("bench-aes", iv, {}, data); },
+         {}},
+        {"AES-256-GCM enc vhsm provider", [&] { gcmEvp(providerGcm, keyRef); }, {}},
+    };
+    if (!libctx)
+      std::erase_if(cases,
+                    [](const Case& c) { return c.name.find("provider") != std::string::npos; });
+    // Warm-up, untimed: the provider's first use logs in (PBKDF2), caches fill.
+    for (auto& c : cases)
+      if (c.op) c.op();
+    for (int run = 0; run < runs; ++run)
+      for (auto& c : cases)
+        c.runs.push_back(c.op ? measure(seconds, size, c.op)
+                              : rawRoundTrip(seconds, rawSize, rawServerCpu));
+    double ceiling = medianOf(cases[0].runs).opsPerSecond;
+    printRow(cases[0].name, rawSize, medianOf(cases[0].runs), 0, 0, 0);
+    double openssl = 0, soft = 0;
+    for (size_t i = 1; i < cases.size(); ++i) {
+      auto r = medianOf(cases[i].runs);
+      const auto& name = cases[i].name;
+      if (name.find("OpenSSL") != std::string::npos) openssl = r.opsPerSecond;
+      if (name.find("SoftHSM2") != std::string::npos) soft = r.opsPerSecond;
+      bool isVhsm = name.find("vhsm") != std::string::npos;
+      printRow(name, size, r, isVhsm ? ceiling : 0, isVhsm ? openssl : 0, isVhsm ? soft : 0);
     }
-    print("raw SEQPACKET round trip (ceiling)", rawSize, raw, 0);
-    print("HMAC-SHA1 vhsm client library", size, vhsmHmac, raw.opsPerSecond);
-    print("HMAC-SHA1 in-process OpenSSL", size, openssl, 0);
-    std::printf("| %-36s | %8zu | vhsm/OpenSSL MB/s ratio: %.3f |\n", "", size,
-                vhsmHmac.mbPerSecond / openssl.mbPerSecond);
-    print("AES-256-GCM encrypt vhsm client", size, vhsmGcm, raw.opsPerSecond);
-    if (libctx) {
-      print("HMAC-SHA1 vhsm provider (EVP_MAC)", size, viaProvider, raw.opsPerSecond);
-      print("AES-256-GCM encrypt vhsm provider", size, gcmProvider, raw.opsPerSecond);
+  }
+  if (concurrency) {
+    std::printf(
+        "\n| HMAC-SHA1 64 B, aggregate ops/s | 1 | 2 | 4 | 8 | 4 vs 1 "
+        "|\n|---|---|---|---|---|---|\n");
+    for (bool processes : {false, true}) {
+      std::vector<double> rates;
+      for (int workers : {1, 2, 4, 8})
+        rates.push_back(concurrentHmac(options, user, password, workers, processes, seconds));
+      std::printf("| client %s | %.0f | %.0f | %.0f | %.0f | %.2f |\n",
+                  processes ? "processes" : "threads", rates[0], rates[1], rates[2], rates[3],
+                  rates[2] / rates[0]);
     }
   }
   return 0;

@@ -36,6 +36,13 @@ inline Result measure(double seconds, size_t bytesPerOp, const std::function<voi
           latencies[latencies.size() * 99 / 100]};
 }
 
+// The run with the median ops/s (runs are interleaved with their references by the caller).
+inline Result medianOf(std::vector<Result> runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const Result& a, const Result& b) { return a.opsPerSecond < b.opsPerSecond; });
+  return runs[runs.size() / 2];
+}
+
 inline void printHeader() {
   std::printf("| %-36s | %8s | %12s | %9s | %8s | %8s | %6s |\n", "case", "bytes", "ops/s", "MB/s",
               "p50 us", "p99 us", "ratio");

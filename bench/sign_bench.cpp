@@ -1,8 +1,9 @@
 // vhsm-bench-sign: signatures per second for ECDSA P-256, Ed25519 and RSA-2048 (PKCS#1 v1.5,
 // SHA-256) over a 64-byte message — through the client library and through the provider (a
 // key loaded from vhsm:<id> with OSSL_STORE, signed with EVP_DigestSign), next to the two
-// engines keyd could use, each in-process: OpenSSL's default provider and Crypto++. The
-// engine rows are how keyd's choice per algorithm (keyd/signing_key.hpp) was made.
+// engines keyd could use, each in-process: OpenSSL's default provider and Crypto++ — the engine
+// rows are how keyd's choice per algorithm (keyd/signing_key.hpp) was made — and SoftHSM2
+// (in-process PKCS#11). Figures are medians of --runs interleaved runs.
 #include <cryptopp/eccrypto.h>
 #include <cryptopp/oids.h>
 #include <cryptopp/osrng.h>
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "measure.hpp"
+#include "softhsm.hpp"
 #include "vhsm/client.hpp"
 
 namespace {
@@ -60,20 +62,12 @@ EVP_PKEY* loadFromStore(OSSL_LIB_CTX* libctx, const std::string& uri) {
   return pkey;
 }
 
-template <typename Signer>
-Result cryptoppSign(double seconds, const Signer& signer) {
-  CryptoPP::AutoSeededRandomPool rng;
-  std::vector<uint8_t> signature(signer.MaxSignatureLength());
-  return measure(seconds, kMessage.size(), [&] {
-    signer.SignMessage(rng, kMessage.data(), kMessage.size(), signature.data());
-  });
-}
-
 struct Algorithm {
   const char* name;
   vhsm::KeyType type;
   const char* keyId;
   bool ed25519;
+  vhsm::bench::SoftHsm::SignAlgorithm softhsm;
 };
 
 }  // namespace
@@ -83,10 +77,12 @@ int main(int argc, char** argv) {
   vhsm::ClientOptions options;
   std::string user = "bench", password = "bench-password", providerConfig;
   double seconds = 2;
+  int runs = 1;
   app.add_option("--socket", options.socketPath)->required();
   app.add_option("--user", user);
   app.add_option("--password", password);
-  app.add_option("--seconds", seconds, "per case");
+  app.add_option("--seconds", seconds, "per case and run");
+  app.add_option("--runs", runs, "runs per case; the median is reported");
   app.add_option("--provider-config", providerConfig, "openssl.cnf loading vhsm.so as the user")
       ->required();
   CLI11_PARSE(app, argc, argv);
@@ -98,9 +94,12 @@ int main(int argc, char** argv) {
     throw std::runtime_error("cannot load " + providerConfig);
   CryptoPP::AutoSeededRandomPool rng;
 
-  const Algorithm algorithms[] = {{"ECDSA P-256", vhsm::KeyType::EC_P256, "bench-p256", false},
-                                  {"Ed25519", vhsm::KeyType::ED25519, "bench-ed25519", true},
-                                  {"RSA-2048 PKCS#1", vhsm::KeyType::RSA, "bench-rsa", false}};
+  using SoftAlgorithm = vhsm::bench::SoftHsm::SignAlgorithm;
+  const Algorithm algorithms[] = {
+      {"ECDSA P-256", vhsm::KeyType::EC_P256, "bench-p256", false, SoftAlgorithm::ecdsaP256},
+      {"Ed25519", vhsm::KeyType::ED25519, "bench-ed25519", true, SoftAlgorithm::ed25519},
+      {"RSA-2048 PKCS#1", vhsm::KeyType::RSA, "bench-rsa", false, SoftAlgorithm::rsa2048}};
+  vhsm::bench::SoftHsm softhsm;
   printHeader();
   for (const auto& a : algorithms) {
     try {
@@ -113,33 +112,54 @@ int main(int argc, char** argv) {
                           ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
                       : a.ed25519 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
                                   : EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(2048));
-    Result openssl = evpSign(seconds, local, nullptr, a.ed25519);
-    Result cryptopp;
-    if (a.type == vhsm::KeyType::EC_P256) {
-      CryptoPP::ECDSA<CryptoPP::ECP, CryptoPP::SHA256>::PrivateKey key;
-      key.Initialize(rng, CryptoPP::ASN1::secp256r1());
-      cryptopp =
-          cryptoppSign(seconds, CryptoPP::ECDSA<CryptoPP::ECP, CryptoPP::SHA256>::Signer(key));
-    } else if (a.ed25519) {
-      CryptoPP::ed25519::Signer signer;
-      signer.AccessPrivateKey().GenerateRandom(rng);
-      cryptopp = cryptoppSign(seconds, signer);
-    } else {
-      CryptoPP::RSASS<CryptoPP::PKCS1v15, CryptoPP::SHA256>::Signer signer;
-      signer.AccessKey().Initialize(rng, 2048);
-      cryptopp = cryptoppSign(seconds, signer);
-    }
-    vhsm::SignOptions sha256Options;
-    auto toSign = a.ed25519 ? kMessage : sha256(kMessage);
-    Result viaClient =
-        measure(seconds, kMessage.size(), [&] { client.sign(a.keyId, sha256Options, toSign); });
     EVP_PKEY* remote = loadFromStore(libctx, std::string("vhsm:") + a.keyId);
-    Result viaProvider = evpSign(seconds, remote, libctx, a.ed25519);
-    std::string n = a.name;
-    print((n + " in-process OpenSSL").c_str(), kMessage.size(), openssl, 0);
-    print((n + " in-process Crypto++").c_str(), kMessage.size(), cryptopp, openssl.opsPerSecond);
-    print((n + " vhsm client library").c_str(), kMessage.size(), viaClient, openssl.opsPerSecond);
-    print((n + " vhsm provider (EVP)").c_str(), kMessage.size(), viaProvider, openssl.opsPerSecond);
+    vhsm::SignOptions sha256Options;
+    auto digest = sha256(kMessage);
+    auto toSign = a.ed25519 ? kMessage : digest;
+    std::function<void()> cryptoppSign;
+    CryptoPP::ECDSA<CryptoPP::ECP, CryptoPP::SHA256>::Signer ecdsa;
+    CryptoPP::ed25519::Signer ed;
+    CryptoPP::RSASS<CryptoPP::PKCS1v15, CryptoPP::SHA256>::Signer rsa;
+    std::vector<uint8_t> signature(1024);
+    if (a.type == vhsm::KeyType::EC_P256) {
+      ecdsa.AccessKey().Initialize(rng, CryptoPP::ASN1::secp256r1());
+      cryptoppSign = [&] {
+        ecdsa.SignMessage(rng, kMessage.data(), kMessage.size(), signature.data());
+      };
+    } else if (a.ed25519) {
+      ed.AccessPrivateKey().GenerateRandom(rng);
+      cryptoppSign = [&] {
+        ed.SignMessage(rng, kMessage.data(), kMessage.size(), signature.data());
+      };
+    } else {
+      rsa.AccessKey().Initialize(rng, 2048);
+      cryptoppSign = [&] {
+        rsa.SignMessage(rng, kMessage.data(), kMessage.size(), signature.data());
+      };
+    }
+    // SoftHSM2's ECDSA (CKM_ECDSA) signs a digest, like keyd's; the others hash themselves.
+    auto softInput = a.type == vhsm::KeyType::EC_P256 ? digest : kMessage;
+    std::vector<std::pair<std::string, std::function<Result()>>> cases = {
+        {" in-process OpenSSL", [&] { return evpSign(seconds, local, nullptr, a.ed25519); }},
+        {" in-process Crypto++", [&] { return measure(seconds, kMessage.size(), cryptoppSign); }},
+        {" SoftHSM2",
+         [&] {
+           return measure(seconds, kMessage.size(), [&] { softhsm.sign(a.softhsm, softInput); });
+         }},
+        {" vhsm client library",
+         [&] {
+           return measure(seconds, kMessage.size(),
+                          [&] { client.sign(a.keyId, sha256Options, toSign); });
+         }},
+        {" vhsm provider (EVP)", [&] { return evpSign(seconds, remote, libctx, a.ed25519); }}};
+    for (auto& c : cases) c.second();  // warm-up: logins, caches
+    std::vector<std::vector<Result>> results(cases.size());
+    for (int run = 0; run < runs; ++run)
+      for (size_t i = 0; i < cases.size(); ++i) results[i].push_back(cases[i].second());
+    double openssl = medianOf(results[0]).opsPerSecond;
+    for (size_t i = 0; i < cases.size(); ++i)
+      print((a.name + cases[i].first).c_str(), kMessage.size(), medianOf(results[i]),
+            i == 0 ? 0 : openssl);
     EVP_PKEY_free(local);
     EVP_PKEY_free(remote);
   }

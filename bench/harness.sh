@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The bench harness, one command: builds what it needs, starts a keyd on a temporary store,
+# runs every case next to its references (raw SEQPACKET ceiling, in-process OpenSSL, SoftHSM2)
+# and writes a Markdown report and a plot of the ratios to bench/results/ (or $VHSM_BENCH_OUT).
+#   bench/harness.sh full [same|cross]   measurement: 2 s per case, median of 3 interleaved runs
+#   bench/harness.sh quick               smoke run (CI): tiny durations, proves the harness works
+# keyd is pinned to CPU 0; the bench client to CPU 0 ("same", default) or CPU 1 ("cross").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-full}
+placement=${2:-same}
+case "$mode" in
+  quick) seconds=0.05 runs=1 sizes="64 4096" tls_seconds=1 tls_runs=1 process_runs=5 ;;
+  full) seconds=2 runs=3 sizes="64 4096 65536 1048576" tls_seconds=5 tls_runs=3 process_runs=50 ;;
+  *) echo "usage: $0 quick|full [same|cross]" >&2; exit 2 ;;
+esac
+[ -x "${VHSM_BUILD_DIR:-build}/bin/vhsm-bench-client" ] || scripts/build.sh release >/dev/null
+out=${VHSM_BENCH_OUT:-$PWD/bench/results}
+mkdir -p "$out"
+stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
+report=$out/$stamp-$mode.md
+source bench/common.sh
+client_cpu=0
+[ "$placement" = cross ] && client_cpu=1
+bench_admin key import bench-hmac --type hmac --hex 0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b \
+  >/dev/null
+
+{
+  echo "# vhsm bench, $mode mode, $stamp"
+  echo
+  echo "keyd on CPU $keyd_cpu, clients on CPU $client_cpu; $seconds s per case, median of $runs"
+  echo "interleaved runs. Ratios: ×ceiling = ops/s over the raw SEQPACKET round trip of the same"
+  echo "size; ×OpenSSL and ×SoftHSM2 = over the in-process reference in the same table."
+  echo
+  echo "## Symmetric operations"
+  echo
+  # shellcheck disable=SC2086
+  taskset -c $client_cpu "$bin/vhsm-bench-client" --socket "$work/keyd.sock" \
+    --seconds "$seconds" --runs "$runs" --sizes $sizes --raw-server-cpu $keyd_cpu \
+    --provider-config "$cnf" --concurrency
+  echo
+  echo "## Signatures (64-byte message)"
+  echo
+  taskset -c $client_cpu "$bin/vhsm-bench-sign" --socket "$work/keyd.sock" \
+    --seconds "$seconds" --runs "$runs" --provider-config "$cnf"
+  echo
+  echo "## A whole openssl process: dgst -sha256 -hmac, vhsm key (unlocked, no password) vs plain key"
+  echo
+  "$bin/vhsm-admin" --socket "$work/keyd.sock" --password-file "$work/root.pw" \
+    unlock bench --container host --ttl 1h --user-password-file "$work/bench.pw" >/dev/null
+  # The stanza as a user without any password would write it, with the global preference.
+  sed -e '/^password-file/d' \
+    -e 's/^providers = provider_sect$/providers = provider_sect\nalg_section = evp/' "$cnf" \
+    >"$work/unlocked.cnf"
+  printf '[evp]\ndefault_properties = ?provider=vhsm\n' >>"$work/unlocked.cnf"
+  head -c 64 /dev/urandom >"$work/msg"
+  per_process() {  # config key: mean ms per process over process_runs runs
+    local start end
+    start=$(date +%s%N)
+    for _ in $(seq "$process_runs"); do
+      OPENSSL_CONF=$1 openssl dgst -sha256 -hmac "$2" "$work/msg" >/dev/null
+    done
+    end=$(date +%s%N)
+    awk -v s="$start" -v e="$end" -v n="$process_runs" 'BEGIN {printf "%.2f", (e - s) / n / 1e6}'
+  }
+  plain=$(per_process "$work/unlocked.cnf" plainkey)
+  vhsm=$(per_process "$work/unlocked.cnf" vhsm:bench-hmac)
+  echo "| key | ms per process ($process_runs runs) |"
+  echo "|---|---|"
+  echo "| plain key | $plain |"
+  echo "| vhsm:bench-hmac | $vhsm |"
+  echo "| extra cost | $(awk -v a="$vhsm" -v b="$plain" 'BEGIN {printf "%.2f", a - b}') |"
+  echo
+  echo "keyd RSS after these runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$keyd/status)"
+} | tee "$report"
+
+# nginx handshakes (its own keyd, so it runs after this one is done).
+{
+  echo
+  echo "## nginx TLS 1.3 handshakes"
+  echo
+  bench/tls_handshakes.sh "$tls_seconds" "$tls_runs" | grep -v 'vhsm-keyd warn'
+} | tee -a "$report"
+
+# The plot: each vhsm case's ratio to in-process OpenSSL and to SoftHSM2.
+awk -F'|' '/ vhsm / && $9 ~ /[0-9]/ {
+  gsub(/^ +| +$/, "", $2); gsub(/ /, "", $3); gsub(/ /, "", $9); gsub(/ /, "", $10)
+  name = $2 " " $3; gsub(/ /, "_", name); print name, $9, ($10 == "" ? 0 : $10) }' \
+  "$report" >"$work/ratios.dat"
+png=${report%.md}.png
+gnuplot <<GNUPLOT
+set terminal pngcairo size 1400,700
+set output "$png"
+set title "vhsm vs in-process references ($mode, $stamp)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel "ratio (1 = as fast as the reference)"
+set xtics rotate by -45 font ",8" noenhanced
+set grid ytics
+set key left top
+plot "$work/ratios.dat" using 2:xtic(1) title "vs in-process OpenSSL", \
+     "" using 3 title "vs SoftHSM2 (in-process PKCS#11)"
+GNUPLOT
+echo
+echo "report: $report"
+echo "plot:   $png"
