@@ -158,6 +158,9 @@ int main(int argc, char** argv) {
   app.add_option("--provider-config", providerConfig,
                  "openssl.cnf loading vhsm.so as the bench user");
   app.add_flag("--concurrency", concurrency, "HMAC 64 B with 1, 2, 4, 8 threads and processes");
+  std::string passthroughConfig;
+  app.add_option("--passthrough-config", passthroughConfig,
+                 "openssl.cnf with default_properties = ?provider=vhsm: plain keys through vhsm");
   CLI11_PARSE(app, argc, argv);
 
   vhsm::Client client(options);
@@ -265,6 +268,54 @@ int main(int argc, char** argv) {
       bool isVhsm = name.find("vhsm") != std::string::npos;
       printRow(name, size, r, isVhsm ? ceiling : 0, isVhsm ? openssl : 0, isVhsm ? soft : 0);
     }
+  }
+  if (!passthroughConfig.empty()) {
+    // Plain keys with vhsm preferred for everything: what libssl's own HMACs and record
+    // encryption cost when the global preference is set, against the default provider.
+    OSSL_LIB_CTX* preferring = OSSL_LIB_CTX_new();
+    OSSL_LIB_CTX_load_config(preferring, passthroughConfig.c_str());
+    std::printf(
+        "\n| plain key, default provider vs under ?provider=vhsm | bytes | default ops/s | "
+        "via vhsm ops/s | ratio |\n|---|---|---|---|---|\n");
+    for (bool isMac : {true, false}) {
+      size_t size = isMac ? 64 : 16384;
+      std::vector<uint8_t> data(size, 0x5a), out(size + 16), tag(16), key(32, 0x11);
+      OSSL_PARAM sha256Params[] = {
+          OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+          OSSL_PARAM_construct_end()};
+      auto run = [&](OSSL_LIB_CTX* ctx, const char* propq) {
+        EVP_MAC* hmac = EVP_MAC_fetch(ctx, "HMAC", propq);
+        EVP_CIPHER* gcm = EVP_CIPHER_fetch(ctx, "AES-256-GCM", propq);
+        std::vector<Result> results;
+        for (int r = 0; r < runs; ++r)
+          results.push_back(measure(seconds, size, [&] {
+            if (isMac) {
+              EVP_MAC_CTX* m = EVP_MAC_CTX_new(hmac);
+              size_t n = 0;
+              EVP_MAC_init(m, key.data(), key.size(), sha256Params);
+              EVP_MAC_update(m, data.data(), data.size());
+              EVP_MAC_final(m, mac.data(), &n, mac.size());
+              EVP_MAC_CTX_free(m);
+            } else {
+              EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+              int n = 0;
+              EVP_EncryptInit_ex2(c, gcm, key.data(), iv.data(), nullptr);
+              EVP_EncryptUpdate(c, out.data(), &n, data.data(), int(data.size()));
+              EVP_EncryptFinal_ex(c, out.data() + n, &n);
+              EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag.data());
+              EVP_CIPHER_CTX_free(c);
+            }
+          }));
+        EVP_MAC_free(hmac);
+        EVP_CIPHER_free(gcm);
+        return medianOf(results).opsPerSecond;
+      };
+      double direct = run(nullptr, "provider=default");
+      double viaVhsm = run(preferring, nullptr);
+      std::printf("| %s | %zu | %.0f | %.0f | %.2f |\n", isMac ? "HMAC-SHA256" : "AES-256-GCM",
+                  size, direct, viaVhsm, viaVhsm / direct);
+    }
+    OSSL_LIB_CTX_free(preferring);
   }
   if (concurrency) {
     std::printf(

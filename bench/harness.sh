@@ -24,6 +24,10 @@ client_cpu=0
 [ "$placement" = cross ] && client_cpu=1
 bench_admin key import bench-hmac --type hmac --hex 0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b \
   >/dev/null
+# The same stanza with the global preference (for the pass-through cases).
+sed -e 's/^providers = provider_sect$/providers = provider_sect\nalg_section = evp/' "$cnf" \
+  >"$work/preferring.cnf"
+printf '[evp]\ndefault_properties = ?provider=vhsm\n' >>"$work/preferring.cnf"
 
 {
   echo "# vhsm bench, $mode mode, $stamp"
@@ -37,7 +41,7 @@ bench_admin key import bench-hmac --type hmac --hex 0b0b0b0b0b0b0b0b0b0b0b0b0b0b
   # shellcheck disable=SC2086
   taskset -c $client_cpu "$bin/vhsm-bench-client" --socket "$work/keyd.sock" \
     --seconds "$seconds" --runs "$runs" --sizes $sizes --raw-server-cpu $keyd_cpu \
-    --provider-config "$cnf" --concurrency
+    --provider-config "$cnf" --passthrough-config "$work/preferring.cnf" --concurrency
   echo
   echo "## Signatures (64-byte message)"
   echo
@@ -49,10 +53,7 @@ bench_admin key import bench-hmac --type hmac --hex 0b0b0b0b0b0b0b0b0b0b0b0b0b0b
   "$bin/vhsm-admin" --socket "$work/keyd.sock" --password-file "$work/root.pw" \
     unlock bench --container host --ttl 1h --user-password-file "$work/bench.pw" >/dev/null
   # The stanza as a user without any password would write it, with the global preference.
-  sed -e '/^password-file/d' \
-    -e 's/^providers = provider_sect$/providers = provider_sect\nalg_section = evp/' "$cnf" \
-    >"$work/unlocked.cnf"
-  printf '[evp]\ndefault_properties = ?provider=vhsm\n' >>"$work/unlocked.cnf"
+  sed -e '/^password-file/d' "$work/preferring.cnf" >"$work/unlocked.cnf"
   head -c 64 /dev/urandom >"$work/msg"
   per_process() {  # config key: mean ms per process over process_runs runs
     local start end
