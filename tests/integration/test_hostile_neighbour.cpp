@@ -159,34 +159,38 @@ TEST_CASE("a flooding neighbour does not disturb well-behaved clients") {
   std::vector<double> latencies;
   std::mutex latencyMutex;
   std::vector<std::thread> clients;
-  for (int t = 0; t < 2; ++t)
-    clients.emplace_back([&] {
-      ClientOptions o;
-      o.socketPath = keyd.socket();
-      Client c(o);
-      c.login("alice", "pw");
-      std::vector<double> mine;
-      while (running) {
-        auto t0 = Clock::now();
-        try {
-          if (c.hmac("h", HashAlgorithm::SHA1, data) != expected) ++errors;
-        } catch (const Error&) {
-          ++errors;
+  std::thread sampler;
+  // Started once the flooder's process exists: forking while threads run is not safe.
+  auto startWellBehaved = [&](pid_t) {
+    for (int t = 0; t < 2; ++t)
+      clients.emplace_back([&] {
+        ClientOptions o;
+        o.socketPath = keyd.socket();
+        Client c(o);
+        c.login("alice", "pw");
+        std::vector<double> mine;
+        while (running) {
+          auto t0 = Clock::now();
+          try {
+            if (c.hmac("h", HashAlgorithm::SHA1, data) != expected) ++errors;
+          } catch (const Error&) {
+            ++errors;
+          }
+          mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+          ++operations;
         }
-        mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-        ++operations;
+        std::lock_guard lock(latencyMutex);
+        latencies.insert(latencies.end(), mine.begin(), mine.end());
+      });
+    sampler = std::thread([&] {
+      while (running) {
+        rssPeak = std::max(rssPeak, residentKb(keyd.pid()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
-      std::lock_guard lock(latencyMutex);
-      latencies.insert(latencies.end(), mine.begin(), mine.end());
     });
-  std::thread sampler([&] {
-    while (running) {
-      rssPeak = std::max(rssPeak, residentKb(keyd.pid()));
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
+  };
 
-  int violations = inNewNetns([&] { return flood(keyd.socket(), seconds); });
+  int violations = inNewNetns([&] { return flood(keyd.socket(), seconds); }, startWellBehaved);
   running = false;
   for (auto& t : clients) t.join();
   sampler.join();

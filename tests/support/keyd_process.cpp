@@ -49,10 +49,34 @@ int exitCode(int status) {
 
 }  // namespace
 
+// argv and environment (this process's plus additions) as exec wants them, built before
+// fork: tests fork from many threads, and a child may only call async-signal-safe functions
+// until it execs (a malloc could wait forever on a lock another thread held at fork).
+struct ExecArgs {
+  ExecArgs(const std::vector<std::string>& argv, const std::vector<std::string>& env)
+      : strings(env) {
+    for (char** e = environ; *e; ++e) {
+      std::string entry = *e;
+      std::string name = entry.substr(0, entry.find('='));
+      bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& add) {
+        return add.compare(0, name.size() + 1, name + "=") == 0;
+      });
+      if (!replaced) strings.push_back(entry);
+    }
+    for (auto& e : strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+  }
+  std::vector<std::string> strings;
+  std::vector<char*> envp, args;
+};
+
 CommandResult runCommand(const std::vector<std::string>& argv, const std::string& input,
                          const std::vector<std::string>& env) {
   TempDir tmp;
   auto outPath = tmp.path() / "out", errPath = tmp.path() / "err";
+  ExecArgs exec(argv, env);
   int in[2];
   if (pipe(in) != 0) throw std::runtime_error("pipe");
   pid_t pid = fork();
@@ -64,11 +88,7 @@ CommandResult runCommand(const std::vector<std::string>& argv, const std::string
     int err = open(errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, 1);
     dup2(err, 2);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    execve(exec.args[0], exec.args.data(), exec.envp.data());
     _exit(127);
   }
   close(in[0]);
@@ -90,6 +110,7 @@ CommandResult runCommand(const std::vector<std::string>& argv, const std::string
 BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
                                      const std::vector<std::string>& env,
                                      const std::filesystem::path& output) {
+  ExecArgs exec(argv, env);
   pid_ = fork();
   if (pid_ == 0) {
     int out = open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -98,11 +119,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
     dup2(out, 1);
     dup2(out, 2);
     setpgid(0, 0);  // its own group: servers' worker processes are stopped with it
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
+    execve(exec.args[0], exec.args.data(), exec.envp.data());
     _exit(127);
   }
   setpgid(pid_, pid_);
