@@ -158,6 +158,9 @@ int main(int argc, char** argv) {
   app.add_option("--provider-config", providerConfig,
                  "openssl.cnf loading vhsm.so as the bench user");
   app.add_flag("--concurrency", concurrency, "HMAC 64 B with 1, 2, 4, 8 threads and processes");
+  bool concurrencyOnly = false;
+  app.add_flag("--concurrency-only", concurrencyOnly,
+               "only the concurrency cases (run them unpinned, so clients can spread)");
   std::string passthroughConfig;
   app.add_option("--passthrough-config", passthroughConfig,
                  "openssl.cnf with default_properties = ?provider=vhsm: plain keys through vhsm");
@@ -194,7 +197,12 @@ int main(int argc, char** argv) {
       OSSL_PARAM_construct_end()};
   std::vector<uint8_t> iv(12, 1), mac(EVP_MAX_MD_SIZE);
 
-  printRatioHeader();
+  if (concurrencyOnly) {
+    concurrency = true;
+    sizes.clear();
+    passthroughConfig.clear();
+  }
+  if (!sizes.empty()) printRatioHeader();
   for (size_t size : sizes) {
     std::vector<uint8_t> data(size, 0x5a), out(size + 16), tag(16);
     // One datagram per round trip, as large as a socket buffer allows.

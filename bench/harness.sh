@@ -41,7 +41,12 @@ printf '[evp]\ndefault_properties = ?provider=vhsm\n' >>"$work/preferring.cnf"
   # shellcheck disable=SC2086
   taskset -c $client_cpu "$bin/vhsm-bench-client" --socket "$work/keyd.sock" \
     --seconds "$seconds" --runs "$runs" --sizes $sizes --raw-server-cpu $keyd_cpu \
-    --provider-config "$cnf" --passthrough-config "$work/preferring.cnf" --concurrency
+    --provider-config "$cnf" --passthrough-config "$work/preferring.cnf"
+  echo
+  echo "Concurrency: keyd (2 worker threads) and the clients unpinned, free to use both CPUs."
+  taskset -a -p -c 0-1 "$keyd" >/dev/null
+  "$bin/vhsm-bench-client" --socket "$work/keyd.sock" --seconds "$seconds" --concurrency-only
+  taskset -a -p -c $keyd_cpu "$keyd" >/dev/null
   echo
   echo "## Signatures (64-byte message)"
   echo
