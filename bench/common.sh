@@ -20,22 +20,8 @@ printf 'bench-password\n' >"$work/bench.pw"
 "$bin/vhsm-admin" --socket "$work/keyd.sock" --password-file "$work/root.pw" user create bench \
   --new-password-file "$work/bench.pw" >/dev/null
 cnf=$work/openssl.cnf
-cat >"$cnf" <<CNF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-vhsm = vhsm_sect
-[default_sect]
-activate = 1
-[vhsm_sect]
-module = $build/lib/ossl-modules/vhsm.so
-activate = 1
-socket = $work/keyd.sock
-user = bench
-password-file = $work/bench.pw
-CNF
+scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench \
+  "$work/bench.pw" >"$cnf"
 bench_admin() {
   "$bin/vhsm-admin" --socket "$work/keyd.sock" --user bench --password-file "$work/bench.pw" "$@"
 }

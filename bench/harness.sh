@@ -24,10 +24,12 @@ client_cpu=0
 [ "$placement" = cross ] && client_cpu=1
 bench_admin key import bench-hmac --type hmac --hex 0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b \
   >/dev/null
-# The same stanza with the global preference (for the pass-through cases).
-sed -e 's/^providers = provider_sect$/providers = provider_sect\nalg_section = evp/' "$cnf" \
-  >"$work/preferring.cnf"
-printf '[evp]\ndefault_properties = ?provider=vhsm\n' >>"$work/preferring.cnf"
+# The same stanza with the global preference (the pass-through cases), and that one without
+# a password (a whole openssl process through an unlock).
+scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench \
+  "$work/bench.pw" --prefer >"$work/preferring.cnf"
+scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench "" --prefer \
+  >"$work/unlocked.cnf"
 
 {
   echo "# vhsm bench, $mode mode, $stamp"
@@ -57,8 +59,6 @@ printf '[evp]\ndefault_properties = ?provider=vhsm\n' >>"$work/preferring.cnf"
   echo
   "$bin/vhsm-admin" --socket "$work/keyd.sock" --password-file "$work/root.pw" \
     unlock bench --container host --ttl 1h --user-password-file "$work/bench.pw" >/dev/null
-  # The stanza as a user without any password would write it, with the global preference.
-  sed -e '/^password-file/d' "$work/preferring.cnf" >"$work/unlocked.cnf"
   head -c 64 /dev/urandom >"$work/msg"
   per_process() {  # config key: mean ms per process over process_runs runs
     local start end

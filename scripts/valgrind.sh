@@ -34,22 +34,7 @@ for t in ec-p256 ed25519 rsa; do "${alice[@]}" key generate "s-$t" --type "$t" >
 VHSM_PASSWORD=alice-pw "$bin/vhsm-demo" --user alice --hmac-key h1 --aes-key a1 >/dev/null
 "${root[@]}" audit verify >/dev/null
 
-cat >"$work/openssl.cnf" <<CNF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-vhsm = vhsm_sect
-[default_sect]
-activate = 1
-[vhsm_sect]
-module = $module
-activate = 1
-socket = $work/keyd.sock
-user = alice
-password-file = $work/alice.pw
-CNF
+scripts/openssl-cnf.sh "$module" "$work/keyd.sock" alice "$work/alice.pw" >"$work/openssl.cnf"
 head -c 300000 /dev/urandom >"$work/data"
 export OPENSSL_CONF=$work/openssl.cnf
 status=0
