@@ -98,6 +98,7 @@ std::string readPasswordFile(const std::string& path) {
   return s;
 }
 
+// In HashAlgorithm order: localDigest(HashAlgorithm) indexes this.
 const char* const kLocalDigestNames[] = {"SHA1", "SHA2-256", "SHA2-384", "SHA2-512"};
 
 }  // namespace

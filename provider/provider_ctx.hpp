@@ -58,6 +58,7 @@ class ProviderContext {
   // Fetched once: a fetch per operation would cost more than the operation.
   EVP_MAC* localHmac() const { return localHmac_; }
   EVP_MD* localDigest(const char* name) const;
+  EVP_MD* localDigest(HashAlgorithm algorithm) const { return localDigests_[unsigned(algorithm)]; }
   EVP_CIPHER* localAesGcm(size_t keyBytes) const {
     return keyBytes == 16 ? localAes128Gcm_ : localAes256Gcm_;
   }

@@ -112,14 +112,17 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
       return 0;
     mdName = defaultName;
   }
-  EVP_MD* md = EVP_MD_fetch(libctx, mdName, nullptr);
+  // Every TLS handshake comes through here: the usual digests are fetched once per provider.
+  auto known = hashInfo(mdName);
+  EVP_MD* fetched = known ? nullptr : EVP_MD_fetch(libctx, mdName, nullptr);
+  EVP_MD* md = known ? c->provider->localDigest(known->algorithm) : fetched;
   OSSL_PARAM mdParams[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, const_cast<char*>(mdName), 0),
       OSSL_PARAM_construct_end()};
   c->digest = EVP_MD_CTX_new();
   bool ok = md && c->digest && EVP_DigestInit_ex2(c->digest, md, nullptr) &&
             EVP_PKEY_CTX_set_params(c->shadow, mdParams);
-  EVP_MD_free(md);
+  EVP_MD_free(fetched);
   return ok;
 }
 
