@@ -26,10 +26,16 @@ uint64_t get(const std::byte* p, int bytes) {
 
 // Header layout (little endian, every field naturally aligned):
 //   0 magic u32 | 4 version u16 | 6 type u16 | 8 requestId u64 | 16 payloadLength u32
-//   20 flags u16 | 22 reserved | 24 clientPort u32 | 28 reserved | 32 containerId u64
-constexpr size_t kMagic = 0, kVersion = 4, kType = 6, kRequestId = 8, kLength = 16, kFlags = 20,
-                 kClientPort = 24, kContainer = 32;
+//   20 flags u16 | 22 reserved | 24 clientPort u32 | 28 containerInode u32 | 32 containerId u64
+// The fields the kernel module touches are named in vhsm_netlink.h.
+constexpr size_t kMagic = VHSM_FRAME_OFF_MAGIC, kVersion = 4, kType = VHSM_FRAME_OFF_TYPE,
+                 kRequestId = 8, kLength = VHSM_FRAME_OFF_LENGTH, kFlags = 20,
+                 kClientPort = VHSM_FRAME_OFF_CLIENT_PORT,
+                 kContainerInode = VHSM_FRAME_OFF_CONTAINER_INODE,
+                 kContainer = VHSM_FRAME_OFF_CONTAINER;
 static_assert(kContainer + 8 == kHeaderSize);
+static_assert(uint16_t(FrameType::request) == VHSM_FRAME_TYPE_REQUEST &&
+              uint16_t(FrameType::response) == VHSM_FRAME_TYPE_RESPONSE);
 
 }  // namespace
 
@@ -56,6 +62,7 @@ void encodeHeader(const FrameHeader& h, std::span<std::byte, kHeaderSize> out) {
   put32(p + kLength, h.payloadLength);
   put16(p + kFlags, h.flags);
   put32(p + kClientPort, h.clientPort);
+  put32(p + kContainerInode, h.containerInode);
   put64(p + kContainer, h.containerId);
 }
 
@@ -76,8 +83,19 @@ FrameError decodeHeader(std::span<const std::byte> frame, FrameHeader& out) {
   out.payloadLength = length;
   out.flags = uint16_t(get(p + kFlags, 2));
   out.clientPort = uint32_t(get(p + kClientPort, 4));
+  out.containerInode = uint32_t(get(p + kContainerInode, 4));
   out.containerId = get(p + kContainer, 8);
   return FrameError::none;
+}
+
+FrameHeader transportFields(std::span<const std::byte> frame) {
+  const std::byte* p = frame.first(kHeaderSize).data();
+  FrameHeader out;
+  out.requestId = get(p + kRequestId, 8);
+  out.clientPort = uint32_t(get(p + kClientPort, 4));
+  out.containerInode = uint32_t(get(p + kContainerInode, 4));
+  out.containerId = get(p + kContainer, 8);
+  return out;
 }
 
 capnp::ReaderOptions readerOptions(size_t payloadBytes) {

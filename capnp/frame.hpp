@@ -1,6 +1,7 @@
 // Framing shared by every side: a fixed little-endian header followed by one Cap'n Proto
 // message in its standard flat encoding. The header is what a transport may inspect and
-// stamp without parsing the message (the kernel module overwrites containerId/clientPort).
+// stamp without parsing the message (the kernel module overwrites the client and container
+// fields; vhsm_netlink.h names their offsets for it).
 #pragma once
 
 #include <capnp/message.h>
@@ -14,15 +15,17 @@
 #include <vector>
 
 #include "vhsm.capnp.h"
+#include "vhsm_netlink.h"
 
 namespace vhsm::proto {
 
-inline constexpr uint32_t kFrameMagic = 0x4d534856;  // "VHSM" on the wire
+inline constexpr uint32_t kFrameMagic = VHSM_FRAME_MAGIC;  // "VHSM" on the wire
 inline constexpr uint16_t kProtocolVersion = 1;
-inline constexpr size_t kHeaderSize = 40;
+inline constexpr size_t kHeaderSize = VHSM_FRAME_HEADER_SIZE;
 // Largest payload one frame may carry; data beyond kMaxChunk streams as init/update/final.
 inline constexpr size_t kMaxPayload = 512 * 1024;
 inline constexpr size_t kMaxFrame = kHeaderSize + kMaxPayload;
+static_assert(kMaxFrame == VHSM_FRAME_MAX);
 // Bulk data per frame, leaving room for the rest of the message.
 inline constexpr size_t kMaxChunk = 256 * 1024;
 inline constexpr unsigned kNestingLimit = 16;
@@ -37,8 +40,10 @@ struct FrameHeader {
   uint16_t flags = 0;
   uint64_t requestId = 0;
   uint32_t payloadLength = 0;
-  uint32_t clientPort = 0;   // written by the transport only
-  uint64_t containerId = 0;  // written by the transport only
+  // Written by the transport only (the netlink module; the Unix socket leaves them zero).
+  uint32_t clientPort = 0;
+  uint32_t containerInode = 0;  // network namespace inode
+  uint64_t containerId = 0;     // network namespace cookie
 };
 
 enum class FrameError { none, tooShort, badMagic, badVersion, badType, badLength, tooLarge };
@@ -47,6 +52,10 @@ const char* describe(FrameError error);
 void encodeHeader(const FrameHeader& header, std::span<std::byte, kHeaderSize> out);
 // Checks everything the header alone can say against the whole received datagram.
 FrameError decodeHeader(std::span<const std::byte> frame, FrameHeader& out);
+
+// The request id and the transport's fields of a frame at least kHeaderSize long, whatever
+// else its header says: a transport routes by them before anything is checked.
+FrameHeader transportFields(std::span<const std::byte> frame);
 
 // Reader limits for untrusted payloads: the traversal limit is proportional to the payload so
 // amplification through shared pointers stays bounded.

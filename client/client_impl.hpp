@@ -8,11 +8,13 @@
 
 namespace vhsm {
 
+class Channel;
+
 struct Client::Impl {
   explicit Impl(ClientOptions options);
   ~Impl();
 
-  void connectSocket();
+  void connect();
   void ensureConnected();
   void disconnect();
   bool sendFrame(capnp::MessageBuilder& message, uint64_t requestId, uint16_t flags);
@@ -21,6 +23,7 @@ struct Client::Impl {
   // retry: resend once on a fresh connection when the old one turned out dead before sending,
   // or broke before the reply to a request that changes nothing.
   void call(const Build& build, const Read& read, bool noReply, bool retry);
+  bool keydLost(const Error& e);
 
   struct Credentials {
     std::string user;
@@ -29,11 +32,12 @@ struct Client::Impl {
 
   ClientOptions options;
   mutable std::mutex mutex;
-  int fd = -1;
+  std::unique_ptr<Channel> channel;
   pid_t pid = 0;
   uint64_t generation = 0;
   uint64_t nextRequestId = 0;
   bool loggedIn = false;
+  bool keydAnswered = false;
   std::optional<Credentials> credentials;
   kj::Array<capnp::word> receiveWords;
 };

@@ -1,16 +1,12 @@
 // The Client's connection: connect lazily, frame requests, match replies, reconnect after
 // fork() or a keyd restart, time out instead of hanging.
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <capnp/schema.h>
 
-#include <cerrno>
-#include <cstring>
 #include <thread>
 
+#include "channel.hpp"
 #include "client_impl.hpp"
 #include "frame.hpp"
 
@@ -25,11 +21,14 @@ std::string errorName(ErrorCode code) {
   return "error" + std::to_string(unsigned(code));
 }
 
-namespace {
-
-Error transportError(ErrorKind kind, const std::string& what) {
-  return Error(kind, ErrorCode::INTERNAL_ERROR, what);
+Transport transportNamed(const std::string& name) {
+  if (name == "unix") return Transport::unixSocket;
+  if (name == "netlink") return Transport::netlink;
+  throw Error(ErrorKind::refused, ErrorCode::INVALID_ARGUMENT,
+              "unknown transport \"" + name + "\" (unix or netlink)");
 }
+
+namespace {
 
 int remainingMillis(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -41,60 +40,30 @@ int remainingMillis(std::chrono::steady_clock::time_point deadline) {
 
 Client::Impl::Impl(ClientOptions o)
     : options(std::move(o)),
-      receiveWords(kj::heapArray<capnp::word>(proto::kMaxFrame / sizeof(capnp::word))) {}
+      // Room for the largest frame after any transport header (netlink's is 16 bytes).
+      receiveWords(kj::heapArray<capnp::word>((proto::kMaxFrame + 64) / sizeof(capnp::word))) {}
 
 Client::Impl::~Impl() {
   disconnect();
 }
 
 void Client::Impl::disconnect() {
-  if (fd >= 0) ::close(fd);
-  fd = -1;
+  channel.reset();
   loggedIn = false;
 }
 
-void Client::Impl::connectSocket() {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (options.socketPath.size() >= sizeof addr.sun_path)
-    throw transportError(ErrorKind::unreachable, "socket path too long: " + options.socketPath);
-  std::memcpy(addr.sun_path, options.socketPath.c_str(), options.socketPath.size() + 1);
-  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (s < 0)
-    throw transportError(ErrorKind::unreachable, std::string("socket: ") + strerror(errno));
-  auto giveUp = std::chrono::steady_clock::now() + (generation ? options.restartGrace : 0ms);
-  while (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    int e = errno;
-    bool restarting = e == ECONNREFUSED || e == ENOENT || e == EAGAIN;
-    if (e == EINTR || (restarting && std::chrono::steady_clock::now() < giveUp)) {
-      std::this_thread::sleep_for(20ms);
-      continue;
-    }
-    ::close(s);
-    throw transportError(ErrorKind::unreachable,
-                         "cannot reach vhsm-keyd at " + options.socketPath + ": " + strerror(e));
-  }
-  // Sends of large frames must not hang on a keyd that stopped reading.
-  timeval tv{};
-  tv.tv_sec = options.timeout.count() / 1000;
-  tv.tv_usec = (options.timeout.count() % 1000) * 1000;
-  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int buffer = 1 << 20;
-  setsockopt(s, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
-  fd = s;
+void Client::Impl::connect() {
+  channel = options.transport == Transport::netlink ? openNetlinkChannel(options)
+                                                    : openUnixChannel(options, generation > 0);
   pid = getpid();
   ++generation;
 }
 
 void Client::Impl::ensureConnected() {
   // After fork() the child must not talk on its parent's socket: replies would go astray.
-  if (fd >= 0 && pid != getpid()) {
-    ::close(fd);
-    fd = -1;
-    loggedIn = false;
-  }
-  if (fd >= 0) return;
-  connectSocket();
+  if (channel && pid != getpid()) disconnect();
+  if (channel) return;
+  connect();
   if (credentials) {
     exchange(
         [&](proto::Request::Builder r) {
@@ -119,57 +88,46 @@ bool Client::Impl::sendFrame(capnp::MessageBuilder& message, uint64_t requestId,
   if (frame.size() > proto::kMaxFrame)
     throw Error(ErrorKind::refused, ErrorCode::FRAME_TOO_LARGE,
                 "request exceeds the maximum frame size");
-  std::vector<iovec> iov;
-  for (auto piece : frame.pieces())
-    iov.push_back({const_cast<std::byte*>(piece.data()), piece.size()});
-  msghdr msg{};
-  msg.msg_iov = iov.data();
-  msg.msg_iovlen = iov.size();
-  for (;;) {
-    if (sendmsg(fd, &msg, MSG_NOSIGNAL) >= 0) return true;
-    if (errno == EINTR) continue;
-    if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {
-      disconnect();
-      return false;
-    }
-    int e = errno;
+  try {
+    if (channel->send(frame.pieces(), requestId)) return true;
+  } catch (const Error&) {
     disconnect();
-    throw transportError(e == EAGAIN ? ErrorKind::timeout : ErrorKind::disconnected,
-                         std::string("sending to vhsm-keyd: ") + strerror(e));
+    throw;
   }
+  disconnect();
+  return false;
 }
 
 void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
   auto deadline = std::chrono::steady_clock::now() + options.timeout;
-  auto* buffer = reinterpret_cast<std::byte*>(receiveWords.begin());
-  size_t capacity = receiveWords.size() * sizeof(capnp::word);
+  std::span<std::byte> buffer(reinterpret_cast<std::byte*>(receiveWords.begin()),
+                              receiveWords.size() * sizeof(capnp::word));
   for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    int ready = poll(&p, 1, remainingMillis(deadline));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {
+    std::optional<std::span<std::byte>> frame;
+    try {
+      frame = channel->receive(buffer, remainingMillis(deadline));
+    } catch (const Error&) {
+      // Whatever broke, the next request starts on a fresh channel and session.
+      disconnect();
+      throw;
+    }
+    if (!frame) {
       // A late reply would be mistaken for the next one's: start afresh.
       disconnect();
       throw transportError(ErrorKind::timeout, "vhsm-keyd did not answer within " +
                                                    std::to_string(options.timeout.count()) + " ms");
     }
-    ssize_t n = recv(fd, buffer, capacity, MSG_TRUNC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      disconnect();
-      throw transportError(ErrorKind::disconnected,
-                           "vhsm-keyd closed the connection during the request");
-    }
     proto::FrameHeader header;
-    if (size_t(n) > capacity ||
-        proto::decodeHeader({buffer, size_t(n)}, header) != proto::FrameError::none ||
+    if (proto::decodeHeader(*frame, header) != proto::FrameError::none ||
         header.type != proto::FrameType::response) {
       disconnect();
       throw transportError(ErrorKind::protocol, "malformed reply from vhsm-keyd");
     }
     if (header.requestId != requestId) continue;  // a reply to an abandoned request
-    kj::ArrayPtr<const capnp::word> words(receiveWords.begin() + proto::kHeaderSize / 8,
-                                          header.payloadLength / sizeof(capnp::word));
+    keydAnswered = true;
+    kj::ArrayPtr<const capnp::word> words(
+        reinterpret_cast<const capnp::word*>(frame->data() + proto::kHeaderSize),
+        header.payloadLength / sizeof(capnp::word));
     try {
       auto message = proto::openMessage(words);
       auto response = message->getRoot<proto::Response>();
@@ -225,6 +183,24 @@ bool changesNothing(const Client::Build& build) {
 
 }  // namespace
 
+// Whether an error says that the keyd we were talking to went away (and may come back).
+bool Client::Impl::keydLost(const Error& e) {
+  switch (e.kind()) {
+    case ErrorKind::disconnected: return true;
+    // Netlink has no connection to break: no keyd registered after one had answered.
+    case ErrorKind::unreachable: return keydAnswered;
+    // Over netlink a restarted keyd knows nothing of our login: log in again.
+    case ErrorKind::refused:
+      if (options.transport == Transport::netlink && e.code() == ErrorCode::NOT_LOGGED_IN &&
+          credentials && loggedIn) {
+        disconnect();
+        return true;
+      }
+      return false;
+    default: return false;
+  }
+}
+
 void Client::Impl::call(const Build& build, const Read& read, bool noReply, bool retry) {
   // A restarting keyd may still accept a connection it is about to close: a harmless request
   // is asked again until it is answered or the restart grace is over.
@@ -237,8 +213,8 @@ void Client::Impl::call(const Build& build, const Read& read, bool noReply, bool
       if (!retry || attempt > 0)
         throw transportError(ErrorKind::disconnected, "the connection to vhsm-keyd was lost");
     } catch (const Error& e) {
-      bool again = retry && e.kind() == ErrorKind::disconnected &&
-                   std::chrono::steady_clock::now() < giveUp && changesNothing(build);
+      bool again = retry && keydLost(e) && std::chrono::steady_clock::now() < giveUp &&
+                   changesNothing(build);
       if (!again) throw;
       std::this_thread::sleep_for(20ms);
     }
@@ -266,19 +242,16 @@ uint64_t Client::connectionGeneration() const {
 Bytes Client::exchangeRaw(ByteView frame) {
   std::lock_guard lock(impl_->mutex);
   impl_->ensureConnected();
-  if (::send(impl_->fd, frame.data(), frame.size(), MSG_NOSIGNAL) < 0)
-    throw transportError(ErrorKind::disconnected, strerror(errno));
-  Bytes reply(proto::kMaxFrame);
-  pollfd p{impl_->fd, POLLIN, 0};
-  if (poll(&p, 1, int(impl_->options.timeout.count())) <= 0)
-    throw transportError(ErrorKind::timeout, "no reply");
-  ssize_t n = recv(impl_->fd, reply.data(), reply.size(), 0);
-  if (n <= 0) {
-    impl_->disconnect();
+  std::vector<std::span<const std::byte>> pieces{std::as_bytes(frame)};
+  if (!impl_->channel->send(pieces, 0))
     throw transportError(ErrorKind::disconnected, "keyd closed the connection");
-  }
-  reply.resize(size_t(n));
-  return reply;
+  Bytes buffer(proto::kMaxFrame + 64);
+  auto reply = impl_->channel->receive(std::as_writable_bytes(std::span(buffer)),
+                                       int(impl_->options.timeout.count()));
+  if (!reply) throw transportError(ErrorKind::timeout, "no reply");
+  auto bytes = std::as_bytes(*reply);
+  return Bytes(reinterpret_cast<const uint8_t*>(bytes.data()),
+               reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size());
 }
 
 void Client::login(const std::string& user, std::string_view password) {
@@ -306,7 +279,7 @@ void Client::login(const std::string& user, std::string_view password) {
 void Client::logout() {
   std::lock_guard lock(impl_->mutex);
   impl_->credentials.reset();
-  if (impl_->fd >= 0 && impl_->loggedIn && impl_->pid == getpid())
+  if (impl_->channel && impl_->loggedIn && impl_->pid == getpid())
     impl_->call([](proto::Request::Builder r) { r.setLogout(); }, {}, false, false);
   impl_->loggedIn = false;
 }

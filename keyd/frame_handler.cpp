@@ -63,4 +63,15 @@ FrameOutcome handleFrame(Service& service, Session& session, std::span<std::byte
   return outcome;
 }
 
+bool sendReply(const proto::FrameHeader& header, capnp::MessageBuilder& reply,
+               const std::function<bool(const proto::OutgoingFrame&)>& send) {
+  proto::OutgoingFrame out(header, reply);
+  if (out.size() <= proto::kMaxFrame) return send(out);
+  capnp::MallocMessageBuilder tooBig;
+  auto r = tooBig.initRoot<proto::Response>();
+  r.setError(proto::ErrorCode::FRAME_TOO_LARGE);
+  r.setMessage("the reply would exceed the maximum frame size; ask for less at a time");
+  return send(proto::OutgoingFrame(header, tooBig));
+}
+
 }  // namespace vhsm::keyd

@@ -1,8 +1,9 @@
-// What one received frame becomes, whatever transport carried it (the Unix socket now, the
-// netlink module later, the fuzzer always): a request handled by the service, or a frame
+// What one received frame becomes, whatever transport carried it (the Unix socket, the
+// netlink module, the fuzzer): a request handled by the service, or a frame
 // refused as malformed — audited either way — and the reply to send, if one is due.
 #pragma once
 
+#include <functional>
 #include <span>
 
 #include "frame.hpp"
@@ -20,5 +21,11 @@ struct FrameOutcome {
 // Request bytes that carried secrets are wiped once handled.
 FrameOutcome handleFrame(Service& service, Session& session, std::span<std::byte> frame,
                          size_t fullSize, capnp::MessageBuilder& reply);
+
+// Sends the reply to a handled frame through send, or a frameTooLarge refusal in its place
+// when the reply would not fit one frame. header: the response header the transport wants
+// (request id, routing fields). Returns what send returned.
+bool sendReply(const proto::FrameHeader& header, capnp::MessageBuilder& reply,
+               const std::function<bool(const proto::OutgoingFrame&)>& send);
 
 }  // namespace vhsm::keyd

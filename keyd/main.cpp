@@ -15,6 +15,7 @@
 #include "init_store.hpp"
 #include "keyring.hpp"
 #include "log.hpp"
+#include "netlink_server.hpp"
 #include "secure_memory.hpp"
 #include "service.hpp"
 #include "unix_server.hpp"
@@ -77,7 +78,12 @@ void raiseDescriptorLimit() {
   }
 }
 
-int serve(const std::string& dir, UnixServerOptions options) {
+struct Transports {
+  bool unixSocket = true;
+  bool netlink = false;
+};
+
+int serve(const std::string& dir, UnixServerOptions options, Transports transports) {
   hardenProcess();
   raiseDescriptorLimit();
   auto store = store::Store::open(dir);
@@ -92,13 +98,18 @@ int serve(const std::string& dir, UnixServerOptions options) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  UnixServer server(service, options);
-  server.start();
+  UnixServer unixServer(service, options);
+  NetlinkServerOptions netlinkOptions;
+  netlinkOptions.threads = options.threads;
+  NetlinkServer netlinkServer(service, netlinkOptions);
+  if (transports.unixSocket) unixServer.start();
+  if (transports.netlink) netlinkServer.start();
   logInfo("vhsm-keyd ready (store " + dir + ")");
   int signal = 0;
   sigwait(&stopSignals, &signal);
   logInfo(std::string("stopping on ") + strsignal(signal));
-  server.stop();
+  netlinkServer.stop();
+  unixServer.stop();
   close(lockFd);
   logInfo("stopped");
   return 0;
@@ -115,10 +126,15 @@ int main(int argc, char** argv) {
   UnixServerOptions options;
   options.socketPath = "/run/vhsm/keyd.sock";
   options.threads = std::max(4u, 2 * std::thread::hardware_concurrency());
+  Transports transports;
+  bool noSocket = false;
   bool init = false;
   uint32_t iterations = kDefaultKdfIterations;
   app.add_option("--store", storeDir, "store directory")->required();
   app.add_option("--socket", options.socketPath, "Unix socket to serve")->capture_default_str();
+  app.add_flag("--netlink", transports.netlink,
+               "also serve the netlink transport (the vhsm_transport kernel module)");
+  app.add_flag("--no-socket", noSocket, "serve no Unix socket (with --netlink: netlink alone)");
   app.add_option("--threads", options.threads, "worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -129,6 +145,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  transports.unixSocket = !noSocket;
+  if (!init && !transports.unixSocket && !transports.netlink) {
+    std::cerr << "vhsm-keyd: --no-socket leaves no transport; add --netlink\n";
+    return 2;
+  }
   LogLevel level;
   if (!parseLogLevel(logLevel, level)) {
     std::cerr << "vhsm-keyd: unknown log level " << logLevel << "\n";
@@ -136,7 +157,7 @@ int main(int argc, char** argv) {
   }
   setLogLevel(level);
   try {
-    return init ? runInit(storeDir, iterations) : serve(storeDir, options);
+    return init ? runInit(storeDir, iterations) : serve(storeDir, options, transports);
   } catch (const std::exception& e) {
     logError(e.what());
     return 1;

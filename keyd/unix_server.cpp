@@ -257,16 +257,9 @@ bool UnixServer::handleFrame(Connection& c, std::span<std::byte> frame, size_t f
   proto::FrameHeader replyHeader;
   replyHeader.type = proto::FrameType::response;
   replyHeader.requestId = outcome.requestId;
-  proto::OutgoingFrame out(replyHeader, reply);
-  if (out.size() > proto::kMaxFrame) {
-    capnp::MallocMessageBuilder tooBig;
-    auto r = tooBig.initRoot<proto::Response>();
-    r.setError(proto::ErrorCode::FRAME_TOO_LARGE);
-    r.setMessage("the reply would exceed the maximum frame size; ask for less at a time");
-    proto::OutgoingFrame small(replyHeader, tooBig);
-    return send(c, small.pieces(), small.size());
-  }
-  return send(c, out.pieces(), out.size());
+  return sendReply(replyHeader, reply, [&](const proto::OutgoingFrame& out) {
+    return send(c, out.pieces(), out.size());
+  });
 }
 
 bool UnixServer::send(Connection& c, const std::vector<std::span<const std::byte>>& pieces,

@@ -141,6 +141,8 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
   config_.socket = envOr("VHSM_SOCKET", configValue(handle, getParams, "socket").empty()
                                             ? config_.socket
                                             : configValue(handle, getParams, "socket"));
+  if (auto t = configValue(handle, getParams, "transport"); !t.empty()) config_.transport = t;
+  config_.transport = envOr("VHSM_TRANSPORT", config_.transport);
   config_.user = envOr("VHSM_USER", configValue(handle, getParams, "user"));
   config_.passwordFile =
       envOr("VHSM_PASSWORD_FILE", configValue(handle, getParams, "password-file"));
@@ -155,8 +157,8 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
     localDigests_[i] = EVP_MD_fetch(defaultLibctx_, kLocalDigestNames[i], nullptr);
   localAes128Gcm_ = EVP_CIPHER_fetch(defaultLibctx_, "AES-128-GCM", nullptr);
   localAes256Gcm_ = EVP_CIPHER_fetch(defaultLibctx_, "AES-256-GCM", nullptr);
-  debugLog("loaded: socket " + config_.socket + ", user " + config_.user +
-           (config_.remoteDigests ? ", digests in keyd" : ", digests local"));
+  debugLog("loaded: transport " + config_.transport + ", socket " + config_.socket + ", user " +
+           config_.user + (config_.remoteDigests ? ", digests in keyd" : ", digests local"));
 }
 
 ProviderContext::~ProviderContext() {
@@ -176,6 +178,7 @@ Client& ProviderContext::client() {
       throw Error(ErrorKind::refused, ErrorCode::NOT_LOGGED_IN,
                   "no vhsm user: set user in the provider's section or VHSM_USER");
     ClientOptions options;
+    options.transport = transportNamed(config_.transport);
     options.socketPath = config_.socket;
     options.timeout = std::chrono::milliseconds(config_.timeoutMillis);
     auto client = std::make_unique<Client>(options);

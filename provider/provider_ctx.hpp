@@ -39,6 +39,7 @@ enum Reason : int {
 const OSSL_ITEM* reasonStrings();
 
 struct Config {
+  std::string transport = "unix";
   std::string socket = "/run/vhsm/keyd.sock";
   std::string user;
   std::string passwordFile;

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package vhsm builds, tests and demos with. Idempotent; needs root.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libssl-dev openssl libcrypto++-dev liblmdb-dev lmdb-utils capnproto libcapnp-dev
   catch2 libcli11-dev nlohmann-json3-dev iproute2 util-linux
   nginx-light curl python3 softhsm2 libp11-kit-dev gnuplot-nox valgrind
+  qemu-system-x86 busybox-static cpio kmod
 )
+# The kernel module's VM test: Debian's current kernel image and its headers, one ABI.
+if ! kver=$(scripts/kernel-version.sh 2>/dev/null); then
+  apt-get update -qq
+  kver=$(scripts/kernel-version.sh)
+fi
+packages+=("linux-image-$kver" "linux-headers-$kver")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,5 +29,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+export INITRD=No  # the VM test boots the kernel with its own initramfs
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

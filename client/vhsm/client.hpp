@@ -54,9 +54,14 @@ class Error : public std::runtime_error {
 // "wrongPassword" etc: the schema's own name for a code.
 std::string errorName(ErrorCode code);
 
+enum class Transport { unixSocket, netlink };
+// "unix" or "netlink" (SPEC's `transport =`); throws Error (invalidArgument) for anything else.
+Transport transportNamed(const std::string& name);
+
 struct ClientOptions {
-  std::string socketPath = "/run/vhsm/keyd.sock";
-  std::chrono::milliseconds timeout{30000};  // per request; PBKDF2 logins take a while
+  Transport transport = Transport::unixSocket;
+  std::string socketPath = "/run/vhsm/keyd.sock";  // for Transport::unixSocket
+  std::chrono::milliseconds timeout{30000};        // per request; PBKDF2 logins take a while
   // Once a connection has been lost, how long reconnecting waits for keyd to come back (a
   // restart) before giving up; a first connection fails at once.
   std::chrono::milliseconds restartGrace{3000};

@@ -166,6 +166,31 @@ TEST_CASE("a keyd that is not there gives a prompt, specific error") {
   }
 }
 
+// This host's kernel has no vhsm_transport (the module's own tests run in a VM): both ends
+// must say so rather than fail obscurely. With the module loaded but no keyd, they name that.
+TEST_CASE("netlink without a usable vhsm_transport gives a specific error at both ends") {
+  ClientOptions o;
+  o.transport = Transport::netlink;
+  Client c(o);
+  try {
+    c.ping();
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::unreachable);
+    CHECK(std::string(e.what()).find("vhsm_transport") != std::string::npos);
+  }
+  TempDir dir;
+  auto store = dir.path().string();
+  REQUIRE(runCommand({keydBinary(), "--init", "--store", store, "--kdf-iterations", "1000"}, "pw")
+              .status == 0);
+  auto r = runCommand({keydBinary(), "--store", store, "--netlink", "--no-socket"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("vhsm_transport") != std::string::npos);
+  CHECK(transportNamed("netlink") == Transport::netlink);
+  CHECK(transportNamed("unix") == Transport::unixSocket);
+  CHECK_THROWS_AS(transportNamed("tcp"), Error);
+}
+
 TEST_CASE("after fork the child uses its own connection and both keep working") {
   Keyd keyd;
   auto alice = keyd.newUser("alice", "pw");

@@ -25,6 +25,8 @@ std::vector<std::byte> sampleFrame() {
   hmac.setData(kj::StringPtr("hello world").asBytes());
   FrameHeader h;
   h.requestId = 42;
+  h.clientPort = 3;
+  h.containerInode = 4026531840u;
   h.containerId = 7;
   return flatten(OutgoingFrame(h, m));
 }
@@ -55,9 +57,33 @@ TEST_CASE("a frame round-trips through encode and decode") {
   REQUIRE(decodeHeader(frame, h) == FrameError::none);
   CHECK(h.requestId == 42);
   CHECK(h.containerId == 7);
+  CHECK(h.containerInode == 4026531840u);
+  CHECK(h.clientPort == 3);
   CHECK(h.type == FrameType::request);
   CHECK(h.payloadLength == frame.size() - kHeaderSize);
   REQUIRE(parse(frame));
+}
+
+TEST_CASE("the transport's fields sit where the kernel module stamps them") {
+  auto frame = sampleFrame();
+  auto le = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | uint64_t(frame[at + size_t(i)]);
+    return v;
+  };
+  CHECK(le(VHSM_FRAME_OFF_MAGIC, 4) == VHSM_FRAME_MAGIC);
+  CHECK(le(VHSM_FRAME_OFF_TYPE, 2) == VHSM_FRAME_TYPE_REQUEST);
+  CHECK(le(VHSM_FRAME_OFF_LENGTH, 4) == frame.size() - VHSM_FRAME_HEADER_SIZE);
+  CHECK(le(VHSM_FRAME_OFF_CLIENT_PORT, 4) == 3);
+  CHECK(le(VHSM_FRAME_OFF_CONTAINER_INODE, 4) == 4026531840u);
+  CHECK(le(VHSM_FRAME_OFF_CONTAINER, 8) == 7);
+  // Read before anything else is checked, as the netlink server routes a frame.
+  frame[4] = std::byte{0xff};  // a version no one speaks
+  auto fields = transportFields(frame);
+  CHECK(fields.requestId == 42);
+  CHECK(fields.clientPort == 3);
+  CHECK(fields.containerInode == 4026531840u);
+  CHECK(fields.containerId == 7);
 }
 
 TEST_CASE("every truncation of a valid frame is rejected") {

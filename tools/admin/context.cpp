@@ -48,6 +48,7 @@ std::string prompt(const std::string& text) {
 Client& Context::connection() {
   if (!client_) {
     ClientOptions options;
+    options.transport = transportNamed(transport);
     options.socketPath = socket;
     client_ = std::make_unique<Client>(options);
   }

@@ -13,6 +13,7 @@ namespace vhsm::admin {
 
 struct Context {
   std::string socket;
+  std::string transport = "unix";
   std::string user;
   std::string passwordFile;
   bool unlocked = false;  // log in through an unlock, with no password

@@ -19,11 +19,15 @@ std::string envOr(const char* name, const char* fallback) {
 int main(int argc, char** argv) {
   Context ctx;
   ctx.socket = envOr("VHSM_SOCKET", "/run/vhsm/keyd.sock");
+  ctx.transport = envOr("VHSM_TRANSPORT", "unix");
   ctx.user = envOr("VHSM_USER", "root");
   CLI::App app{"vhsm-admin: manage users, containers, keys and the audit log of a vhsm store"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the command too
   app.add_option("--socket", ctx.socket, "keyd's socket (env VHSM_SOCKET)")->capture_default_str();
+  app.add_option("--transport", ctx.transport, "unix or netlink (env VHSM_TRANSPORT)")
+      ->check(CLI::IsMember({"unix", "netlink"}))
+      ->capture_default_str();
   app.add_option("--user", ctx.user, "acting user (env VHSM_USER)")->capture_default_str();
   app.add_option("--password-file", ctx.passwordFile,
                  "acting user's password (else env VHSM_PASSWORD, else a prompt)");

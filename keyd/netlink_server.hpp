@@ -1,0 +1,105 @@
+// The netlink transport (kmod/vhsm_transport.ko): keyd registers one netlink socket as the
+// server, the module delivers every client's frame to it stamped with the client's network
+// namespace and port, and routes each reply back by those stamps. There are no connections:
+// a client is (namespace cookie, port id) and its session lasts until the module reports
+// that the client's socket closed.
+//
+// One thread receives and hands each frame to the worker that owns the client (chosen by a
+// hash of its identity), so one client's frames are served in order and sessions need no
+// lock, while a slow request (a login's PBKDF2) holds up only that worker's clients.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "frame.hpp"
+#include "secure_memory.hpp"
+#include "service.hpp"
+
+namespace vhsm::keyd {
+
+struct NetlinkServerOptions {
+  unsigned threads = 4;
+  size_t maxSessions = 4096;
+  // Per network namespace, so that one container cannot take every session or all the queue.
+  size_t maxSessionsPerContainer = 256;
+  size_t maxQueuedBytesPerContainer = 16 << 20;
+  unsigned maxBadFramesPerClient = 16;
+};
+
+class NetlinkServer {
+ public:
+  NetlinkServer(Service& service, NetlinkServerOptions options);
+  ~NetlinkServer();
+  NetlinkServer(const NetlinkServer&) = delete;
+  NetlinkServer& operator=(const NetlinkServer&) = delete;
+
+  // Opens the socket and registers with the module; throws std::runtime_error saying why
+  // the module refused (not loaded, another keyd registered, not the server namespace).
+  void start();
+  // Safe from any thread; returns once every thread has stopped.
+  void stop();
+
+ private:
+  struct ClientId {
+    uint64_t cookie = 0;  // network namespace cookie, stamped by the module
+    uint32_t port = 0;    // netlink port id, stamped by the module
+    uint32_t inode = 0;   // network namespace inode, stamped by the module
+    bool operator==(const ClientId& o) const { return cookie == o.cookie && port == o.port; }
+  };
+  struct ClientIdHash {
+    size_t operator()(const ClientId& id) const { return id.cookie * 0x9e3779b97f4a7c15 ^ id.port; }
+  };
+  using FrameBytes = std::vector<std::byte, LockedAllocator<std::byte>>;
+  struct Job {
+    enum class Kind { frame, overflow, gone } kind = Kind::frame;
+    ClientId client;
+    uint32_t sequence = 0;
+    size_t fullSize = 0;  // the frame's size as received
+    FrameBytes frame;
+  };
+  struct Client;
+  struct Worker {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<Job> jobs;
+    std::vector<FrameBytes> spare;  // emptied frame buffers, kept to spare mlock calls
+    std::unordered_map<ClientId, std::unique_ptr<Client>, ClientIdHash> clients;
+    std::thread thread;
+  };
+
+  void registerServer();
+  void receiveLoop();
+  void enqueue(Job::Kind kind, ClientId client, uint32_t sequence, std::span<const std::byte> frame,
+               size_t fullSize);
+  void workerLoop(Worker& worker);
+  void serveFrame(Worker& worker, Job& job);
+  void refuseOverflow(Worker& worker, const Job& job);
+  Client* sessionFor(Worker& worker, const ClientId& id, const Job& job);
+  void endSession(Worker& worker, const ClientId& id);
+  void reply(const ClientId& client, uint32_t sequence, uint64_t requestId,
+             capnp::MessageBuilder& message);
+  Worker& workerFor(const ClientId& id);
+  void releaseQueued(const Job& job);
+
+  Service& service_;
+  NetlinkServerOptions options_;
+  int fd_ = -1;
+  int stopFd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread receiver_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::mutex countsMutex_;  // the per-container counters below, shared by every thread
+  std::unordered_map<uint64_t, size_t> queuedBytes_;
+  std::unordered_map<uint64_t, size_t> sessionsPerContainer_;
+  size_t sessions_ = 0;
+};
+
+}  // namespace vhsm::keyd

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhsm_transport: a netlink protocol present in every network namespace that carries vhsm
+ * frames between client namespaces and the one registered vhsm-keyd.
+ *
+ * The module keeps no queues of its own: a frame is copied once, stamped and delivered
+ * without blocking into the receiving socket, whose receive buffer is the only queue (and its
+ * bound). A client learns of a frame that could not be delivered from a netlink error
+ * message carrying the reason, queued before its sendmsg() returns.
+ *
+ * Identity: a client is (network namespace cookie, port id). Cookies are never reused within
+ * a boot, unlike namespace inodes, so keyd cannot mistake a new namespace for a dead one.
+ */
+#include <linux/atomic.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/netlink.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <linux/sysfs.h>
+#include <linux/version.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+#include <net/net_namespace.h>
+#include <net/netlink.h>
+#include <net/netns/generic.h>
+#include <net/sock.h>
+
+#include "vhsm_netlink.h"
+
+static unsigned int server_netns;
+module_param(server_netns, uint, 0444);
+MODULE_PARM_DESC(server_netns,
+		 "inode of the network namespace keyd registers from (default: the initial one)");
+
+static unsigned int allowed_netns[16];
+static int allowed_netns_count;
+module_param_array(allowed_netns, uint, &allowed_netns_count, 0444);
+MODULE_PARM_DESC(allowed_netns,
+		 "inodes of the only client namespaces whose frames are forwarded (default: all)");
+
+static unsigned int max_frame = VHSM_FRAME_MAX;
+module_param(max_frame, uint, 0444);
+MODULE_PARM_DESC(max_frame, "largest frame forwarded, in bytes");
+
+/* Counters under /sys/module/vhsm_transport/stats/. */
+static atomic64_t frames_forwarded, replies_routed, frames_dropped, frames_refused,
+	clients_gone;
+
+struct vhsm_net {
+	struct sock *sk; /* this namespace's kernel end of the protocol */
+	struct net *net;
+	struct list_head node;
+};
+
+static unsigned int vhsm_net_id;
+static LIST_HEAD(vhsm_nets); /* every namespace's vhsm_net, to find a client's by cookie */
+static DEFINE_SPINLOCK(vhsm_nets_lock);
+
+/* The registered server. server_net holds a reference while a server is registered. */
+static DEFINE_SPINLOCK(server_lock);
+static u64 server_ns_cookie; /* the namespace allowed to register */
+static struct net *server_net;
+static u32 server_portid;
+
+static struct sock *vhsm_sock(struct net *net)
+{
+	return ((struct vhsm_net *)net_generic(net, vhsm_net_id))->sk;
+}
+
+/* A reference to the live namespace with this cookie, or NULL. */
+static struct net *get_net_by_cookie(u64 cookie)
+{
+	struct vhsm_net *vn;
+	struct net *found = NULL;
+
+	spin_lock(&vhsm_nets_lock);
+	list_for_each_entry(vn, &vhsm_nets, node) {
+		if (vn->net->net_cookie == cookie) {
+			found = maybe_get_net(vn->net);
+			break;
+		}
+	}
+	spin_unlock(&vhsm_nets_lock);
+	return found;
+}
+
+/* A reference to the server's namespace and its port, or NULL when none is registered. */
+static struct net *get_server(u32 *portid)
+{
+	struct net *net = NULL;
+
+	spin_lock(&server_lock);
+	if (server_net) {
+		net = maybe_get_net(server_net);
+		*portid = server_portid;
+	}
+	spin_unlock(&server_lock);
+	return net;
+}
+
+static bool is_server(struct net *net, u32 portid)
+{
+	bool yes;
+
+	spin_lock(&server_lock);
+	yes = server_net == net && server_portid == portid;
+	spin_unlock(&server_lock);
+	return yes;
+}
+
+static bool client_allowed(struct net *net)
+{
+	int i;
+
+	if (allowed_netns_count == 0)
+		return true;
+	for (i = 0; i < allowed_netns_count; i++)
+		if (allowed_netns[i] == net->ns.inum)
+			return true;
+	return false;
+}
+
+/* A new message of this type holding a copy of payload, or NULL when memory is short. */
+static struct sk_buff *build_message(u16 type, u32 seq, const void *payload, size_t len)
+{
+	struct sk_buff *skb = nlmsg_new(len, GFP_KERNEL | __GFP_NOWARN);
+	struct nlmsghdr *nlh;
+
+	if (!skb)
+		return NULL;
+	nlh = nlmsg_put(skb, 0, seq, type, len, 0);
+	if (!nlh) {
+		kfree_skb(skb);
+		return NULL;
+	}
+	memcpy(nlmsg_data(nlh), payload, len);
+	return skb;
+}
+
+/* Never blocks: a full receiver loses the message (and the skb is freed either way). */
+static int send_to(struct net *net, u32 portid, struct sk_buff *skb)
+{
+	int err;
+
+	if (!skb)
+		return -ENOMEM;
+	err = netlink_unicast(vhsm_sock(net), skb, portid, MSG_DONTWAIT);
+
+	return err < 0 ? err : 0;
+}
+
+/* Checks the frame header against the message; returns the frame type or -EINVAL. */
+static int frame_type(const u8 *frame, size_t len)
+{
+	if (len < VHSM_FRAME_HEADER_SIZE || len > max_frame)
+		return len > max_frame ? -EMSGSIZE : -EINVAL;
+	if (get_unaligned_le32(frame + VHSM_FRAME_OFF_MAGIC) != VHSM_FRAME_MAGIC ||
+	    get_unaligned_le32(frame + VHSM_FRAME_OFF_LENGTH) != len - VHSM_FRAME_HEADER_SIZE)
+		return -EINVAL;
+	return get_unaligned_le16(frame + VHSM_FRAME_OFF_TYPE);
+}
+
+/* keyd's reply: routed to the client its header names, which keyd took from our stamp. */
+static void route_reply(const u8 *frame, size_t len, u32 seq)
+{
+	u64 cookie = get_unaligned_le64(frame + VHSM_FRAME_OFF_CONTAINER);
+	u32 port = get_unaligned_le32(frame + VHSM_FRAME_OFF_CLIENT_PORT);
+	struct net *net = get_net_by_cookie(cookie);
+	int err = -ENOENT;
+
+	if (net) {
+		err = send_to(net, port, build_message(VHSM_NL_FRAME, seq, frame, len));
+		put_net(net);
+	}
+	/* A client that went away or stopped reading loses its own reply, nothing more. */
+	atomic64_inc(err ? &frames_dropped : &replies_routed);
+}
+
+/* A client's request: stamped with who sent it, whatever the client wrote there. */
+static int forward_request(struct sk_buff *in, const u8 *frame, size_t len, u32 seq)
+{
+	struct net *from = sock_net(in->sk);
+	struct net *server;
+	struct sk_buff *skb;
+	u8 *stamped;
+	u32 server_port;
+	int err;
+
+	if (!client_allowed(from))
+		return -EPERM;
+	server = get_server(&server_port);
+	if (!server)
+		return -ECONNREFUSED;
+	skb = build_message(VHSM_NL_FRAME, seq, frame, len);
+	if (skb) {
+		stamped = nlmsg_data(nlmsg_hdr(skb));
+		put_unaligned_le32(NETLINK_CB(in).portid, stamped + VHSM_FRAME_OFF_CLIENT_PORT);
+		put_unaligned_le32(from->ns.inum, stamped + VHSM_FRAME_OFF_CONTAINER_INODE);
+		put_unaligned_le64(from->net_cookie, stamped + VHSM_FRAME_OFF_CONTAINER);
+	}
+	err = send_to(server, server_port, skb);
+	put_net(server);
+	return err;
+}
+
+static void handle_frame(struct sk_buff *skb, struct nlmsghdr *nlh)
+{
+	struct net *net = sock_net(skb->sk);
+	u32 portid = NETLINK_CB(skb).portid;
+	const u8 *frame = nlmsg_data(nlh);
+	size_t len = nlmsg_len(nlh);
+	int type = frame_type(frame, len);
+	int err;
+
+	if (is_server(net, portid)) {
+		if (type == VHSM_FRAME_TYPE_RESPONSE)
+			route_reply(frame, len, nlh->nlmsg_seq);
+		else
+			atomic64_inc(&frames_dropped);
+		return;
+	}
+	if (type == VHSM_FRAME_TYPE_RESPONSE) {
+		/* Only the server answers: a forged reply goes nowhere and earns no reply. */
+		atomic64_inc(&frames_dropped);
+		return;
+	}
+	if (type == VHSM_FRAME_TYPE_REQUEST)
+		err = forward_request(skb, frame, len, nlh->nlmsg_seq);
+	else
+		err = type < 0 ? type : -EINVAL;
+	if (err) {
+		atomic64_inc(&frames_refused);
+		netlink_ack(skb, nlh, err, NULL);
+	} else {
+		atomic64_inc(&frames_forwarded);
+	}
+}
+
+static int register_server(struct sk_buff *skb)
+{
+	struct net *net = sock_net(skb->sk);
+	int err = 0;
+
+	if (!netlink_net_capable(skb, CAP_NET_ADMIN))
+		return -EPERM;
+	spin_lock(&server_lock);
+	if (net->net_cookie != server_ns_cookie)
+		err = -EPERM;
+	else if (server_net)
+		err = -EBUSY;
+	else {
+		server_net = get_net(net);
+		server_portid = NETLINK_CB(skb).portid;
+	}
+	spin_unlock(&server_lock);
+	return err;
+}
+
+/* Moves the server namespace to the sender's; a server registered elsewhere is dropped. */
+static int set_server_ns(struct sk_buff *skb)
+{
+	struct net *net = sock_net(skb->sk);
+	struct net *old = NULL;
+
+	if (!netlink_capable(skb, CAP_NET_ADMIN))
+		return -EPERM;
+	spin_lock(&server_lock);
+	server_ns_cookie = net->net_cookie;
+	if (server_net && server_net != net) {
+		old = server_net;
+		server_net = NULL;
+		server_portid = 0;
+	}
+	spin_unlock(&server_lock);
+	if (old)
+		put_net(old);
+	return 0;
+}
+
+static void vhsm_input(struct sk_buff *skb)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(skb);
+
+	if (skb->len < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > skb->len) {
+		atomic64_inc(&frames_dropped);
+		return;
+	}
+	switch (nlh->nlmsg_type) {
+	case VHSM_NL_FRAME:
+		handle_frame(skb, nlh);
+		break;
+	case VHSM_NL_REGISTER:
+		netlink_ack(skb, nlh, register_server(skb), NULL);
+		break;
+	case VHSM_NL_SET_SERVER_NS:
+		netlink_ack(skb, nlh, set_server_ns(skb), NULL);
+		break;
+	default:
+		atomic64_inc(&frames_refused);
+		netlink_ack(skb, nlh, -EOPNOTSUPP, NULL);
+	}
+}
+
+/* A closed socket: the server's ends its registration; a client's ends its sessions in keyd. */
+static int vhsm_release(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	struct netlink_notify *n = ptr;
+	struct vhsm_nl_client_gone gone;
+	struct net *server = NULL, *old = NULL;
+	u32 server_port = 0;
+
+	if (event != NETLINK_URELEASE || n->protocol != VHSM_NETLINK_PROTOCOL)
+		return NOTIFY_DONE;
+	spin_lock(&server_lock);
+	if (server_net == n->net && server_portid == n->portid) {
+		old = server_net;
+		server_net = NULL;
+		server_portid = 0;
+	} else if (server_net) {
+		server = maybe_get_net(server_net);
+		server_port = server_portid;
+	}
+	spin_unlock(&server_lock);
+	if (old)
+		put_net(old);
+	if (!server)
+		return NOTIFY_DONE;
+	gone.cookie = n->net->net_cookie;
+	gone.port = n->portid;
+	gone.inode = n->net->ns.inum;
+	if (!send_to(server, server_port,
+		     build_message(VHSM_NL_CLIENT_GONE, 0, &gone, sizeof(gone))))
+		atomic64_inc(&clients_gone);
+	else
+		atomic64_inc(&frames_dropped);
+	put_net(server);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block vhsm_release_notifier = {
+	.notifier_call = vhsm_release,
+};
+
+static int __net_init vhsm_net_init(struct net *net)
+{
+	struct vhsm_net *vn = net_generic(net, vhsm_net_id);
+	struct netlink_kernel_cfg cfg = {
+		.input = vhsm_input,
+	};
+
+	vn->sk = netlink_kernel_create(net, VHSM_NETLINK_PROTOCOL, &cfg);
+	if (!vn->sk)
+		return -ENOMEM;
+	vn->net = net;
+	spin_lock(&vhsm_nets_lock);
+	list_add_tail(&vn->node, &vhsm_nets);
+	spin_unlock(&vhsm_nets_lock);
+	spin_lock(&server_lock);
+	if (server_netns && !server_ns_cookie && net->ns.inum == server_netns)
+		server_ns_cookie = net->net_cookie;
+	spin_unlock(&server_lock);
+	return 0;
+}
+
+static void __net_exit vhsm_net_exit(struct net *net)
+{
+	struct vhsm_net *vn = net_generic(net, vhsm_net_id);
+
+	spin_lock(&vhsm_nets_lock);
+	list_del(&vn->node);
+	spin_unlock(&vhsm_nets_lock);
+	netlink_kernel_release(vn->sk);
+}
+
+static struct pernet_operations vhsm_net_ops = {
+	.init = vhsm_net_init,
+	.exit = vhsm_net_exit,
+	.id = &vhsm_net_id,
+	.size = sizeof(struct vhsm_net),
+};
+
+/* A kobject of our own under the module's: plain kobj_attributes, stable across kernels. */
+static struct kobject *stats_kobj;
+
+struct vhsm_stat {
+	struct kobj_attribute attr;
+	atomic64_t *value;
+};
+
+static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n",
+			  (long long)atomic64_read(container_of(attr, struct vhsm_stat, attr)->value));
+}
+
+#define VHSM_STAT(name) { .attr = __ATTR(name, 0444, stat_show, NULL), .value = &name }
+static struct vhsm_stat vhsm_stats[] = {
+	VHSM_STAT(frames_forwarded), VHSM_STAT(replies_routed), VHSM_STAT(frames_dropped),
+	VHSM_STAT(frames_refused), VHSM_STAT(clients_gone),
+};
+static struct attribute *vhsm_stat_attrs[ARRAY_SIZE(vhsm_stats) + 1];
+static struct attribute_group vhsm_stat_group = {
+	.attrs = vhsm_stat_attrs,
+};
+
+static int __init vhsm_transport_init(void)
+{
+	int i, err;
+
+	for (i = 0; i < ARRAY_SIZE(vhsm_stats); i++)
+		vhsm_stat_attrs[i] = &vhsm_stats[i].attr.attr;
+	if (!server_netns)
+		server_ns_cookie = init_net.net_cookie;
+	err = register_pernet_subsys(&vhsm_net_ops);
+	if (err)
+		return err;
+	if (!server_ns_cookie) {
+		pr_err("vhsm_transport: no network namespace with inode %u\n", server_netns);
+		err = -ENOENT;
+		goto out_pernet;
+	}
+	err = netlink_register_notifier(&vhsm_release_notifier);
+	if (err)
+		goto out_pernet;
+	stats_kobj = kobject_create_and_add("stats", &THIS_MODULE->mkobj.kobj);
+	if (!stats_kobj) {
+		err = -ENOMEM;
+		goto out_notifier;
+	}
+	err = sysfs_create_group(stats_kobj, &vhsm_stat_group);
+	if (err)
+		goto out_kobj;
+	pr_info("vhsm_transport: netlink protocol %d, server namespace cookie %llu\n",
+		VHSM_NETLINK_PROTOCOL, server_ns_cookie);
+	return 0;
+
+out_kobj:
+	kobject_put(stats_kobj);
+out_notifier:
+	netlink_unregister_notifier(&vhsm_release_notifier);
+out_pernet:
+	unregister_pernet_subsys(&vhsm_net_ops);
+	return err;
+}
+
+static void __exit vhsm_transport_exit(void)
+{
+	/* Every socket of the protocol holds a module reference: none is left, the server's
+	 * included, so its registration is already over. */
+	sysfs_remove_group(stats_kobj, &vhsm_stat_group);
+	kobject_put(stats_kobj);
+	netlink_unregister_notifier(&vhsm_release_notifier);
+	unregister_pernet_subsys(&vhsm_net_ops);
+	WARN_ON(server_net);
+}
+
+module_init(vhsm_transport_init);
+module_exit(vhsm_transport_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("vhsm netlink transport between container network namespaces and vhsm-keyd");
+MODULE_ALIAS_NET_PF_PROTO(PF_NETLINK, VHSM_NETLINK_PROTOCOL);
