@@ -1,10 +1,10 @@
-// vhsm-bench-client: ops/s, MB/s and latency of HMAC-SHA1, SHA-256 and AES-256-GCM through the
-// client library and through the provider against a running keyd, with the references measured
-// in the same run, interleaved: the raw SOCK_SEQPACKET round trip (same payload, no crypto, no
-// Cap'n Proto), in-process OpenSSL, and SoftHSM2 (in-process PKCS#11). Each figure is the
-// median of --runs runs. --concurrency adds HMAC 64 B with 1, 2, 4, 8 client threads and
-// processes. Pin client and keyd with taskset (bench/README.md): CPU placement changes a round
-// trip five-fold on these machines.
+// vhsm-bench-client: ops/s, MB/s and latency of HMAC-SHA1 and -SHA256, SHA-256 and AES-256-GCM
+// encryption and decryption through the client library and through the provider against a
+// running keyd, with the references measured in the same run, interleaved: the raw SOCK_SEQPACKET
+// round trip (same payload, no crypto, no Cap'n Proto), in-process OpenSSL, and SoftHSM2
+// (in-process PKCS#11). Each figure is the median of --runs runs. --concurrency adds HMAC 64 B with
+// 1, 2, 4, 8 client threads and processes. Pin client and keyd with taskset (bench/README.md): CPU
+// placement changes a round trip five-fold on these machines.
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -138,6 +138,51 @@ double concurrentHmac(const vhsm::ClientOptions& options, const std::string& use
   return double(total) / seconds;
 }
 
+// HMAC-SHA1 64 B (a cached key) and keyInfo (a store lookup each time) with the user's store
+// at about 10 keys, then again once it holds `keys` keys; creating and listing them timed too.
+void storeScale(vhsm::Client& client, size_t keys, double seconds, int runs) {
+  std::vector<uint8_t> data(64, 0x5a), material(32, 0x33);
+  auto existing = client.keyList().size();
+  auto grow = [&](size_t target) {
+    char id[32];
+    for (size_t i = existing; i < target; ++i) {
+      std::snprintf(id, sizeof id, "scale-%07zu", i);
+      client.keyImport(id, vhsm::KeyType::HMAC, material);
+    }
+    existing = std::max(existing, target);
+  };
+  auto measureAt = [&](size_t count) {
+    std::vector<Result> hmac, info;
+    for (int r = 0; r < runs; ++r) {
+      hmac.push_back(measure(seconds, data.size(),
+                             [&] { client.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data); }));
+      info.push_back(measure(seconds, 0, [&] { client.keyInfo("bench-hmac"); }));
+    }
+    auto h = medianOf(hmac), i = medianOf(info);
+    std::printf("| %zu | %.0f | %.1f | %.1f | %.0f | %.1f |\n", count, h.opsPerSecond, h.p50us,
+                h.p99us, i.opsPerSecond, i.p50us);
+    return h.p50us;
+  };
+  std::printf(
+      "\n| keys in the store | HMAC-SHA1 64 B ops/s | p50 us | p99 us | keyInfo ops/s | p50 us "
+      "|\n|---|---|---|---|---|---|\n");
+  grow(10);
+  size_t before = existing;
+  double small = measureAt(before);
+  auto t0 = Clock::now();
+  grow(keys);
+  double created = std::chrono::duration<double>(Clock::now() - t0).count();
+  t0 = Clock::now();
+  size_t listed = client.keyList().size();
+  double listing = std::chrono::duration<double>(Clock::now() - t0).count();
+  double large = measureAt(keys);
+  std::printf(
+      "\nCreated %zu keys in %.1f s (%.0f keys/s, one keyImport each); listed %zu in %.0f ms "
+      "(pages of 1000); HMAC p50 at %zu keys vs %zu: %.2f\n",
+      keys - before, created, double(keys - before) / created, listed, listing * 1000, keys, before,
+      large / small);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,6 +206,9 @@ int main(int argc, char** argv) {
   bool concurrencyOnly = false;
   app.add_flag("--concurrency-only", concurrencyOnly,
                "only the concurrency cases (run them unpinned, so clients can spread)");
+  size_t scaleKeys = 0;
+  app.add_option("--scale-keys", scaleKeys,
+                 "grow the bench user's store to this many keys and compare with 10 keys");
   std::string passthroughConfig;
   app.add_option("--passthrough-config", passthroughConfig,
                  "openssl.cnf with default_properties = ?provider=vhsm: plain keys through vhsm");
@@ -195,12 +243,19 @@ int main(int argc, char** argv) {
   OSSL_PARAM sha1Params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA1"), 0),
       OSSL_PARAM_construct_end()};
+  OSSL_PARAM sha256Params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+      OSSL_PARAM_construct_end()};
   std::vector<uint8_t> iv(12, 1), mac(EVP_MAX_MD_SIZE);
 
   if (concurrencyOnly) {
     concurrency = true;
     sizes.clear();
     passthroughConfig.clear();
+  }
+  if (scaleKeys) {
+    storeScale(client, scaleKeys, seconds, runs);
+    return 0;
   }
   if (!sizes.empty()) printRatioHeader();
   for (size_t size : sizes) {
@@ -215,6 +270,29 @@ int main(int argc, char** argv) {
       EVP_EncryptFinal_ex(ctx, out.data() + n, &n);
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag.data());
       EVP_CIPHER_CTX_free(ctx);
+    };
+    // Every decryption case opens this message (same key and IV everywhere).
+    gcmEvp(localGcm, aesKey.data());
+    std::vector<uint8_t> ciphertext(out.begin(), out.begin() + ptrdiff_t(size)), sealedTag = tag;
+    std::vector<uint8_t> sealed = ciphertext;
+    sealed.insert(sealed.end(), tag.begin(), tag.end());
+    auto gcmOpenEvp = [&](EVP_CIPHER* cipher, const unsigned char* key) {
+      EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+      int n = 0;
+      EVP_DecryptInit_ex2(ctx, cipher, key, iv.data(), nullptr);
+      EVP_DecryptUpdate(ctx, out.data(), &n, ciphertext.data(), int(ciphertext.size()));
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, sealedTag.data());
+      if (EVP_DecryptFinal_ex(ctx, out.data() + n, &n) != 1)
+        throw std::runtime_error("AES-GCM decryption failed in the bench");
+      EVP_CIPHER_CTX_free(ctx);
+    };
+    auto evpMac = [&](EVP_MAC* hmac, const void* key, size_t keyLength, OSSL_PARAM* params) {
+      EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac);
+      size_t n = 0;
+      EVP_MAC_init(ctx, static_cast<const unsigned char*>(key), keyLength, params);
+      EVP_MAC_update(ctx, data.data(), data.size());
+      EVP_MAC_final(ctx, mac.data(), &n, mac.size());
+      EVP_MAC_CTX_free(ctx);
     };
     unsigned char keyRef[32] = "vhsm:bench-aes";
     std::vector<Case> cases = {
@@ -231,15 +309,21 @@ int main(int argc, char** argv) {
          [&] { client.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data); },
          {}},
         {"HMAC-SHA1 vhsm provider (EVP_MAC)",
+         [&] { evpMac(providerHmac, "vhsm:bench-hmac", 15, sha1Params); },
+         {}},
+        {"HMAC-SHA256 in-process OpenSSL",
          [&] {
-           EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(providerHmac);
-           size_t n = 0;
-           EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>("vhsm:bench-hmac"), 15,
-                        sha1Params);
-           EVP_MAC_update(ctx, data.data(), data.size());
-           EVP_MAC_final(ctx, mac.data(), &n, mac.size());
-           EVP_MAC_CTX_free(ctx);
+           unsigned len = 0;
+           HMAC(EVP_sha256(), hmacKey.data(), int(hmacKey.size()), data.data(), data.size(),
+                mac.data(), &len);
          },
+         {}},
+        {"HMAC-SHA256 SoftHSM2", [&] { softhsm.hmacSha256(data); }, {}},
+        {"HMAC-SHA256 vhsm client library",
+         [&] { client.hmac("bench-hmac", vhsm::HashAlgorithm::SHA256, data); },
+         {}},
+        {"HMAC-SHA256 vhsm provider (EVP_MAC)",
+         [&] { evpMac(providerHmac, "vhsm:bench-hmac", 15, sha256Params); },
          {}},
         {"SHA-256 in-process OpenSSL",
          [&] { EVP_Digest(data.data(), data.size(), mac.data(), nullptr, EVP_sha256(), nullptr); },
@@ -254,6 +338,12 @@ int main(int argc, char** argv) {
          [&] { client.gcmEncrypt("bench-aes", iv, {}, data); },
          {}},
         {"AES-256-GCM enc vhsm provider", [&] { gcmEvp(providerGcm, keyRef); }, {}},
+        {"AES-256-GCM dec in-process OpenSSL", [&] { gcmOpenEvp(localGcm, aesKey.data()); }, {}},
+        {"AES-256-GCM dec SoftHSM2", [&] { softhsm.aesGcmDecrypt(sealed); }, {}},
+        {"AES-256-GCM dec vhsm client library",
+         [&] { client.gcmDecrypt("bench-aes", iv, {}, ciphertext, sealedTag); },
+         {}},
+        {"AES-256-GCM dec vhsm provider", [&] { gcmOpenEvp(providerGcm, keyRef); }, {}},
     };
     if (!libctx)
       std::erase_if(cases,

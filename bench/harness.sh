@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 mode=${1:-full}
 placement=${2:-same}
 case "$mode" in
-  quick) seconds=0.05 runs=1 sizes="64 4096" tls_seconds=1 tls_runs=1 process_runs=5 ;;
-  full) seconds=2 runs=3 sizes="64 4096 65536 1048576" tls_seconds=5 tls_runs=3 process_runs=50 ;;
+  quick) seconds=0.05 runs=1 sizes="64 4096" tls_seconds=1 tls_runs=1 process_runs=5
+    scale_keys=300 ;;
+  full) seconds=2 runs=3 sizes="64 4096 65536 1048576" tls_seconds=5 tls_runs=3 process_runs=50
+    scale_keys=100000 ;;
   *) echo "usage: $0 quick|full [same|cross]" >&2; exit 2 ;;
 esac
 [ -x "${VHSM_BUILD_DIR:-build}/bin/vhsm-bench-client" ] || scripts/build.sh release >/dev/null
@@ -76,6 +78,10 @@ scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench
   echo "| plain key | $plain |"
   echo "| vhsm:bench-hmac | $vhsm |"
   echo "| extra cost | $(awk -v a="$vhsm" -v b="$plain" 'BEGIN {printf "%.2f", a - b}') |"
+  echo
+  echo "## Store size: the same HMAC with the store at 10 keys and at $scale_keys"
+  taskset -c $client_cpu "$bin/vhsm-bench-client" --socket "$work/keyd.sock" \
+    --seconds "$seconds" --runs "$runs" --scale-keys "$scale_keys"
   echo
   echo "keyd RSS after these runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$keyd/status)"
 } | tee "$report"

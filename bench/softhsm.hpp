@@ -21,8 +21,11 @@ class SoftHsm {
   SoftHsm& operator=(const SoftHsm&) = delete;
 
   std::vector<uint8_t> hmacSha1(const std::vector<uint8_t>& data);
+  std::vector<uint8_t> hmacSha256(const std::vector<uint8_t>& data);
   std::vector<uint8_t> sha256(const std::vector<uint8_t>& data);
   std::vector<uint8_t> aesGcmEncrypt(const std::vector<uint8_t>& data);
+  // sealed: ciphertext || 16-byte tag under the same key and IV as aesGcmEncrypt.
+  std::vector<uint8_t> aesGcmDecrypt(const std::vector<uint8_t>& sealed);
   // ECDSA signs a SHA-256 digest it is given; Ed25519 and RSA (SHA-256, PKCS#1 v1.5) the message.
   std::vector<uint8_t> sign(SignAlgorithm algorithm, const std::vector<uint8_t>& data);
 

@@ -155,6 +155,14 @@ struct Request {
 
     sign @30 :Sign;
     keyPublic @31 :Text;       # reply: bytes = the public key, DER SubjectPublicKeyInfo
+    keyListPage @32 :KeyListPage;  # reply: keys (in id order) and moreKeys
+  }
+
+  # One page of the caller's keys: those whose id sorts after startAfter ("" = from the
+  # first), at most limit of them (0 or more than keyd's page size = keyd's page size).
+  struct KeyListPage {
+    startAfter @0 :Text;
+    limit @1 :UInt32;
   }
 
   struct Login {
@@ -266,6 +274,7 @@ struct Response {
   # AES-GCM encryption: the 16-byte tag the message would have if it ended here, so that a
   # final with no new data needs no request (the tag reveals nothing the final would not).
   tagSoFar @15 :Data;
+  moreKeys @16 :Bool;         # keyListPage: keys follow the last one listed
   union {
     none @3 :Void;
     whoami @4 :UserInfo;

@@ -168,6 +168,7 @@ bool changesNothing(const Client::Build& build) {
     case W::USER_LIST:
     case W::CONTAINER_LIST:
     case W::KEY_LIST:
+    case W::KEY_LIST_PAGE:
     case W::KEY_INFO:
     case W::KEY_PUBLIC:
     case W::HMAC:

@@ -165,10 +165,14 @@ void Client::keyImport(const std::string& id, KeyType type, ByteView material) {
 
 std::vector<KeyInfo> Client::keyList() {
   std::vector<KeyInfo> out;
-  call([](Req r) { r.setKeyList(); },
-       [&](Rep r) {
-         for (auto k : r.getKeys()) out.push_back(keyFrom(k));
-       });
+  for (bool more = true; more;) {
+    std::string after = out.empty() ? std::string() : out.back().id;
+    call([&](Req r) { r.initKeyListPage().setStartAfter(after); },
+         [&](Rep r) {
+           for (auto k : r.getKeys()) out.push_back(keyFrom(k));
+           more = r.getMoreKeys() && r.getKeys().size() > 0;
+         });
+  }
   return out;
 }
 

@@ -152,6 +152,7 @@ void Service::dispatch(Session& s, Request::Reader r, Response out) {
     case Which::KEY_GENERATE: return keyGenerate(s, r.getKeyGenerate());
     case Which::KEY_IMPORT: return keyImport(s, r.getKeyImport());
     case Which::KEY_LIST: return keyList(s, out);
+    case Which::KEY_LIST_PAGE: return keyListPage(s, r.getKeyListPage(), out);
     case Which::KEY_INFO: return keyInfo(s, r.getKeyInfo(), out);
     case Which::KEY_DELETE: return keyDelete(s, r.getKeyDelete());
     case Which::HMAC: return hmac(s, r.getHmac(), out);

@@ -143,11 +143,27 @@ void Service::keyImport(Session& s, Request::KeyImport::Reader r) {
   storeNewKey(s, std::move(key), {material.begin(), material.size()}, "keyImport");
 }
 
+// keyList lists every key in one reply, which stops fitting a frame past a few thousand keys;
+// keyListPage lists pages of at most kKeyPage, which fit whatever the ids.
 void Service::keyList(Session& s, Response out) {
+  listKeys(s, {}, 0, out);
+}
+
+void Service::keyListPage(Session& s, Request::KeyListPage::Reader r, Response out) {
+  constexpr uint32_t kKeyPage = 1000;
+  uint32_t limit = r.getLimit();
+  listKeys(s, r.getStartAfter(), limit && limit < kKeyPage ? limit : kKeyPage, out);
+}
+
+void Service::listKeys(Session& s, const std::string& startAfter, uint32_t page, Response out) {
   const auto& user = requireUser(s, kFlagRead);
-  auto keys = store_.read([&](const store::ReadTxn& t) { return t.keys(user.name); });
+  auto keys = store_.read(
+      [&](const store::ReadTxn& t) { return t.keys(user.name, startAfter, page ? page + 1 : 0); });
+  bool more = page && keys.size() > page;
+  if (more) keys.pop_back();
   auto list = out.initKeys(unsigned(keys.size()));
   for (unsigned i = 0; i < list.size(); ++i) fillInfo(list[i], keys[i]);
+  out.setMoreKeys(more);
 }
 
 void Service::keyInfo(Session& s, const std::string& rawId, Response out) {

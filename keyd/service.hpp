@@ -73,6 +73,8 @@ class Service {
   void keyGenerate(Session& s, Request::KeyGenerate::Reader r);
   void keyImport(Session& s, Request::KeyImport::Reader r);
   void keyList(Session& s, Response out);
+  void keyListPage(Session& s, Request::KeyListPage::Reader r, Response out);
+  void listKeys(Session& s, const std::string& startAfter, uint32_t page, Response out);
   void keyInfo(Session& s, const std::string& id, Response out);
   void keyDelete(Session& s, const std::string& id);
   void storeNewKey(Session& s, store::Key key, std::span<const uint8_t> material,

@@ -190,14 +190,19 @@ std::optional<Key> ReadTxn::key(const std::string& owner, const std::string& id)
   return decodeKey(Record(*v).get<records::Key>());
 }
 
-std::vector<Key> ReadTxn::keys(const std::string& owner) const {
+std::vector<Key> ReadTxn::keys(const std::string& owner, const std::string& startAfter,
+                               size_t limit) const {
   std::vector<Key> out;
-  std::string prefix = keyOf(owner, "");
+  std::string prefix = keyOf(owner, ""), start = keyOf(owner, startAfter);
   Cursor cursor(txn_, dbs_.keys);
-  MDB_val k = val(prefix), v;
-  for (bool more = cursor.seek(MDB_SET_RANGE, k, v); more; more = cursor.seek(MDB_NEXT, k, v)) {
+  MDB_val k = val(start), v;
+  for (bool more = cursor.seek(MDB_SET_RANGE, k, v); more && (limit == 0 || out.size() < limit);
+       more = cursor.seek(MDB_NEXT, k, v)) {
     if (k.mv_size < prefix.size() || std::memcmp(k.mv_data, prefix.data(), prefix.size()) != 0)
       break;
+    if (!startAfter.empty() && k.mv_size == start.size() &&
+        std::memcmp(k.mv_data, start.data(), start.size()) == 0)
+      continue;
     out.push_back(decodeKey(Record(v).get<records::Key>()));
   }
   return out;

@@ -77,7 +77,9 @@ class ReadTxn {
   std::optional<Container> container(const std::string& name) const;
   std::vector<Container> containers() const;
   std::optional<Key> key(const std::string& owner, const std::string& id) const;
-  std::vector<Key> keys(const std::string& owner) const;
+  // owner's keys in id order, those after startAfter ("" = from the first); limit 0 = all.
+  std::vector<Key> keys(const std::string& owner, const std::string& startAfter = {},
+                        size_t limit = 0) const;
   std::vector<AuditEntry> audit(uint64_t fromSequence, uint32_t limit) const;
   std::optional<AuditEntry> lastAudit() const;
   // PBKDF2 iterations for new passwords, chosen at init.

@@ -55,6 +55,28 @@ TEST_CASE("a store creates, reopens and keeps what was written") {
   });
 }
 
+TEST_CASE("a user's keys page in id order, never into another owner's") {
+  TempDir dir;
+  auto store = Store::create(dir.path());
+  store->write([](WriteTxn& t) {
+    for (auto id : {"b", "a", "c", "d"}) t.putKey(sampleKey("alice", id), false);
+    t.putKey(sampleKey("alicex", "a"), false);
+  });
+  auto ids = [&](const std::string& after, size_t limit) {
+    std::string out;
+    store->read([&](const ReadTxn& t) {
+      for (const auto& k : t.keys("alice", after, limit)) out += k.id;
+      return 0;
+    });
+    return out;
+  };
+  CHECK(ids("", 0) == "abcd");
+  CHECK(ids("", 2) == "ab");
+  CHECK(ids("b", 2) == "cd");
+  CHECK(ids("bb", 0) == "cd");  // need not name a key
+  CHECK(ids("d", 5).empty());   // the next owner's keys stay out
+}
+
 TEST_CASE("creating over an existing store and opening a missing one fail") {
   TempDir dir;
   Store::create(dir.path());
