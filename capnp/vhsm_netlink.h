@@ -11,17 +11,17 @@
 
 /* nlmsg_type values (above NLMSG_MIN_TYPE). One vhsm message per datagram, never batched. */
 enum vhsm_nl_type {
-	VHSM_NL_FRAME = 0x10,         /* payload: one frame (client request or keyd reply) */
-	VHSM_NL_REGISTER = 0x11,      /* keyd -> module: this socket is the server; acked */
-	VHSM_NL_CLIENT_GONE = 0x12,   /* module -> keyd: a client socket closed */
-	VHSM_NL_SET_SERVER_NS = 0x13, /* privileged: the sender's namespace hosts the server */
+  VHSM_NL_FRAME = 0x10,         /* payload: one frame (client request or keyd reply) */
+  VHSM_NL_REGISTER = 0x11,      /* keyd -> module: this socket is the server; acked */
+  VHSM_NL_CLIENT_GONE = 0x12,   /* module -> keyd: a client socket closed */
+  VHSM_NL_SET_SERVER_NS = 0x13, /* privileged: the sender's namespace hosts the server */
 };
 
 /* Payload of VHSM_NL_CLIENT_GONE, host byte order. */
 struct vhsm_nl_client_gone {
-	__u64 cookie; /* the client's network namespace cookie */
-	__u32 port;   /* its netlink port id */
-	__u32 inode;  /* its network namespace inode */
+  __u64 cookie; /* the client's network namespace cookie */
+  __u32 port;   /* its netlink port id */
+  __u32 inode;  /* its network namespace inode */
 };
 
 /* Frame header fields the module reads and stamps (little endian). */

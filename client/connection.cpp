@@ -146,7 +146,7 @@ void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
 }
 
 bool Client::Impl::exchange(const Build& build, const Read& read, bool noReply) {
-  capnp::MallocMessageBuilder message;
+  proto::SmallMessageBuilder message;
   build(message.initRoot<proto::Request>());
   uint64_t id = ++nextRequestId;
   if (!sendFrame(message, id, noReply ? proto::kFlagNoReply : 0)) return false;

@@ -199,7 +199,7 @@ const UnwrappedKey& Service::usableKey(Session& s, const std::string& rawId, Key
     if (!material)
       throw Refusal(ErrorCode::STORE_ERROR, "key " + id + " fails authentication in the store");
     if (s.keys.size() >= limits_.maxCachedKeysPerSession) s.keys.clear();
-    UnwrappedKey unwrapped{key->type, key->bits, key->usage, std::move(*material), nullptr};
+    UnwrappedKey unwrapped{key->type, key->bits, key->usage, std::move(*material), nullptr, {}};
     if (isSigningType(KeyType(key->type)))
       unwrapped.signer = loadSigningKey(KeyType(key->type), unwrapped.material);
     cached = s.keys.emplace(id, std::move(unwrapped)).first;

@@ -244,7 +244,7 @@ void NetlinkServer::releaseQueued(const Job& job) {
 void NetlinkServer::serveFrame(Worker& w, Job& job) {
   Client* client = sessionFor(w, job.client, job);
   if (!client) return;
-  capnp::MallocMessageBuilder message;
+  proto::SmallMessageBuilder message;
   auto outcome = handleFrame(service_, client->session, job.frame, job.fullSize, message);
   if (outcome.replyDue) reply(job.client, job.sequence, outcome.requestId, message);
   if (outcome.malformed && ++client->badFrames > options_.maxBadFramesPerClient) {
@@ -277,7 +277,7 @@ NetlinkServer::Client* NetlinkServer::sessionFor(Worker& w, const ClientId& id, 
   if (!refused) return w.clients.emplace(id, std::make_unique<Client>(peer)).first->second.get();
   Session refusedSession(peer);
   service_.auditTransportRefusal(refusedSession, proto::ErrorCode::TOO_MANY_OPERATIONS, refused);
-  capnp::MallocMessageBuilder message;
+  proto::SmallMessageBuilder message;
   auto r = message.initRoot<proto::Response>();
   r.setError(proto::ErrorCode::TOO_MANY_OPERATIONS);
   r.setMessage(refused);
@@ -292,7 +292,7 @@ void NetlinkServer::refuseOverflow(Worker& w, const Job& job) {
   Session refusedSession(Peer{{job.client.inode, job.client.cookie}, 0, 0});
   const char* why = "too many requests queued from this container";
   service_.auditTransportRefusal(refusedSession, proto::ErrorCode::TOO_MANY_OPERATIONS, why);
-  capnp::MallocMessageBuilder message;
+  proto::SmallMessageBuilder message;
   auto r = message.initRoot<proto::Response>();
   r.setError(proto::ErrorCode::TOO_MANY_OPERATIONS);
   r.setMessage(why);

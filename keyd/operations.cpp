@@ -28,7 +28,15 @@ void finishHash(CryptoPP::HashTransformation& h, capnp::Data::Reader data,
 
 void Service::hmac(Session& s, Request::Hmac::Reader r, Response out) {
   const auto& key = usableKey(s, r.getKeyId(), KeyUsage::MAC);
-  finishHash(*newHmac(r.getAlgorithm(), key.material), r.getData(), out);
+  auto algorithm = r.getAlgorithm();
+  if (size_t(algorithm) >= key.hmacs.size()) {
+    finishHash(*newHmac(algorithm, key.material), r.getData(), out);  // refuses the algorithm
+    return;
+  }
+  auto& keyed = key.hmacs[size_t(algorithm)];
+  if (!keyed) keyed = newHmac(algorithm, key.material);
+  keyed->Restart();  // in case an earlier request stopped between update and final
+  finishHash(*keyed, r.getData(), out);
 }
 
 void Service::digest(Request::Digest::Reader r, Response out) {

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -13,6 +14,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "hashes.hpp"
 #include "identity.hpp"
 #include "secure_memory.hpp"
 #include "store.hpp"
@@ -35,6 +37,9 @@ struct UnwrappedKey {
   uint32_t usage = 0;
   SecretBytes material;
   std::shared_ptr<const SigningKey> signer;  // parsed once, for signing keys
+  // Keyed HMAC per hash algorithm, made on first use: a one-shot HMAC then reuses it (it
+  // restarts keyed after each final) instead of allocating and keying a new one.
+  mutable std::array<std::unique_ptr<CryptoPP::HashTransformation>, 4> hmacs;
 };
 
 struct Session {

@@ -245,7 +245,7 @@ bool UnixServer::readFrames(Connection& c) {
 }
 
 bool UnixServer::handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize) {
-  capnp::MallocMessageBuilder reply;
+  proto::SmallMessageBuilder reply;
   auto outcome = keyd::handleFrame(service_, c.session, frame, fullSize, reply);
   if (outcome.malformed && ++c.badFrames > options_.maxBadFramesPerConnection) {
     logWarn("closing connection from pid " + std::to_string(c.session.peer.pid) +

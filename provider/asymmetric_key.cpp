@@ -15,11 +15,13 @@ AsymmetricKey::AsymmetricKey(const AsymmetricKey& other)
       algorithm(other.algorithm),
       pkey(other.pkey),
       keyId(other.keyId),
-      localPrivate(other.localPrivate) {
+      localPrivate(other.localPrivate),
+      verifyTemplate(other.verifyTemplate ? EVP_PKEY_CTX_dup(other.verifyTemplate) : nullptr) {
   if (pkey) EVP_PKEY_up_ref(pkey);
 }
 
 AsymmetricKey::~AsymmetricKey() {
+  EVP_PKEY_CTX_free(verifyTemplate);
   EVP_PKEY_free(pkey);
 }
 
@@ -66,6 +68,13 @@ AsymmetricKey* loadVhsmKey(ProviderContext* provider, const std::string& keyId) 
   auto* key = new AsymmetricKey(provider, algorithm);
   key->pkey = pkey;
   key->keyId = keyId;
+  if (std::strcmp(algorithm, kEd25519) != 0) {  // Ed25519 validates on a digest-sign context
+    key->verifyTemplate = EVP_PKEY_CTX_new_from_pkey(provider->defaultLibctx(), pkey, nullptr);
+    if (key->verifyTemplate && EVP_PKEY_verify_init(key->verifyTemplate) <= 0) {
+      EVP_PKEY_CTX_free(key->verifyTemplate);
+      key->verifyTemplate = nullptr;  // signatures then make their own, as for other keys
+    }
+  }
   return key;
 }
 

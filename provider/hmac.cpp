@@ -109,9 +109,16 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
     }
   }
   // A key reference given as the key is not a key for OpenSSL: keep it out of the local HMAC.
+  // Property queries name providers of the caller's library context, not of ours.
+  bool filter = false;
+  for (const OSSL_PARAM* p = params; p->key && !filter; ++p)
+    filter = std::strcmp(p->key, kKeyUriParam) == 0 ||
+             std::strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) == 0 ||
+             std::strcmp(p->key, OSSL_MAC_PARAM_KEY) == 0;
+  // The pass-through's usual case (a digest name): forwarded as it is, no copy.
+  if (!filter) return EVP_MAC_CTX_set_params(c->local, params);
   std::vector<OSSL_PARAM> forward;
   for (const OSSL_PARAM* p = params; p->key; ++p) {
-    // Property queries name providers of the caller's library context, not of ours.
     if (std::strcmp(p->key, kKeyUriParam) == 0 ||
         std::strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) == 0)
       continue;

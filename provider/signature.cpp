@@ -101,10 +101,15 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
     return c->edShadow &&
            start(c->edShadow, &c->shadow, nullptr, libctx, nullptr, c->key->pkey, params) > 0;
   }
-  c->shadow = EVP_PKEY_CTX_new_from_pkey(libctx, c->key->pkey, nullptr);
-  if (!c->shadow || (localSign ? EVP_PKEY_sign_init_ex(c->shadow, params)
-                               : EVP_PKEY_verify_init_ex(c->shadow, params)) <= 0)
-    return 0;
+  if (!localSign && c->key->verifyTemplate) {
+    c->shadow = EVP_PKEY_CTX_dup(c->key->verifyTemplate);
+    if (!c->shadow || (params && !EVP_PKEY_CTX_set_params(c->shadow, params))) return 0;
+  } else {
+    c->shadow = EVP_PKEY_CTX_new_from_pkey(libctx, c->key->pkey, nullptr);
+    if (!c->shadow || (localSign ? EVP_PKEY_sign_init_ex(c->shadow, params)
+                                 : EVP_PKEY_verify_init_ex(c->shadow, params)) <= 0)
+      return 0;
+  }
   if (!hashMessage) return 1;
   char defaultName[64] = "";
   if (!mdName || !*mdName) {
