@@ -28,16 +28,6 @@ Transport transportNamed(const std::string& name) {
               "unknown transport \"" + name + "\" (unix or netlink)");
 }
 
-namespace {
-
-int remainingMillis(std::chrono::steady_clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  return left.count() > 0 ? int(left.count()) : 0;
-}
-
-}  // namespace
-
 Client::Impl::Impl(ClientOptions o)
     : options(std::move(o)),
       // Room for the largest frame after any transport header (netlink's is 16 bytes).
@@ -105,7 +95,7 @@ void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
   for (;;) {
     std::optional<std::span<std::byte>> frame;
     try {
-      frame = channel->receive(buffer, remainingMillis(deadline));
+      frame = std::chrono::steady_clock::now() < deadline ? channel->receive(buffer) : std::nullopt;
     } catch (const Error&) {
       // Whatever broke, the next request starts on a fresh channel and session.
       disconnect();
@@ -247,8 +237,7 @@ Bytes Client::exchangeRaw(ByteView frame) {
   if (!impl_->channel->send(pieces, 0))
     throw transportError(ErrorKind::disconnected, "keyd closed the connection");
   Bytes buffer(proto::kMaxFrame + 64);
-  auto reply = impl_->channel->receive(std::as_writable_bytes(std::span(buffer)),
-                                       int(impl_->options.timeout.count()));
+  auto reply = impl_->channel->receive(std::as_writable_bytes(std::span(buffer)));
   if (!reply) throw transportError(ErrorKind::timeout, "no reply");
   auto bytes = std::as_bytes(*reply);
   return Bytes(reinterpret_cast<const uint8_t*>(bytes.data()),

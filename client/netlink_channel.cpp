@@ -2,7 +2,6 @@
 // them and hands them to keyd. There is no connection: a frame the module could not deliver
 // comes back as a netlink error message, queued before our sendmsg() returned.
 #include <linux/netlink.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,33 +49,20 @@ class NetlinkChannel : public Channel {
     header.nlmsg_type = VHSM_NL_FRAME;
     header.nlmsg_flags = NLM_F_REQUEST;
     header.nlmsg_seq = uint32_t(requestId);
-    std::vector<iovec> iov{{&header, NLMSG_HDRLEN}};
     size_t size = NLMSG_HDRLEN;
-    for (auto piece : pieces) {
-      iov.push_back({const_cast<std::byte*>(piece.data()), piece.size()});
-      size += piece.size();
-    }
+    for (auto piece : pieces) size += piece.size();
     header.nlmsg_len = uint32_t(size);
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = iov.size();
-    for (;;) {
-      if (sendmsg(fd_, &msg, MSG_NOSIGNAL) >= 0) return true;
-      if (errno == EINTR) continue;
-      throw transportError(errno == EAGAIN ? ErrorKind::timeout : ErrorKind::disconnected,
-                           std::string("sending to vhsm_transport: ") + strerror(errno));
-    }
+    if (sendDatagram(fd_, std::as_bytes(std::span(&header, 1)), pieces) >= 0) return true;
+    throw transportError(errno == EAGAIN ? ErrorKind::timeout : ErrorKind::disconnected,
+                         std::string("sending to vhsm_transport: ") + strerror(errno));
   }
 
-  std::optional<std::span<std::byte>> receive(std::span<std::byte> buffer,
-                                              int timeoutMillis) override {
+  std::optional<std::span<std::byte>> receive(std::span<std::byte> buffer) override {
+    // Errors about frames sent earlier come first; skip anything else that is not a frame.
     for (;;) {
-      pollfd p{fd_, POLLIN, 0};
-      int ready = poll(&p, 1, timeoutMillis);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) return std::nullopt;
-      ssize_t n = recv(fd_, buffer.data(), buffer.size(), MSG_TRUNC);
-      if (n < 0 && errno == EINTR) continue;
+      auto received = receiveDatagram(fd_, buffer);
+      if (!received) return std::nullopt;
+      ssize_t n = *received;
       if (n < 0 && errno == ENOBUFS)
         throw transportError(ErrorKind::disconnected,
                              "replies from vhsm-keyd were lost: the receive queue overflowed");
@@ -95,8 +81,6 @@ class NetlinkChannel : public Channel {
         return buffer.subspan(NLMSG_HDRLEN, n - NLMSG_HDRLEN);
     }
   }
-
-  size_t headroom() const override { return NLMSG_HDRLEN; }
 
  private:
   int fd_;
@@ -129,10 +113,7 @@ std::unique_ptr<Channel> openNetlinkChannel(const ClientOptions& options) {
   int buffer = 1 << 20;  // a maximum-size frame must fit the send buffer
   setsockopt(s, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
-  timeval tv{};
-  tv.tv_sec = options.timeout.count() / 1000;
-  tv.tv_usec = (options.timeout.count() % 1000) * 1000;
-  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  setTimeouts(s, options.timeout);
   return std::make_unique<NetlinkChannel>(s);
 }
 

@@ -1,5 +1,4 @@
 // The Unix socket channel: one SOCK_SEQPACKET connection; keyd knows who we are from it.
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,39 +21,22 @@ class UnixChannel : public Channel {
   ~UnixChannel() override { ::close(fd_); }
 
   bool send(const std::vector<std::span<const std::byte>>& pieces, uint64_t) override {
-    std::vector<iovec> iov;
-    for (auto piece : pieces) iov.push_back({const_cast<std::byte*>(piece.data()), piece.size()});
-    msghdr msg{};
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = iov.size();
-    for (;;) {
-      if (sendmsg(fd_, &msg, MSG_NOSIGNAL) >= 0) return true;
-      if (errno == EINTR) continue;
-      if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) return false;
-      throw transportError(errno == EAGAIN ? ErrorKind::timeout : ErrorKind::disconnected,
-                           std::string("sending to vhsm-keyd: ") + strerror(errno));
-    }
+    if (sendDatagram(fd_, {}, pieces) >= 0) return true;
+    if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) return false;
+    throw transportError(errno == EAGAIN ? ErrorKind::timeout : ErrorKind::disconnected,
+                         std::string("sending to vhsm-keyd: ") + strerror(errno));
   }
 
-  std::optional<std::span<std::byte>> receive(std::span<std::byte> buffer,
-                                              int timeoutMillis) override {
-    for (;;) {
-      pollfd p{fd_, POLLIN, 0};
-      int ready = poll(&p, 1, timeoutMillis);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) return std::nullopt;
-      ssize_t n = recv(fd_, buffer.data(), buffer.size(), MSG_TRUNC);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        throw transportError(ErrorKind::disconnected,
-                             "vhsm-keyd closed the connection during the request");
-      if (size_t(n) > buffer.size())
-        throw transportError(ErrorKind::protocol, "oversized reply from vhsm-keyd");
-      return buffer.first(size_t(n));
-    }
+  std::optional<std::span<std::byte>> receive(std::span<std::byte> buffer) override {
+    auto n = receiveDatagram(fd_, buffer);
+    if (!n) return std::nullopt;
+    if (*n <= 0)
+      throw transportError(ErrorKind::disconnected,
+                           "vhsm-keyd closed the connection during the request");
+    if (size_t(*n) > buffer.size())
+      throw transportError(ErrorKind::protocol, "oversized reply from vhsm-keyd");
+    return buffer.first(size_t(*n));
   }
-
-  size_t headroom() const override { return 0; }
 
  private:
   int fd_;
@@ -83,11 +65,8 @@ std::unique_ptr<Channel> openUnixChannel(const ClientOptions& options, bool reco
     throw transportError(ErrorKind::unreachable,
                          "cannot reach vhsm-keyd at " + options.socketPath + ": " + strerror(e));
   }
-  // Sends of large frames must not hang on a keyd that stopped reading.
-  timeval tv{};
-  tv.tv_sec = options.timeout.count() / 1000;
-  tv.tv_usec = (options.timeout.count() % 1000) * 1000;
-  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  // Large frames must not hang on a keyd that stopped reading, nor replies on a silent one.
+  setTimeouts(s, options.timeout);
   int buffer = 1 << 20;
   setsockopt(s, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
   return std::make_unique<UnixChannel>(s);

@@ -239,12 +239,15 @@ bool UnixServer::readFrames(Connection& c) {
     if (n == 0) return false;
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     size_t kept = std::min(size_t(n), buffer.size());
-    if (!handleFrame(c, buffer.first(kept), size_t(n))) return false;
+    bool replied = false;
+    if (!handleFrame(c, buffer.first(kept), size_t(n), replied)) return false;
+    if (replied) break;
   }
   return true;
 }
 
-bool UnixServer::handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize) {
+bool UnixServer::handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize,
+                             bool& replied) {
   proto::SmallMessageBuilder reply;
   auto outcome = keyd::handleFrame(service_, c.session, frame, fullSize, reply);
   if (outcome.malformed && ++c.badFrames > options_.maxBadFramesPerConnection) {
@@ -253,6 +256,7 @@ bool UnixServer::handleFrame(Connection& c, std::span<std::byte> frame, size_t f
     c.closing = true;
   }
   if (!outcome.replyDue) return true;
+  replied = true;
 
   proto::FrameHeader replyHeader;
   replyHeader.type = proto::FrameType::response;

@@ -47,7 +47,9 @@ class UnixServer {
   void serve(Connection& c, uint32_t events);
   // Returns false when the connection must close.
   bool readFrames(Connection& c);
-  bool handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize);
+  // replied: a reply went out. The client now waits for it, so there is nothing more to read
+  // before epoll says so, and trying would cost a recv() per request for nothing.
+  bool handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize, bool& replied);
   bool send(Connection& c, const std::vector<std::span<const std::byte>>& pieces, size_t size);
   bool flush(Connection& c);
   void rearm(Connection& c);

@@ -20,7 +20,9 @@ namespace {
 struct HmacCtx {
   explicit HmacCtx(ProviderContext* p) : provider(p) {}
   ProviderContext* provider;
-  EVP_MAC_CTX* local = nullptr;  // pass-through state, and the holder of ordinary keys
+  // Pass-through state and the holder of ordinary keys; made when a key turns out not to be a
+  // reference (or a parameter only it understands arrives), so key references never pay for it.
+  EVP_MAC_CTX* local = nullptr;
   std::string digest;
   std::string keyId;  // non-empty: computed in keyd
   std::optional<HashStream> remote;
@@ -60,12 +62,24 @@ bool startRemote(HmacCtx* c) {
   }
 }
 
+// The local HMAC, made on first need with the digest chosen so far.
+EVP_MAC_CTX* localCtx(HmacCtx* c) {
+  if (c->local) return c->local;
+  c->local = EVP_MAC_CTX_new(c->provider->localHmac());
+  OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                          const_cast<char*>(c->digest.c_str()), 0),
+                         OSSL_PARAM_construct_end()};
+  if (c->local && !c->digest.empty() && !EVP_MAC_CTX_set_params(c->local, digest)) {
+    EVP_MAC_CTX_free(c->local);
+    c->local = nullptr;
+  }
+  return c->local;
+}
+
 void* hmacNew(void* provctx) {
   auto* provider = static_cast<ProviderContext*>(provctx);
   if (!provider->localHmac()) return nullptr;
-  auto* c = new HmacCtx(provider);
-  c->local = EVP_MAC_CTX_new(provider->localHmac());
-  return c;
+  return new HmacCtx(provider);
 }
 
 void hmacFree(void* ctx) {
@@ -75,7 +89,7 @@ void hmacFree(void* ctx) {
 void* hmacDup(void* ctx) {
   auto* c = static_cast<HmacCtx*>(ctx);
   auto* copy = new HmacCtx(c->provider);
-  copy->local = EVP_MAC_CTX_dup(c->local);
+  copy->local = c->local ? EVP_MAC_CTX_dup(c->local) : nullptr;
   copy->digest = c->digest;
   copy->keyId = c->keyId;
   try {
@@ -110,13 +124,19 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
   }
   // A key reference given as the key is not a key for OpenSSL: keep it out of the local HMAC.
   // Property queries name providers of the caller's library context, not of ours.
-  bool filter = false;
-  for (const OSSL_PARAM* p = params; p->key && !filter; ++p)
-    filter = std::strcmp(p->key, kKeyUriParam) == 0 ||
-             std::strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) == 0 ||
-             std::strcmp(p->key, OSSL_MAC_PARAM_KEY) == 0;
+  bool filter = false, localOnly = false;
+  for (const OSSL_PARAM* p = params; p->key; ++p) {
+    bool ours = std::strcmp(p->key, kKeyUriParam) == 0 ||
+                std::strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) == 0;
+    filter |= ours || std::strcmp(p->key, OSSL_MAC_PARAM_KEY) == 0;
+    localOnly |= !ours && std::strcmp(p->key, OSSL_MAC_PARAM_DIGEST) != 0;
+  }
+  // The digest alone is kept for whichever HMAC the key chooses.
+  if (!c->local && !localOnly) return 1;
+  EVP_MAC_CTX* local = localCtx(c);
+  if (!local) return 0;
   // The pass-through's usual case (a digest name): forwarded as it is, no copy.
-  if (!filter) return EVP_MAC_CTX_set_params(c->local, params);
+  if (!filter) return EVP_MAC_CTX_set_params(local, params);
   std::vector<OSSL_PARAM> forward;
   for (const OSSL_PARAM* p = params; p->key; ++p) {
     if (std::strcmp(p->key, kKeyUriParam) == 0 ||
@@ -134,7 +154,7 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
     forward.push_back(*p);
   }
   forward.push_back(OSSL_PARAM_construct_end());
-  return EVP_MAC_CTX_set_params(c->local, forward.data());
+  return EVP_MAC_CTX_set_params(local, forward.data());
 }
 
 int hmacInit(void* ctx, const unsigned char* key, size_t keyLength, const OSSL_PARAM params[]) {
@@ -146,30 +166,37 @@ int hmacInit(void* ctx, const unsigned char* key, size_t keyLength, const OSSL_P
     if (!isRef) {
       c->keyId.clear();
       c->remote.reset();
-      return EVP_MAC_init(c->local, key, keyLength, nullptr);
+      EVP_MAC_CTX* local = localCtx(c);
+      return local && EVP_MAC_init(local, key, keyLength, nullptr);
     }
   }
-  if (c->keyId.empty()) return EVP_MAC_init(c->local, nullptr, 0, nullptr);
+  if (c->keyId.empty()) {
+    EVP_MAC_CTX* local = localCtx(c);
+    return local && EVP_MAC_init(local, nullptr, 0, nullptr);
+  }
   return startRemote(c);
 }
 
 int hmacUpdate(void* ctx, const unsigned char* data, size_t length) {
   auto* c = static_cast<HmacCtx*>(ctx);
-  if (c->keyId.empty()) return EVP_MAC_update(c->local, data, length);
+  if (c->keyId.empty()) return c->local && EVP_MAC_update(c->local, data, length);
   if (!c->remote && !startRemote(c)) return 0;
   return updateRemote(c->provider, *c->remote, data, length);
 }
 
 int hmacFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) {
   auto* c = static_cast<HmacCtx*>(ctx);
-  if (c->keyId.empty()) return EVP_MAC_final(c->local, out, outLength, outSize);
+  if (c->keyId.empty()) return c->local && EVP_MAC_final(c->local, out, outLength, outSize);
   if (!c->remote && !startRemote(c)) return 0;
   return finalRemote(c->provider, c->remote, out, outLength, outSize);
 }
 
 int hmacGetParams(void* ctx, OSSL_PARAM params[]) {
   auto* c = static_cast<HmacCtx*>(ctx);
-  if (c->keyId.empty()) return EVP_MAC_CTX_get_params(c->local, params);
+  if (c->keyId.empty()) {
+    EVP_MAC_CTX* local = localCtx(c);
+    return local && EVP_MAC_CTX_get_params(local, params);
+  }
   auto info = hashInfo(c->digest.c_str());
   if (OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_SIZE))
     if (!OSSL_PARAM_set_size_t(p, info ? info->size : 0)) return 0;
