@@ -2,6 +2,7 @@
 #pragma once
 
 #include <capnp/message.h>
+#include <capnp/orphan.h>
 #include <sys/types.h>
 
 #include "vhsm/client.hpp"
@@ -45,6 +46,19 @@ struct Client::Impl {
 inline kj::ArrayPtr<const kj::byte> capnpBytes(ByteView v) {
   return {v.data(), v.size()};
 }
+// Bulk data for a message field (adopt it: field.adoptData(bulk(field, data))). Whole words at a
+// word boundary become a segment of their own, sent from the caller's memory: neither zeroed
+// nor copied into the message first, which for 256 KiB chunks cost more than sending them.
+// Anything else is copied as set would (a partial word would send the bytes past its end).
+template <typename Builder>
+capnp::Orphan<capnp::Data> bulk(Builder builder, ByteView data) {
+  auto orphanage = capnp::Orphanage::getForMessageContaining(builder);
+  bool ownSegment = data.size() >= 4096 && data.size() % sizeof(capnp::word) == 0 &&
+                    reinterpret_cast<uintptr_t>(data.data()) % alignof(capnp::word) == 0;
+  if (ownSegment) return orphanage.referenceExternalData(capnpBytes(data));
+  return orphanage.newOrphanCopy(capnp::Data::Reader(capnpBytes(data)));
+}
+
 inline Bytes toBytes(capnp::Data::Reader d) {
   return Bytes(d.begin(), d.end());
 }

@@ -198,7 +198,7 @@ Bytes Client::hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView d
         auto h = r.initHmac();
         h.setKeyId(keyId);
         h.setAlgorithm(algorithm);
-        h.setData(capnpBytes(data));
+        h.adoptData(bulk(h, data));
       },
       [&](Rep r) { out = toBytes(r.getBytes()); });
   return out;
@@ -238,7 +238,7 @@ Bytes Client::digest(HashAlgorithm algorithm, ByteView data) {
       [&](Req r) {
         auto d = r.initDigest();
         d.setAlgorithm(algorithm);
-        d.setData(capnpBytes(data));
+        d.adoptData(bulk(d, data));
       },
       [&](Rep r) { out = toBytes(r.getBytes()); });
   return out;
@@ -262,7 +262,7 @@ GcmSealed Client::gcmEncrypt(const std::string& keyId, ByteView iv, ByteView aad
         g.setKeyId(keyId);
         g.setIv(capnpBytes(iv));
         g.setAad(capnpBytes(aad));
-        g.setPlaintext(capnpBytes(plaintext));
+        g.adoptPlaintext(bulk(g, plaintext));
         g.setTagLength(tagLength);
       },
       [&](Rep r) {
@@ -293,7 +293,7 @@ Bytes Client::gcmDecrypt(const std::string& keyId, ByteView iv, ByteView aad, By
         g.setKeyId(keyId);
         g.setIv(capnpBytes(iv));
         g.setAad(capnpBytes(aad));
-        g.setCiphertext(capnpBytes(ciphertext));
+        g.adoptCiphertext(bulk(g, ciphertext));
         g.setTag(capnpBytes(tag));
       },
       [&](Rep r) { out = toBytes(r.getBytes()); });

@@ -71,32 +71,44 @@ struct HashStream::State {
       auto h = init.initHmac();
       h.setKeyId(keyId);
       h.setAlgorithm(algorithm);
-      h.setData(capnpBytes(data));
+      h.adoptData(bulk(h, data));
     } else {
       auto d = init.initDigest();
       d.setAlgorithm(algorithm);
-      d.setData(capnpBytes(data));
+      d.adoptData(bulk(d, data));
     }
   }
 
-  // Sends whole chunks of pending data, keeping the remainder for later or for final.
-  void drain() {
-    size_t sent = 0;
-    while (pending.size() - sent > proto::kMaxChunk) {
-      ByteView chunk(pending.data() + sent, proto::kMaxChunk);
-      if (!stream.open()) {
-        stream.start([&](Req r) { fillInit(r, chunk); });
-      } else {
-        stream.checkAlive();
-        stream.client.send([&](Req r) {
-          auto u = r.initStreamUpdate();
-          u.setHandle(stream.handle);
-          u.setData(capnpBytes(chunk));
-        });
-      }
-      sent += chunk.size();
+  // Sends whole chunks of pending + more while more than a chunk is left (the last one goes
+  // with final). Chunks are sent from `more` itself where they can be: a large update is not
+  // copied into pending first.
+  void feed(ByteView more) {
+    if (!pending.empty() || more.size() <= proto::kMaxChunk) {
+      size_t top = std::min(more.size(), proto::kMaxChunk - pending.size());
+      pending.insert(pending.end(), more.begin(), more.begin() + ptrdiff_t(top));
+      more = more.subspan(top);
+      if (more.empty()) return;
+      sendChunk(pending);
+      pending.clear();
     }
-    pending.erase(pending.begin(), pending.begin() + ptrdiff_t(sent));
+    while (more.size() > proto::kMaxChunk) {
+      sendChunk(more.first(proto::kMaxChunk));
+      more = more.subspan(proto::kMaxChunk);
+    }
+    pending.assign(more.begin(), more.end());
+  }
+
+  void sendChunk(ByteView chunk) {
+    if (!stream.open()) {
+      stream.start([&](Req r) { fillInit(r, chunk); });
+      return;
+    }
+    stream.checkAlive();
+    stream.client.send([&](Req r) {
+      auto u = r.initStreamUpdate();
+      u.setHandle(stream.handle);
+      u.adoptData(bulk(u, chunk));
+    });
   }
 };
 
@@ -107,8 +119,7 @@ HashStream::~HashStream() {
 }
 
 void HashStream::update(ByteView data) {
-  state_->pending.insert(state_->pending.end(), data.begin(), data.end());
-  state_->drain();
+  state_->feed(data);
 }
 
 Bytes HashStream::final() {
@@ -121,7 +132,7 @@ Bytes HashStream::final() {
     return out;
   }
   Bytes out;
-  s.stream.finish([&](auto f) { f.setData(capnpBytes(s.pending)); },
+  s.stream.finish([&](auto f) { f.adoptData(bulk(f, s.pending)); },
                   [&](Rep r) { out = toBytes(r.getBytes()); });
   s.pending.clear();
   return out;
@@ -171,14 +182,14 @@ struct GcmStream::State {
             g.setKeyId(keyId);
             g.setIv(capnpBytes(iv));
             g.setAad(aad);
-            g.setPlaintext(capnpBytes(first));
+            g.adoptPlaintext(bulk(g, first));
             g.setTagSoFar(aadFits);
           } else {
             auto g = init.initGcmDecrypt();
             g.setKeyId(keyId);
             g.setIv(capnpBytes(iv));
             g.setAad(aad);
-            g.setCiphertext(capnpBytes(first));
+            g.adoptCiphertext(bulk(g, first));
           }
         },
         [&](Rep r) {
@@ -240,7 +251,7 @@ Bytes GcmStream::update(ByteView data) {
         [&](Req r) {
           auto u = r.initStreamUpdate();
           u.setHandle(s.stream.handle);
-          u.setData(capnpBytes(piece));
+          u.adoptData(bulk(u, piece));
           u.setTagSoFar(s.encrypt && last);
         },
         [&](Rep r) {
