@@ -40,8 +40,13 @@ cat >"$work/initramfs/init" <<INIT
 mount -t proc proc /proc && mount -t sysfs sys /sys && mount -t devtmpfs dev /dev
 for m in $(echo $modules); do insmod /modules/\$m.ko || echo "init: insmod \$m failed"; done
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostroot /newroot
+mkdir -p /host && mount -o bind /newroot /host  # a view of the host's files nothing covers
 for fs in proc:proc sysfs:sys devtmpfs:dev tmpfs:tmp tmpfs:run; do
   mount -t \${fs%%:*} \${fs%%:*} /newroot/\${fs##*:}
+done
+# A checkout or build under /tmp or /run (a CI clone, say) stays visible on the fresh tmpfs.
+for path in "$src" "$build"; do
+  case \$path in /tmp/*|/run/*) mkdir -p /newroot\$path && mount -o bind /host\$path /newroot\$path ;; esac
 done
 chroot /newroot /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
   /bin/bash "$src/tests/vm/guest_test.sh" "$src" "$build" "$work/kmod/vhsm_transport.ko" \
