@@ -275,28 +275,25 @@ NetlinkServer::Client* NetlinkServer::sessionFor(Worker& w, const ClientId& id, 
     }
   }
   if (!refused) return w.clients.emplace(id, std::make_unique<Client>(peer)).first->second.get();
-  Session refusedSession(peer);
-  service_.auditTransportRefusal(refusedSession, proto::ErrorCode::TOO_MANY_OPERATIONS, refused);
-  proto::SmallMessageBuilder message;
-  auto r = message.initRoot<proto::Response>();
-  r.setError(proto::ErrorCode::TOO_MANY_OPERATIONS);
-  r.setMessage(refused);
-  reply(id, job.sequence, proto::transportFields(job.frame).requestId, message);
+  refuseBusy(job, refused);
   return nullptr;
 }
 
-// Frames were dropped: a lost no-reply chunk would silently change a stream's result, so the
-// client's session ends and its next request starts afresh (and fails if it needed the old).
-void NetlinkServer::refuseOverflow(Worker& w, const Job& job) {
-  endSession(w, job.client);
+void NetlinkServer::refuseBusy(const Job& job, const char* why) {
   Session refusedSession(Peer{{job.client.inode, job.client.cookie}, 0, 0});
-  const char* why = "too many requests queued from this container";
   service_.auditTransportRefusal(refusedSession, proto::ErrorCode::TOO_MANY_OPERATIONS, why);
   proto::SmallMessageBuilder message;
   auto r = message.initRoot<proto::Response>();
   r.setError(proto::ErrorCode::TOO_MANY_OPERATIONS);
   r.setMessage(why);
   reply(job.client, job.sequence, proto::transportFields(job.frame).requestId, message);
+}
+
+// Frames were dropped: a lost no-reply chunk would silently change a stream's result, so the
+// client's session ends and its next request starts afresh (and fails if it needed the old).
+void NetlinkServer::refuseOverflow(Worker& w, const Job& job) {
+  endSession(w, job.client);
+  refuseBusy(job, "too many requests queued from this container");
 }
 
 void NetlinkServer::endSession(Worker& w, const ClientId& id) {

@@ -82,6 +82,8 @@ class NetlinkServer {
   void workerLoop(Worker& worker);
   void serveFrame(Worker& worker, Job& job);
   void refuseOverflow(Worker& worker, const Job& job);
+  // Audits (rate-limited) and answers the job's frame with tooManyOperations.
+  void refuseBusy(const Job& job, const char* why);
   Client* sessionFor(Worker& worker, const ClientId& id, const Job& job);
   void endSession(Worker& worker, const ClientId& id);
   void reply(const ClientId& client, uint32_t sequence, uint64_t requestId,
