@@ -101,7 +101,8 @@ awk -F'|' '/ vhsm / && $9 ~ /[0-9]/ {
   "$report" >"$work/ratios.dat"
 png=${report%.md}.png
 gnuplot <<GNUPLOT
-set terminal pngcairo size 1400,700
+set terminal pngcairo size 1600,800
+set rmargin 14  # the last labels slant past the plot
 set output "$png"
 set title "vhsm vs in-process references ($mode, $stamp)"
 set style data histograms
