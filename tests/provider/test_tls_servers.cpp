@@ -89,6 +89,17 @@ std::vector<pid_t> childrenOf(pid_t parent) {
   return pids;
 }
 
+// nginx's first worker opens the port; the master may start the next a moment later (seen
+// under ASan on a loaded machine). Waits up to 10 s for `count` workers.
+std::vector<pid_t> workersOf(pid_t master, size_t count) {
+  auto workers = childrenOf(master);
+  for (int i = 0; i < 500 && workers.size() < count; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    workers = childrenOf(master);
+  }
+  return workers;
+}
+
 std::string nginxConfig(const TempDir& dir, const ServerKey& key, int port) {
   auto root = dir.path().string();
   return "daemon off;\nmaster_process on;\nworker_processes 2;\nuser root;\n"
@@ -129,7 +140,7 @@ TEST_CASE(
                           providerProcessEnv(env.config()), dir.path() / "nginx.out");
   REQUIRE(waitForPort(port));
   INFO(readFile((dir.path() / "nginx-error.log").string()));
-  auto workers = childrenOf(nginx.pid());
+  auto workers = workersOf(nginx.pid(), 2);
   CHECK(workers.size() == 2);
 
   CHECK(parallelRequests(key.cert, port, 2, 100) == 0);
