@@ -29,10 +29,8 @@ void finishHash(CryptoPP::HashTransformation& h, capnp::Data::Reader data,
 void Service::hmac(Session& s, Request::Hmac::Reader r, Response out) {
   const auto& key = usableKey(s, r.getKeyId(), KeyUsage::MAC);
   auto algorithm = r.getAlgorithm();
-  if (size_t(algorithm) >= key.hmacs.size()) {
-    finishHash(*newHmac(algorithm, key.material), r.getData(), out);  // refuses the algorithm
-    return;
-  }
+  if (size_t(algorithm) >= key.hmacs.size())
+    throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unsupported hash algorithm");
   auto& keyed = key.hmacs[size_t(algorithm)];
   if (!keyed) keyed = newHmac(algorithm, key.material);
   keyed->Restart();  // in case an earlier request stopped between update and final

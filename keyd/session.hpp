@@ -39,7 +39,7 @@ struct UnwrappedKey {
   std::shared_ptr<const SigningKey> signer;  // parsed once, for signing keys
   // Keyed HMAC per hash algorithm, made on first use: a one-shot HMAC then reuses it (it
   // restarts keyed after each final) instead of allocating and keying a new one.
-  mutable std::array<std::unique_ptr<CryptoPP::HashTransformation>, 4> hmacs;
+  mutable std::array<Hasher, 4> hmacs;
 };
 
 struct Session {
