@@ -31,7 +31,10 @@ Transport transportNamed(const std::string& name) {
 Client::Impl::Impl(ClientOptions o)
     : options(std::move(o)),
       // Room for the largest frame after any transport header (netlink's is 16 bytes).
-      receiveWords(kj::heapArray<capnp::word>((proto::kMaxFrame + 64) / sizeof(capnp::word))) {}
+      receiveBufferSize((proto::kMaxFrame + 64 + 4095) / 4096 * 4096) {
+  receiveBuffer.reset(static_cast<std::byte*>(std::aligned_alloc(4096, receiveBufferSize)));
+  if (!receiveBuffer) throw std::bad_alloc();
+}
 
 Client::Impl::~Impl() {
   disconnect();
@@ -90,8 +93,7 @@ bool Client::Impl::sendFrame(capnp::MessageBuilder& message, uint64_t requestId,
 
 void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
   auto deadline = std::chrono::steady_clock::now() + options.timeout;
-  std::span<std::byte> buffer(reinterpret_cast<std::byte*>(receiveWords.begin()),
-                              receiveWords.size() * sizeof(capnp::word));
+  std::span<std::byte> buffer(receiveBuffer.get(), receiveBufferSize);
   for (;;) {
     std::optional<std::span<std::byte>> frame;
     try {

@@ -251,7 +251,8 @@ GcmSealed Client::gcmEncrypt(const std::string& keyId, ByteView iv, ByteView aad
     auto stream = gcmEncryptStream(keyId, iv);
     stream.aad(aad);
     out.iv.assign(iv.begin(), iv.end());
-    out.ciphertext = stream.update(plaintext);
+    out.ciphertext.resize(plaintext.size());
+    stream.update(plaintext, out.ciphertext.data());
     auto rest = stream.finalEncrypt(out.tag, tagLength);
     out.ciphertext.insert(out.ciphertext.end(), rest.begin(), rest.end());
     return out;
@@ -281,7 +282,8 @@ Bytes Client::gcmDecrypt(const std::string& keyId, ByteView iv, ByteView aad, By
     // verifies.
     auto stream = gcmDecryptStream(keyId, iv);
     stream.aad(aad);
-    Bytes out = stream.update(ciphertext);
+    Bytes out(ciphertext.size());
+    stream.update(ciphertext, out.data());
     auto rest = stream.finalDecrypt(tag);
     out.insert(out.end(), rest.begin(), rest.end());
     return out;

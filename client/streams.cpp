@@ -1,8 +1,10 @@
 // Streams: hash streams gather data and open a keyd stream only when it outgrows one frame;
 // GCM streams open one at once, since every update returns output.
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
+#include "channel.hpp"
 #include "client_impl.hpp"
 #include "frame.hpp"
 
@@ -169,9 +171,9 @@ struct GcmStream::State {
   Bytes pendingAad;
   Bytes tagSoFar;  // encryption: the tag if the message ended now
 
-  // Opens the keyd stream carrying the AAD so far and `first` (which must fit beside it).
-  Bytes open(ByteView first) {
-    Bytes out;
+  // Opens the keyd stream carrying the AAD so far and `first` (which must fit beside it); its
+  // output goes to out.
+  void open(ByteView first, uint8_t* out) {
     bool aadFits = pendingAad.size() <= proto::kMaxChunk;
     stream.client.call(
         [&](Req r) {
@@ -194,13 +196,20 @@ struct GcmStream::State {
         },
         [&](Rep r) {
           stream.handle = r.getStream();
-          out = toBytes(r.getOutput());
+          copyOutput(r.getOutput(), first.size(), out);
           tagSoFar = toBytes(r.getTagSoFar());
         });
     stream.generation = stream.client.connectionGeneration();
     if (!aadFits) sendAad(pendingAad);
     pendingAad.clear();
-    return out;
+  }
+
+  // GCM output is exactly as long as its input: anything else is a broken reply, not data to
+  // write past the caller's buffer.
+  static void copyOutput(capnp::Data::Reader bytes, size_t expected, uint8_t* out) {
+    if (bytes.size() != expected)
+      throw transportError(ErrorKind::protocol, "AES-GCM reply of the wrong length from vhsm-keyd");
+    std::memcpy(out, bytes.begin(), expected);
   }
 
   void sendAad(ByteView aad) {
@@ -231,17 +240,14 @@ void GcmStream::aad(ByteView aad) {
     s.pendingAad.insert(s.pendingAad.end(), aad.begin(), aad.end());
 }
 
-Bytes GcmStream::update(ByteView data) {
+void GcmStream::update(ByteView data, uint8_t* out) {
   auto& s = *state_;
-  Bytes out;
-  out.reserve(data.size());
   size_t at = 0;
   if (!s.stream.open()) {
     size_t room =
         s.pendingAad.size() <= proto::kMaxChunk ? proto::kMaxChunk - s.pendingAad.size() : 0;
-    size_t first = std::min(room, data.size());
-    out = s.open(data.first(first));
-    at = first;
+    at = std::min(room, data.size());
+    s.open(data.first(at), out);
   }
   for (; at < data.size(); at += proto::kMaxChunk) {
     ByteView piece = data.subspan(at, std::min(proto::kMaxChunk, data.size() - at));
@@ -255,12 +261,10 @@ Bytes GcmStream::update(ByteView data) {
           u.setTagSoFar(s.encrypt && last);
         },
         [&](Rep r) {
-          auto bytes = r.getBytes();
-          out.insert(out.end(), bytes.begin(), bytes.end());
+          State::copyOutput(r.getBytes(), piece.size(), out + at);
           s.tagSoFar = toBytes(r.getTagSoFar());
         });
   }
-  return out;
 }
 
 GcmStream GcmStream::clone() const {

@@ -9,6 +9,7 @@
 
 #include "openssl_context.hpp"
 #include "refusal.hpp"
+#include "secure_memory.hpp"
 
 namespace vhsm::keyd {
 namespace {
@@ -103,13 +104,20 @@ void AesGcm::tag(std::span<uint8_t> out) {
     failed("final");
 }
 
-bool AesGcm::verify(std::span<const uint8_t> expected) {
-  checkTagLength(expected.size());
+void AesGcm::finishDecrypt(std::span<const uint8_t> in, uint8_t* out,
+                           std::span<const uint8_t> expectedTag) {
+  if (expectedTag.empty())
+    throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM decryption needs the expected tag");
+  checkTagLength(expectedTag.size());
+  process(in, out);
   uint8_t none[16];
   int n = 0;
-  return EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, int(expected.size()),
-                             const_cast<uint8_t*>(expected.data())) &&
-         EVP_CipherFinal_ex(ctx_, none, &n);
+  if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, int(expectedTag.size()),
+                          const_cast<uint8_t*>(expectedTag.data())) &&
+      EVP_CipherFinal_ex(ctx_, none, &n))
+    return;
+  wipe(out, in.size());
+  throw Refusal(ErrorCode::TAG_MISMATCH, "AES-GCM tag does not match: data is not authentic");
 }
 
 }  // namespace vhsm::keyd

@@ -25,8 +25,11 @@ class AesGcm {
   // Only before the first process(); throws Refusal(invalidArgument) after it.
   void addAad(std::span<const uint8_t> aad);
   void process(std::span<const uint8_t> in, uint8_t* out);
-  void tag(std::span<uint8_t> out);                // encrypt: tag of out.size() bytes
-  bool verify(std::span<const uint8_t> expected);  // decrypt
+  void tag(std::span<uint8_t> out);  // encrypt: tag of out.size() bytes
+  // Decrypt: the message's last data into out, then the tag check. On a mismatch out is wiped
+  // before the refusal (TAG_MISMATCH), so unauthenticated plaintext never leaves keyd.
+  void finishDecrypt(std::span<const uint8_t> in, uint8_t* out,
+                     std::span<const uint8_t> expectedTag);
 
   static void checkTagLength(size_t bytes);
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "log.hpp"
@@ -45,9 +46,8 @@ void freeLocked(void* p, size_t bytes) {
 }
 
 void wipe(void* p, size_t bytes) {
-  // A volatile write loop the optimiser may not drop as a dead store.
-  auto* v = static_cast<volatile unsigned char*>(p);
-  for (size_t i = 0; i < bytes; ++i) v[i] = 0;
+  // glibc's explicit_bzero: memset's speed, and never dropped as a dead store.
+  explicit_bzero(p, bytes);
 }
 
 void hardenProcess() {

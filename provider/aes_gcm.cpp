@@ -184,9 +184,8 @@ int gcmUpdate(void* ctx, unsigned char* out, size_t* outLength, size_t outSize,
   }
   if (!startStream(c)) return 0;
   try {
-    Bytes result = c->stream->update({in, inLength});
-    std::memcpy(out, result.data(), result.size());
-    *outLength = result.size();
+    c->stream->update({in, inLength}, out);
+    *outLength = inLength;
     return 1;
   } catch (const Error& e) {
     VHSM_RAISE_ERROR(c->provider, e);

@@ -146,7 +146,8 @@ class GcmStream {
   GcmStream(GcmStream&&) noexcept;
   ~GcmStream();
   void aad(ByteView aad);  // before any update
-  Bytes update(ByteView data);
+  // Writes data.size() bytes of output to out.
+  void update(ByteView data, uint8_t* out);
   // Encrypt: returns the last output and fills tag (tagLength bytes). Decrypt: checks tag and
   // throws Error(tagMismatch) when it does not match.
   Bytes finalEncrypt(Bytes& tag, uint8_t tagLength = 16);

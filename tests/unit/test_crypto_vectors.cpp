@@ -197,8 +197,7 @@ TEST_CASE("AES-GCM matches the GCM specification's test cases") {
     keyd::AesGcm dec(false, key, iv);
     dec.addAad(aad);
     Bytes back(ct.size());
-    dec.process(ct, back.data());
-    CHECK(dec.verify(tag));
+    CHECK_NOTHROW(dec.finishDecrypt(ct, back.data(), tag));
     CHECK(back == pt);
   }
 }
@@ -228,8 +227,15 @@ TEST_CASE("AES-GCM decryption rejects a wrong tag and bad parameters") {
   badTag[0] ^= 1;
   keyd::AesGcm dec(false, key, iv);
   Bytes out(pt.size());
-  dec.process(ref.ciphertext, out.data());
-  CHECK_FALSE(dec.verify(badTag));
+  try {
+    dec.finishDecrypt(ref.ciphertext, out.data(), badTag);
+    FAIL("a wrong tag was accepted");
+  } catch (const keyd::Refusal& r) {
+    CHECK(r.code() == proto::ErrorCode::TAG_MISMATCH);
+  }
+  CHECK(out == Bytes(pt.size(), 0));  // the unauthenticated plaintext was wiped
+  keyd::AesGcm noTag(false, key, iv);
+  CHECK_THROWS_AS(noTag.finishDecrypt(ref.ciphertext, out.data(), {}), keyd::Refusal);
 
   CHECK_THROWS_AS(keyd::AesGcm(true, randomBytes(15), iv), keyd::Refusal);
   CHECK_THROWS_AS(keyd::AesGcm(true, key, {}), keyd::Refusal);
