@@ -15,11 +15,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <thread>
 #include <vector>
 
 #include "measure.hpp"
@@ -90,52 +88,6 @@ void printRow(const std::string& name, size_t size, const Result& r, double ceil
   std::printf("| %-36s | %8zu | %10.0f | %9.1f | %8.1f | %8.1f | %9s | %9s | %9s |\n", name.c_str(),
               size, r.opsPerSecond, r.mbPerSecond, r.p50us, r.p99us, ratio(ceiling).c_str(),
               ratio(openssl).c_str(), ratio(softhsm).c_str());
-}
-
-// HMAC-SHA1 64 B from `workers` threads (one connection each) or processes; total ops/s.
-double concurrentHmac(const vhsm::ClientOptions& options, const std::string& user,
-                      const std::string& password, int workers, bool processes, double seconds) {
-  std::vector<uint8_t> data(64, 0x5a);
-  auto work = [&]() -> uint64_t {
-    vhsm::Client c(options);
-    c.login(user, password);
-    uint64_t n = 0;
-    auto end = Clock::now() + std::chrono::duration<double>(seconds);
-    while (Clock::now() < end) {
-      c.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data);
-      ++n;
-    }
-    return n;
-  };
-  uint64_t total = 0;
-  if (processes) {
-    std::vector<std::pair<pid_t, int>> children;
-    for (int i = 0; i < workers; ++i) {
-      int fds[2];
-      if (pipe(fds) != 0) throw std::runtime_error("pipe");
-      pid_t pid = fork();
-      if (pid == 0) {
-        uint64_t n = work();
-        [[maybe_unused]] auto w = write(fds[1], &n, sizeof n);
-        _exit(0);
-      }
-      close(fds[1]);
-      children.push_back({pid, fds[0]});
-    }
-    for (auto [pid, fd] : children) {
-      uint64_t n = 0;
-      if (read(fd, &n, sizeof n) == sizeof n) total += n;
-      close(fd);
-      waitpid(pid, nullptr, 0);
-    }
-  } else {
-    std::vector<std::thread> threads;
-    std::atomic<uint64_t> sum{0};
-    for (int i = 0; i < workers; ++i) threads.emplace_back([&] { sum += work(); });
-    for (auto& t : threads) t.join();
-    total = sum;
-  }
-  return double(total) / seconds;
 }
 
 // HMAC-SHA1 64 B (a cached key) and keyInfo (a store lookup each time) with the user's store
@@ -422,17 +374,16 @@ int main(int argc, char** argv) {
     OSSL_LIB_CTX_free(preferring);
   }
   if (concurrency) {
-    std::printf(
-        "\n| HMAC-SHA1 64 B, aggregate ops/s | 1 | 2 | 4 | 8 | 4 vs 1 "
-        "|\n|---|---|---|---|---|---|\n");
-    for (bool processes : {false, true}) {
-      std::vector<double> rates;
-      for (int workers : {1, 2, 4, 8})
-        rates.push_back(concurrentHmac(options, user, password, workers, processes, seconds));
-      std::printf("| client %s | %.0f | %.0f | %.0f | %.0f | %.2f |\n",
-                  processes ? "processes" : "threads", rates[0], rates[1], rates[2], rates[3],
-                  rates[2] / rates[0]);
-    }
+    std::vector<uint8_t> data(64, 0x5a);
+    printConcurrencyHeader("HMAC-SHA1 64 B");
+    printConcurrencyRows("HMAC-SHA1 64 B", seconds, [&](const auto& ready) {
+      vhsm::Client c(options);
+      c.login(user, password);
+      auto end = ready();
+      uint64_t n = 0;
+      for (; Clock::now() < end; ++n) c.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data);
+      return n;
+    });
   }
   return 0;
 }

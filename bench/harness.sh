@@ -50,6 +50,7 @@ scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench
   echo "Concurrency: keyd (2 worker threads) and the clients unpinned, free to use both CPUs."
   taskset -a -p -c 0-1 "$keyd" >/dev/null
   "$bin/vhsm-bench-client" --socket "$work/keyd.sock" --seconds "$seconds" --concurrency-only
+  "$bin/vhsm-bench-sign" --socket "$work/keyd.sock" --seconds "$seconds" --concurrency-only
   taskset -a -p -c $keyd_cpu "$keyd" >/dev/null
   echo
   echo "## Signatures (64-byte message)"

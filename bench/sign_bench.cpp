@@ -3,7 +3,8 @@
 // key loaded from vhsm:<id> with OSSL_STORE, signed with EVP_DigestSign), next to the two
 // engines keyd could use, each in-process: OpenSSL's default provider and Crypto++ — the engine
 // rows are how keyd's choice per algorithm (keyd/signing_key.hpp) was made — and SoftHSM2
-// (in-process PKCS#11). Figures are medians of --runs interleaved runs.
+// (in-process PKCS#11). Figures are medians of --runs interleaved runs. --concurrency-only: the
+// client library's signatures from 1, 2, 4, 8 threads and processes.
 #include <cryptopp/eccrypto.h>
 #include <cryptopp/oids.h>
 #include <cryptopp/osrng.h>
@@ -70,6 +71,43 @@ struct Algorithm {
   vhsm::bench::SoftHsm::SignAlgorithm softhsm;
 };
 
+using SoftAlgorithm = vhsm::bench::SoftHsm::SignAlgorithm;
+const Algorithm kAlgorithms[] = {
+    {"ECDSA P-256", vhsm::KeyType::EC_P256, "bench-p256", false, SoftAlgorithm::ecdsaP256},
+    {"Ed25519", vhsm::KeyType::ED25519, "bench-ed25519", true, SoftAlgorithm::ed25519},
+    {"RSA-2048 PKCS#1", vhsm::KeyType::RSA, "bench-rsa", false, SoftAlgorithm::rsa2048}};
+
+void ensureKey(vhsm::Client& client, const Algorithm& a) {
+  try {
+    client.keyGenerate(a.keyId, a.type);
+  } catch (const vhsm::Error& e) {
+    if (e.code() != vhsm::ErrorCode::KEY_EXISTS) throw;
+  }
+}
+
+// What keyd signs for a: the message itself (Ed25519) or its SHA-256.
+std::vector<uint8_t> signedInput(const Algorithm& a) {
+  return a.ed25519 ? kMessage : sha256(kMessage);
+}
+
+// Signatures from 1, 2, 4, 8 client threads and processes at once, each its own connection.
+void concurrentSignatures(const vhsm::ClientOptions& options, const std::string& user,
+                          const std::string& password, vhsm::Client& client, double seconds) {
+  printConcurrencyHeader("signatures, 64-byte message, client library");
+  for (const auto& a : kAlgorithms) {
+    ensureKey(client, a);
+    auto input = signedInput(a);
+    printConcurrencyRows(a.name, seconds, [&](const auto& ready) {
+      vhsm::Client c(options);
+      c.login(user, password);
+      auto end = ready();
+      uint64_t n = 0;
+      for (; Clock::now() < end; ++n) c.sign(a.keyId, vhsm::SignOptions{}, input);
+      return n;
+    });
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,30 +121,28 @@ int main(int argc, char** argv) {
   app.add_option("--password", password);
   app.add_option("--seconds", seconds, "per case and run");
   app.add_option("--runs", runs, "runs per case; the median is reported");
-  app.add_option("--provider-config", providerConfig, "openssl.cnf loading vhsm.so as the user")
-      ->required();
+  app.add_option("--provider-config", providerConfig, "openssl.cnf loading vhsm.so as the user");
+  bool concurrencyOnly = false;
+  app.add_flag("--concurrency-only", concurrencyOnly,
+               "signatures from 1, 2, 4, 8 client threads and processes (run them unpinned)");
   CLI11_PARSE(app, argc, argv);
 
   vhsm::Client client(options);
   client.login(user, password);
+  if (concurrencyOnly) {
+    concurrentSignatures(options, user, password, client, seconds);
+    return 0;
+  }
+  if (providerConfig.empty()) throw std::runtime_error("--provider-config is required");
   OSSL_LIB_CTX* libctx = OSSL_LIB_CTX_new();
   if (!OSSL_LIB_CTX_load_config(libctx, providerConfig.c_str()))
     throw std::runtime_error("cannot load " + providerConfig);
   CryptoPP::AutoSeededRandomPool rng;
 
-  using SoftAlgorithm = vhsm::bench::SoftHsm::SignAlgorithm;
-  const Algorithm algorithms[] = {
-      {"ECDSA P-256", vhsm::KeyType::EC_P256, "bench-p256", false, SoftAlgorithm::ecdsaP256},
-      {"Ed25519", vhsm::KeyType::ED25519, "bench-ed25519", true, SoftAlgorithm::ed25519},
-      {"RSA-2048 PKCS#1", vhsm::KeyType::RSA, "bench-rsa", false, SoftAlgorithm::rsa2048}};
   vhsm::bench::SoftHsm softhsm;
   printHeader();
-  for (const auto& a : algorithms) {
-    try {
-      client.keyGenerate(a.keyId, a.type);
-    } catch (const vhsm::Error& e) {
-      if (e.code() != vhsm::ErrorCode::KEY_EXISTS) throw;
-    }
+  for (const auto& a : kAlgorithms) {
+    ensureKey(client, a);
     // The in-process references, with keys of their own.
     EVP_PKEY* local = a.type == vhsm::KeyType::EC_P256
                           ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
@@ -115,7 +151,7 @@ int main(int argc, char** argv) {
     EVP_PKEY* remote = loadFromStore(libctx, std::string("vhsm:") + a.keyId);
     vhsm::SignOptions sha256Options;
     auto digest = sha256(kMessage);
-    auto toSign = a.ed25519 ? kMessage : digest;
+    auto toSign = signedInput(a);
     std::function<void()> cryptoppSign;
     CryptoPP::ECDSA<CryptoPP::ECP, CryptoPP::SHA256>::Signer ecdsa;
     CryptoPP::ed25519::Signer ed;
