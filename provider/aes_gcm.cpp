@@ -1,7 +1,7 @@
 // AES-128-GCM and AES-256-GCM. With a key reference — the key buffer holding "vhsm:<id>"
 // zero-padded to the key length, or the parameter vhsm-key-uri with a NULL key — the cipher
-// runs in keyd; any other key goes to OpenSSL's default AES-GCM in the provider's private
-// library context (libssl's record encryption under default_properties = ?provider=vhsm).
+// runs in keyd; any other key goes to OpenSSL's default AES-GCM (passthrough.hpp): libssl's
+// record encryption under default_properties = ?provider=vhsm.
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -22,7 +22,9 @@ struct GcmCtx {
   GcmCtx(ProviderContext* p, size_t k) : provider(p), keyBytes(k) {}
   ProviderContext* provider;
   size_t keyBytes;
-  EVP_CIPHER_CTX* local = nullptr;
+  // The default AES-GCM's context, always there: EVP asks for key and IV lengths before any
+  // init, and parameters (IV length, TLS settings) must reach it in order.
+  void* local = nullptr;
   bool encrypt = true;
   // Remote mode: the key stays in keyd.
   std::string keyId;
@@ -34,17 +36,20 @@ struct GcmCtx {
   std::optional<GcmStream> stream;
 
   bool remote() const { return !keyId.empty(); }
-  ~GcmCtx() { EVP_CIPHER_CTX_free(local); }
+  const DefaultCipher& cipher() const { return provider->localAesGcm(keyBytes); }
+  ~GcmCtx() {
+    if (local) cipher().freectx(local);
+  }
 };
-
-bool ensureLocalCipher(GcmCtx* c);
 
 template <size_t KeyBytes>
 void* gcmNew(void* provctx) {
-  auto* c = new GcmCtx(static_cast<ProviderContext*>(provctx), KeyBytes);
-  c->local = EVP_CIPHER_CTX_new();
-  // EVP asks for key and IV lengths before any init: the local cipher answers from the start.
-  if (!c->local || !ensureLocalCipher(c)) {
+  auto* provider = static_cast<ProviderContext*>(provctx);
+  const DefaultCipher& cipher = provider->localAesGcm(KeyBytes);
+  if (!cipher.complete()) return nullptr;
+  auto* c = new GcmCtx(provider, KeyBytes);
+  c->local = cipher.newctx(cipher.provctx);
+  if (!c->local) {
     delete c;
     return nullptr;
   }
@@ -65,7 +70,7 @@ void* gcmDup(void* ctx) {
   copy->pendingAad = c->pendingAad;
   copy->tag = c->tag;
   copy->tagLength = c->tagLength;
-  copy->local = EVP_CIPHER_CTX_new();
+  copy->local = c->cipher().dupctx(c->local);
   try {
     // keyd copies a started cipher's state itself.
     if (c->stream) copy->stream.emplace(c->stream->clone());
@@ -74,7 +79,7 @@ void* gcmDup(void* ctx) {
     delete copy;
     return nullptr;
   }
-  if (!copy->local || !EVP_CIPHER_CTX_copy(copy->local, c->local)) {
+  if (!copy->local) {
     delete copy;
     return nullptr;
   }
@@ -83,19 +88,18 @@ void* gcmDup(void* ctx) {
 
 int gcmSetParams(void* ctx, const OSSL_PARAM params[]);
 
-// Local state is always kept ready, so parameters (IV length, TLS settings) reach it in order.
-bool ensureLocalCipher(GcmCtx* c) {
-  if (EVP_CIPHER_CTX_get0_cipher(c->local)) return true;
-  EVP_CIPHER* cipher = c->provider->localAesGcm(c->keyBytes);
-  return cipher && EVP_CipherInit_ex2(c->local, cipher, nullptr, nullptr, c->encrypt, nullptr);
+int localInit(GcmCtx* c, const unsigned char* key, size_t keyLength, const unsigned char* iv,
+              size_t ivLength) {
+  auto init = c->encrypt ? c->cipher().encryptInit : c->cipher().decryptInit;
+  return init(c->local, key, keyLength, iv, ivLength, nullptr);
 }
 
 int gcmInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigned char* iv,
             size_t ivLength, const OSSL_PARAM params[], bool encrypt) {
   auto* c = static_cast<GcmCtx*>(ctx);
   c->encrypt = encrypt;
-  if (!ensureLocalCipher(c)) return 0;
-  if (!EVP_CipherInit_ex2(c->local, nullptr, nullptr, nullptr, encrypt, nullptr)) return 0;
+  // The direction first, then the parameters, then key and IV: as EVP would on its own context.
+  if (!localInit(c, nullptr, 0, nullptr, 0)) return 0;
   if (!gcmSetParams(ctx, params)) return 0;
   if (key && keyLength != c->keyBytes) {
     VHSM_RAISE(c->provider, kInvalidParameter, "wrong key length for this cipher");
@@ -111,7 +115,7 @@ int gcmInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigne
       case KeyRef::notVhsm: c->keyId.clear(); break;
     }
   }
-  if (!c->remote()) return EVP_CipherInit_ex2(c->local, nullptr, key, iv, encrypt, nullptr);
+  if (!c->remote()) return localInit(c, key, keyLength, iv, ivLength);
   if (iv) {
     c->iv.assign(iv, iv + ivLength);
     c->ivLength = ivLength;
@@ -156,12 +160,7 @@ bool startStream(GcmCtx* c) {
 int gcmUpdate(void* ctx, unsigned char* out, size_t* outLength, size_t outSize,
               const unsigned char* in, size_t inLength) {
   auto* c = static_cast<GcmCtx*>(ctx);
-  if (!c->remote()) {
-    int n = 0;
-    if (!EVP_CipherUpdate(c->local, out, &n, in, int(inLength))) return 0;
-    *outLength = size_t(n);
-    return 1;
-  }
+  if (!c->remote()) return c->cipher().update(c->local, out, outLength, outSize, in, inLength);
   *outLength = 0;
   if (!out) {  // AAD
     if (c->stream) {
@@ -193,14 +192,9 @@ int gcmUpdate(void* ctx, unsigned char* out, size_t* outLength, size_t outSize,
   }
 }
 
-int gcmFinal(void* ctx, unsigned char* out, size_t* outLength, size_t) {
+int gcmFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) {
   auto* c = static_cast<GcmCtx*>(ctx);
-  if (!c->remote()) {
-    int n = 0;
-    if (!EVP_CipherFinal_ex(c->local, out, &n)) return 0;
-    *outLength = size_t(n);
-    return 1;
-  }
+  if (!c->remote()) return c->cipher().final(c->local, out, outLength, outSize);
   *outLength = 0;
   if (!startStream(c)) return 0;
   try {
@@ -227,12 +221,7 @@ int gcmFinal(void* ctx, unsigned char* out, size_t* outLength, size_t) {
 int gcmCipher(void* ctx, unsigned char* out, size_t* outLength, size_t outSize,
               const unsigned char* in, size_t inLength) {
   auto* c = static_cast<GcmCtx*>(ctx);
-  if (!c->remote()) {
-    int n = EVP_Cipher(c->local, out, in, unsigned(inLength));
-    if (n < 0) return 0;
-    *outLength = size_t(n);
-    return 1;
-  }
+  if (!c->remote()) return c->cipher().cipher(c->local, out, outLength, outSize, in, inLength);
   if (!in) return gcmFinal(ctx, out, outLength, outSize);
   return gcmUpdate(ctx, out, outLength, outSize, in, inLength);
 }
@@ -276,7 +265,7 @@ const OSSL_PARAM* gcmGettable(void*) {
 
 int gcmGetCtxParams(void* ctx, OSSL_PARAM params[]) {
   auto* c = static_cast<GcmCtx*>(ctx);
-  if (!c->remote()) return EVP_CIPHER_CTX_get_params(c->local, params);
+  if (!c->remote()) return c->cipher().getCtxParams(c->local, params);
   OSSL_PARAM* p;
   if ((p = OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_KEYLEN)) &&
       !OSSL_PARAM_set_size_t(p, c->keyBytes))
@@ -335,12 +324,15 @@ int gcmSetParams(void* ctx, const OSSL_PARAM params[]) {
     }
     c->tagLength = p->data_size;
   }
+  // Ordinary keys: the local cipher keeps the parameters, as the default provider would.
+  if (c->remote()) return 1;
+  if (!OSSL_PARAM_locate_const(params, kKeyUriParam))
+    return c->cipher().setCtxParams(c->local, params);
   std::vector<OSSL_PARAM> forward;
   for (const OSSL_PARAM* p = params; p->key; ++p)
     if (std::strcmp(p->key, kKeyUriParam) != 0) forward.push_back(*p);
   forward.push_back(OSSL_PARAM_construct_end());
-  // Ordinary keys: the local cipher keeps the parameters, as the default provider would.
-  return c->remote() || EVP_CIPHER_CTX_set_params(c->local, forward.data());
+  return c->cipher().setCtxParams(c->local, forward.data());
 }
 
 const OSSL_PARAM* gcmGettableCtx(void*, void*) {

@@ -1,7 +1,7 @@
 // HMAC as an OpenSSL MAC. With a key reference ("vhsm:<id>" as the key bytes, or the
 // parameter vhsm-key-uri) the MAC is computed in keyd; any other key is handed to OpenSSL's
-// default HMAC in the provider's private library context, so libssl's own HMACs under
-// default_properties = ?provider=vhsm stay in-process.
+// default HMAC (passthrough.hpp), so libssl's own HMACs under default_properties =
+// ?provider=vhsm stay in-process.
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -20,14 +20,18 @@ namespace {
 struct HmacCtx {
   explicit HmacCtx(ProviderContext* p) : provider(p) {}
   ProviderContext* provider;
-  // Pass-through state and the holder of ordinary keys; made when a key turns out not to be a
-  // reference (or a parameter only it understands arrives), so key references never pay for it.
-  EVP_MAC_CTX* local = nullptr;
+  // The default HMAC's context: pass-through state and the holder of ordinary keys; made when a
+  // key turns out not to be a reference (or a parameter only it understands arrives), so key
+  // references never pay for it.
+  void* local = nullptr;
   std::string digest;
   std::string keyId;  // non-empty: computed in keyd
   std::optional<HashStream> remote;
 
-  ~HmacCtx() { EVP_MAC_CTX_free(local); }
+  const DefaultMac& mac() const { return provider->localHmac(); }
+  ~HmacCtx() {
+    if (local) mac().freectx(local);
+  }
 };
 
 bool setKeyRef(HmacCtx* c, const unsigned char* key, size_t length, bool& isRef) {
@@ -63,14 +67,14 @@ bool startRemote(HmacCtx* c) {
 }
 
 // The local HMAC, made on first need with the digest chosen so far.
-EVP_MAC_CTX* localCtx(HmacCtx* c) {
+void* localCtx(HmacCtx* c) {
   if (c->local) return c->local;
-  c->local = EVP_MAC_CTX_new(c->provider->localHmac());
+  c->local = c->mac().newctx(c->mac().provctx);
   OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                           const_cast<char*>(c->digest.c_str()), 0),
                          OSSL_PARAM_construct_end()};
-  if (c->local && !c->digest.empty() && !EVP_MAC_CTX_set_params(c->local, digest)) {
-    EVP_MAC_CTX_free(c->local);
+  if (c->local && !c->digest.empty() && !c->mac().setCtxParams(c->local, digest)) {
+    c->mac().freectx(c->local);
     c->local = nullptr;
   }
   return c->local;
@@ -78,7 +82,7 @@ EVP_MAC_CTX* localCtx(HmacCtx* c) {
 
 void* hmacNew(void* provctx) {
   auto* provider = static_cast<ProviderContext*>(provctx);
-  if (!provider->localHmac()) return nullptr;
+  if (!provider->localHmac().complete()) return nullptr;
   return new HmacCtx(provider);
 }
 
@@ -89,7 +93,7 @@ void hmacFree(void* ctx) {
 void* hmacDup(void* ctx) {
   auto* c = static_cast<HmacCtx*>(ctx);
   auto* copy = new HmacCtx(c->provider);
-  copy->local = c->local ? EVP_MAC_CTX_dup(c->local) : nullptr;
+  copy->local = c->local ? c->mac().dupctx(c->local) : nullptr;
   copy->digest = c->digest;
   copy->keyId = c->keyId;
   try {
@@ -133,10 +137,10 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
   }
   // The digest alone is kept for whichever HMAC the key chooses.
   if (!c->local && !localOnly) return 1;
-  EVP_MAC_CTX* local = localCtx(c);
+  void* local = localCtx(c);
   if (!local) return 0;
   // The pass-through's usual case (a digest name): forwarded as it is, no copy.
-  if (!filter) return EVP_MAC_CTX_set_params(local, params);
+  if (!filter) return c->mac().setCtxParams(local, params);
   std::vector<OSSL_PARAM> forward;
   for (const OSSL_PARAM* p = params; p->key; ++p) {
     if (std::strcmp(p->key, kKeyUriParam) == 0 ||
@@ -154,7 +158,7 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
     forward.push_back(*p);
   }
   forward.push_back(OSSL_PARAM_construct_end());
-  return EVP_MAC_CTX_set_params(local, forward.data());
+  return c->mac().setCtxParams(local, forward.data());
 }
 
 int hmacInit(void* ctx, const unsigned char* key, size_t keyLength, const OSSL_PARAM params[]) {
@@ -166,27 +170,27 @@ int hmacInit(void* ctx, const unsigned char* key, size_t keyLength, const OSSL_P
     if (!isRef) {
       c->keyId.clear();
       c->remote.reset();
-      EVP_MAC_CTX* local = localCtx(c);
-      return local && EVP_MAC_init(local, key, keyLength, nullptr);
+      void* local = localCtx(c);
+      return local && c->mac().init(local, key, keyLength, nullptr);
     }
   }
   if (c->keyId.empty()) {
-    EVP_MAC_CTX* local = localCtx(c);
-    return local && EVP_MAC_init(local, nullptr, 0, nullptr);
+    void* local = localCtx(c);
+    return local && c->mac().init(local, nullptr, 0, nullptr);
   }
   return startRemote(c);
 }
 
 int hmacUpdate(void* ctx, const unsigned char* data, size_t length) {
   auto* c = static_cast<HmacCtx*>(ctx);
-  if (c->keyId.empty()) return c->local && EVP_MAC_update(c->local, data, length);
+  if (c->keyId.empty()) return c->local && c->mac().update(c->local, data, length);
   if (!c->remote && !startRemote(c)) return 0;
   return updateRemote(c->provider, *c->remote, data, length);
 }
 
 int hmacFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) {
   auto* c = static_cast<HmacCtx*>(ctx);
-  if (c->keyId.empty()) return c->local && EVP_MAC_final(c->local, out, outLength, outSize);
+  if (c->keyId.empty()) return c->local && c->mac().final(c->local, out, outLength, outSize);
   if (!c->remote && !startRemote(c)) return 0;
   return finalRemote(c->provider, c->remote, out, outLength, outSize);
 }
@@ -194,8 +198,8 @@ int hmacFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) 
 int hmacGetParams(void* ctx, OSSL_PARAM params[]) {
   auto* c = static_cast<HmacCtx*>(ctx);
   if (c->keyId.empty()) {
-    EVP_MAC_CTX* local = localCtx(c);
-    return local && EVP_MAC_CTX_get_params(local, params);
+    void* local = localCtx(c);
+    return local && c->mac().getCtxParams(local, params);
   }
   auto info = hashInfo(c->digest.c_str());
   if (OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_SIZE))

@@ -152,21 +152,18 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
 
   defaultLibctx_ = OSSL_LIB_CTX_new();
   if (defaultLibctx_) defaultProvider_ = OSSL_PROVIDER_load(defaultLibctx_, "default");
-  localHmac_ = EVP_MAC_fetch(defaultLibctx_, "HMAC", nullptr);
   for (size_t i = 0; i < std::size(kLocalDigestNames); ++i)
     localDigests_[i] = EVP_MD_fetch(defaultLibctx_, kLocalDigestNames[i], nullptr);
-  localAes128Gcm_ = EVP_CIPHER_fetch(defaultLibctx_, "AES-128-GCM", nullptr);
-  localAes256Gcm_ = EVP_CIPHER_fetch(defaultLibctx_, "AES-256-GCM", nullptr);
+  localHmac_ = defaultMac(defaultProvider_, "HMAC");
+  localAes128Gcm_ = defaultCipher(defaultProvider_, "AES-128-GCM");
+  localAes256Gcm_ = defaultCipher(defaultProvider_, "AES-256-GCM");
   debugLog("loaded: transport " + config_.transport + ", socket " + config_.socket + ", user " +
            config_.user + (config_.remoteDigests ? ", digests in keyd" : ", digests local"));
 }
 
 ProviderContext::~ProviderContext() {
   client_.reset();
-  EVP_MAC_free(localHmac_);
   for (EVP_MD* md : localDigests_) EVP_MD_free(md);
-  EVP_CIPHER_free(localAes128Gcm_);
-  EVP_CIPHER_free(localAes256Gcm_);
   OSSL_PROVIDER_unload(defaultProvider_);
   OSSL_LIB_CTX_free(defaultLibctx_);
 }

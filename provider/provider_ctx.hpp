@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "passthrough.hpp"
 #include "vhsm/client.hpp"
 
 namespace vhsm::provider {
@@ -57,10 +58,11 @@ class ProviderContext {
   // work is never sent back into vhsm.
   OSSL_LIB_CTX* defaultLibctx() const { return defaultLibctx_; }
   // Fetched once: a fetch per operation would cost more than the operation.
-  EVP_MAC* localHmac() const { return localHmac_; }
   EVP_MD* localDigest(const char* name) const;
   EVP_MD* localDigest(HashAlgorithm algorithm) const { return localDigests_[unsigned(algorithm)]; }
-  EVP_CIPHER* localAesGcm(size_t keyBytes) const {
+  // The default provider's HMAC and AES-GCM themselves, for the pass-through (passthrough.hpp).
+  const DefaultMac& localHmac() const { return localHmac_; }
+  const DefaultCipher& localAesGcm(size_t keyBytes) const {
     return keyBytes == 16 ? localAes128Gcm_ : localAes256Gcm_;
   }
   // The process's connection to keyd, logged in as the configured user (or through an unlock
@@ -87,10 +89,9 @@ class ProviderContext {
   Config config_;
   OSSL_LIB_CTX* defaultLibctx_ = nullptr;
   OSSL_PROVIDER* defaultProvider_ = nullptr;
-  EVP_MAC* localHmac_ = nullptr;
   EVP_MD* localDigests_[4] = {};
-  EVP_CIPHER* localAes128Gcm_ = nullptr;
-  EVP_CIPHER* localAes256Gcm_ = nullptr;
+  DefaultMac localHmac_;
+  DefaultCipher localAes128Gcm_, localAes256Gcm_;
   std::mutex mutex_;
   std::unique_ptr<Client> client_;
 };
