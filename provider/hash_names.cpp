@@ -26,4 +26,14 @@ std::optional<HashInfo> hashInfo(const char* name) {
   return std::nullopt;
 }
 
+const char* hashName(HashAlgorithm algorithm) {
+  switch (algorithm) {
+    case HashAlgorithm::SHA1: return "SHA1";
+    case HashAlgorithm::SHA256: return "SHA2-256";
+    case HashAlgorithm::SHA384: return "SHA2-384";
+    case HashAlgorithm::SHA512: return "SHA2-512";
+  }
+  return "";
+}
+
 }  // namespace vhsm::provider

@@ -15,5 +15,7 @@ struct HashInfo {
 
 // nullopt for a digest keyd does not compute.
 std::optional<HashInfo> hashInfo(const char* name);
+// The default provider's name for algorithm ("SHA2-256").
+const char* hashName(HashAlgorithm algorithm);
 
 }  // namespace vhsm::provider

@@ -13,6 +13,8 @@
 #include <iterator>
 #include <sstream>
 
+#include "hash_names.hpp"
+
 namespace vhsm::provider {
 
 namespace {
@@ -98,14 +100,11 @@ std::string readPasswordFile(const std::string& path) {
   return s;
 }
 
-// In HashAlgorithm order: localDigest(HashAlgorithm) indexes this.
-const char* const kLocalDigestNames[] = {"SHA1", "SHA2-256", "SHA2-384", "SHA2-512"};
-
 }  // namespace
 
 EVP_MD* ProviderContext::localDigest(const char* name) const {
-  for (size_t i = 0; i < std::size(kLocalDigestNames); ++i)
-    if (std::strcmp(kLocalDigestNames[i], name) == 0) return localDigests_[i];
+  for (size_t i = 0; i < std::size(localDigests_); ++i)
+    if (std::strcmp(hashName(HashAlgorithm(i)), name) == 0) return localDigests_[i];
   return nullptr;
 }
 
@@ -152,8 +151,8 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
 
   defaultLibctx_ = OSSL_LIB_CTX_new();
   if (defaultLibctx_) defaultProvider_ = OSSL_PROVIDER_load(defaultLibctx_, "default");
-  for (size_t i = 0; i < std::size(kLocalDigestNames); ++i)
-    localDigests_[i] = EVP_MD_fetch(defaultLibctx_, kLocalDigestNames[i], nullptr);
+  for (size_t i = 0; i < std::size(localDigests_); ++i)
+    localDigests_[i] = EVP_MD_fetch(defaultLibctx_, hashName(HashAlgorithm(i)), nullptr);
   localHmac_ = defaultMac(defaultProvider_, "HMAC");
   localAes128Gcm_ = defaultCipher(defaultProvider_, "AES-128-GCM");
   localAes256Gcm_ = defaultCipher(defaultProvider_, "AES-256-GCM");

@@ -101,8 +101,22 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
     return c->edShadow &&
            start(c->edShadow, &c->shadow, nullptr, libctx, nullptr, c->key->pkey, params) > 0;
   }
-  if (!localSign && c->key->verifyTemplate) {
-    c->shadow = EVP_PKEY_CTX_dup(c->key->verifyTemplate);
+  char defaultName[64] = "";
+  if (hashMessage && (!mdName || !*mdName)) {
+    if (EVP_PKEY_get_default_digest_name(c->key->pkey, defaultName, sizeof defaultName) <= 0)
+      return 0;
+    mdName = defaultName;
+  }
+  // Every TLS handshake comes through here: the usual digests are fetched once per provider,
+  // and a vhsm key's templates come with them already set (unless params name another).
+  auto known = hashMessage ? hashInfo(mdName) : std::nullopt;
+  EVP_PKEY_CTX* digestTemplate =
+      known && !localSign && !OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST)
+          ? c->key->digestVerifyTemplates[unsigned(known->algorithm)]
+          : nullptr;
+  if (EVP_PKEY_CTX* preset = digestTemplate ? digestTemplate : c->key->verifyTemplate;
+      !localSign && preset) {
+    c->shadow = EVP_PKEY_CTX_dup(preset);
     if (!c->shadow || (params && !EVP_PKEY_CTX_set_params(c->shadow, params))) return 0;
   } else {
     c->shadow = EVP_PKEY_CTX_new_from_pkey(libctx, c->key->pkey, nullptr);
@@ -111,14 +125,6 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
       return 0;
   }
   if (!hashMessage) return 1;
-  char defaultName[64] = "";
-  if (!mdName || !*mdName) {
-    if (EVP_PKEY_get_default_digest_name(c->key->pkey, defaultName, sizeof defaultName) <= 0)
-      return 0;
-    mdName = defaultName;
-  }
-  // Every TLS handshake comes through here: the usual digests are fetched once per provider.
-  auto known = hashInfo(mdName);
   EVP_MD* fetched = known ? nullptr : EVP_MD_fetch(libctx, mdName, nullptr);
   EVP_MD* md = known ? c->provider->localDigest(known->algorithm) : fetched;
   OSSL_PARAM mdParams[] = {
@@ -126,7 +132,7 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
       OSSL_PARAM_construct_end()};
   c->digest = EVP_MD_CTX_new();
   bool ok = md && c->digest && EVP_DigestInit_ex2(c->digest, md, nullptr) &&
-            EVP_PKEY_CTX_set_params(c->shadow, mdParams);
+            (digestTemplate || EVP_PKEY_CTX_set_params(c->shadow, mdParams));
   EVP_MD_free(fetched);
   return ok;
 }
@@ -151,7 +157,9 @@ bool signOptions(SignatureCtx* c, SignOptions& options) {
       OSSL_PARAM_construct_end()};
   EVP_PKEY_CTX_get_params(c->shadow, digest);
   options.raw = !*digestName;
-  if (!options.raw && !hashParam(c, OSSL_SIGNATURE_PARAM_DIGEST, options.hash)) {
+  auto known = hashInfo(digestName);
+  if (known) options.hash = known->algorithm;
+  if (!options.raw && !known) {
     VHSM_RAISE(
         c->provider, kUnsupported,
         std::string("vhsm signs SHA-1, SHA-256, SHA-384 and SHA-512 digests, not ") + digestName);
