@@ -8,8 +8,6 @@
 
 #include <cstring>
 
-#include "hash_names.hpp"
-
 namespace vhsm::provider {
 
 AsymmetricKey::AsymmetricKey(const AsymmetricKey& other)
@@ -20,14 +18,10 @@ AsymmetricKey::AsymmetricKey(const AsymmetricKey& other)
       localPrivate(other.localPrivate),
       verifyTemplate(other.verifyTemplate ? EVP_PKEY_CTX_dup(other.verifyTemplate) : nullptr) {
   if (pkey) EVP_PKEY_up_ref(pkey);
-  for (size_t i = 0; i < std::size(digestVerifyTemplates); ++i)
-    if (other.digestVerifyTemplates[i])
-      digestVerifyTemplates[i] = EVP_PKEY_CTX_dup(other.digestVerifyTemplates[i]);
 }
 
 AsymmetricKey::~AsymmetricKey() {
   EVP_PKEY_CTX_free(verifyTemplate);
-  for (EVP_PKEY_CTX* t : digestVerifyTemplates) EVP_PKEY_CTX_free(t);
   EVP_PKEY_free(pkey);
 }
 
@@ -79,19 +73,6 @@ AsymmetricKey* loadVhsmKey(ProviderContext* provider, const std::string& keyId) 
     if (key->verifyTemplate && EVP_PKEY_verify_init(key->verifyTemplate) <= 0) {
       EVP_PKEY_CTX_free(key->verifyTemplate);
       key->verifyTemplate = nullptr;  // signatures then make their own, as for other keys
-    }
-    // A digest a key type refuses (none here so far) simply has no template.
-    for (size_t i = 0; key->verifyTemplate && i < std::size(key->digestVerifyTemplates); ++i) {
-      EVP_PKEY_CTX* t = EVP_PKEY_CTX_dup(key->verifyTemplate);
-      OSSL_PARAM digest[] = {
-          OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
-                                           const_cast<char*>(hashName(HashAlgorithm(i))), 0),
-          OSSL_PARAM_construct_end()};
-      if (t && EVP_PKEY_CTX_set_params(t, digest)) {
-        key->digestVerifyTemplates[i] = t;
-      } else {
-        EVP_PKEY_CTX_free(t);
-      }
     }
   }
   return key;

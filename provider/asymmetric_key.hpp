@@ -27,13 +27,10 @@ struct AsymmetricKey {
   EVP_PKEY* pkey = nullptr;  // in the provider's default-only library context
   std::string keyId;         // set for a vhsm key
   bool localPrivate = false;
-  // For a vhsm EC or RSA key: default-provider verify contexts of the public key, made once and
-  // duplicated for each signature (which validates its parameters on them) — one with no
-  // digest and one set to each digest keyd signs, in HashAlgorithm order. Making one per
-  // signature, or setting its digest (a fetch), cost more than all the rest of a signature's
-  // work in this process.
+  // For a vhsm EC or RSA key: a default-provider verify context of the public key, made once
+  // and duplicated for each signature (which validates its parameters on it). Making one per
+  // signature cost more than all the rest of a signature's work in this process.
   EVP_PKEY_CTX* verifyTemplate = nullptr;
-  EVP_PKEY_CTX* digestVerifyTemplates[4] = {};
 };
 
 // The key management names, as OpenSSL's default provider spells them. Compare them with

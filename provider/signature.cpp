@@ -101,22 +101,8 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
     return c->edShadow &&
            start(c->edShadow, &c->shadow, nullptr, libctx, nullptr, c->key->pkey, params) > 0;
   }
-  char defaultName[64] = "";
-  if (hashMessage && (!mdName || !*mdName)) {
-    if (EVP_PKEY_get_default_digest_name(c->key->pkey, defaultName, sizeof defaultName) <= 0)
-      return 0;
-    mdName = defaultName;
-  }
-  // Every TLS handshake comes through here: the usual digests are fetched once per provider,
-  // and a vhsm key's templates come with them already set (unless params name another).
-  auto known = hashMessage ? hashInfo(mdName) : std::nullopt;
-  EVP_PKEY_CTX* digestTemplate =
-      known && !localSign && !OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST)
-          ? c->key->digestVerifyTemplates[unsigned(known->algorithm)]
-          : nullptr;
-  if (EVP_PKEY_CTX* preset = digestTemplate ? digestTemplate : c->key->verifyTemplate;
-      !localSign && preset) {
-    c->shadow = EVP_PKEY_CTX_dup(preset);
+  if (!localSign && c->key->verifyTemplate) {
+    c->shadow = EVP_PKEY_CTX_dup(c->key->verifyTemplate);
     if (!c->shadow || (params && !EVP_PKEY_CTX_set_params(c->shadow, params))) return 0;
   } else {
     c->shadow = EVP_PKEY_CTX_new_from_pkey(libctx, c->key->pkey, nullptr);
@@ -125,6 +111,17 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
       return 0;
   }
   if (!hashMessage) return 1;
+  char defaultName[64] = "";
+  if (!mdName || !*mdName) {
+    if (EVP_PKEY_get_default_digest_name(c->key->pkey, defaultName, sizeof defaultName) <= 0)
+      return 0;
+    mdName = defaultName;
+  }
+  // Every TLS handshake comes through here: the usual digests are fetched once per provider.
+  // The shadow's digest is set here, on the shadow itself, never on a template that is then
+  // duplicated: OpenSSL 3.0's ECDSA/RSA dupctx copies a pointer into the source's
+  // AlgorithmIdentifier buffer (a use after free once the source goes; ASan found it).
+  auto known = hashInfo(mdName);
   EVP_MD* fetched = known ? nullptr : EVP_MD_fetch(libctx, mdName, nullptr);
   EVP_MD* md = known ? c->provider->localDigest(known->algorithm) : fetched;
   OSSL_PARAM mdParams[] = {
@@ -132,7 +129,7 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
       OSSL_PARAM_construct_end()};
   c->digest = EVP_MD_CTX_new();
   bool ok = md && c->digest && EVP_DigestInit_ex2(c->digest, md, nullptr) &&
-            (digestTemplate || EVP_PKEY_CTX_set_params(c->shadow, mdParams));
+            EVP_PKEY_CTX_set_params(c->shadow, mdParams);
   EVP_MD_free(fetched);
   return ok;
 }
