@@ -8,6 +8,7 @@
 #include <openssl/params.h>
 
 #include <cstring>
+#include <utility>
 
 #include "hash_names.hpp"
 #include "key_uri.hpp"
@@ -107,33 +108,53 @@ void* hmacDup(void* ctx) {
   return copy;
 }
 
+// The parameters hmacSetParams acts on, told apart with at most one strcmp each: this runs for
+// every HMAC libssl makes under the global preference, where comparing each parameter with
+// every name was a third of what the pass-through added.
+enum class Param { digest, keyUri, properties, key, other };
+
+Param classify(const char* name) {
+  static const std::pair<const char*, Param> known[] = {
+      {OSSL_MAC_PARAM_DIGEST, Param::digest},
+      {kKeyUriParam, Param::keyUri},
+      {OSSL_MAC_PARAM_PROPERTIES, Param::properties},
+      {OSSL_MAC_PARAM_KEY, Param::key}};
+  for (const auto& [knownName, kind] : known)
+    if (knownName[0] == name[0] && std::strcmp(knownName, name) == 0) return kind;
+  return Param::other;
+}
+
 int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
   auto* c = static_cast<HmacCtx*>(ctx);
   if (!params) return 1;
-  if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_MAC_PARAM_DIGEST)) {
-    const char* name = nullptr;
-    if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)) return 0;
-    c->digest = name;
-  }
-  if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, kKeyUriParam)) {
-    const char* uri = nullptr;
-    bool isRef = false;
-    if (!OSSL_PARAM_get_utf8_string_ptr(p, &uri) ||
-        !setKeyRef(c, reinterpret_cast<const unsigned char*>(uri), std::strlen(uri), isRef))
-      return 0;
-    if (!isRef) {
-      VHSM_RAISE(c->provider, kInvalidKeyUri, "vhsm-key-uri must be vhsm:<id>");
-      return 0;
-    }
-  }
   // A key reference given as the key is not a key for OpenSSL: keep it out of the local HMAC.
   // Property queries name providers of the caller's library context, not of ours.
   bool filter = false, localOnly = false;
   for (const OSSL_PARAM* p = params; p->key; ++p) {
-    bool ours = std::strcmp(p->key, kKeyUriParam) == 0 ||
-                std::strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) == 0;
-    filter |= ours || std::strcmp(p->key, OSSL_MAC_PARAM_KEY) == 0;
-    localOnly |= !ours && std::strcmp(p->key, OSSL_MAC_PARAM_DIGEST) != 0;
+    switch (classify(p->key)) {
+      case Param::digest: {
+        const char* name = nullptr;
+        if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)) return 0;
+        c->digest = name;
+        break;
+      }
+      case Param::keyUri: {
+        const char* uri = nullptr;
+        bool isRef = false;
+        if (!OSSL_PARAM_get_utf8_string_ptr(p, &uri) ||
+            !setKeyRef(c, reinterpret_cast<const unsigned char*>(uri), std::strlen(uri), isRef))
+          return 0;
+        if (!isRef) {
+          VHSM_RAISE(c->provider, kInvalidKeyUri, "vhsm-key-uri must be vhsm:<id>");
+          return 0;
+        }
+        filter = true;
+        break;
+      }
+      case Param::properties: filter = true; break;
+      case Param::key: filter = localOnly = true; break;
+      case Param::other: localOnly = true; break;
+    }
   }
   // The digest alone is kept for whichever HMAC the key chooses.
   if (!c->local && !localOnly) return 1;
@@ -143,10 +164,9 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
   if (!filter) return c->mac().setCtxParams(local, params);
   std::vector<OSSL_PARAM> forward;
   for (const OSSL_PARAM* p = params; p->key; ++p) {
-    if (std::strcmp(p->key, kKeyUriParam) == 0 ||
-        std::strcmp(p->key, OSSL_MAC_PARAM_PROPERTIES) == 0)
-      continue;
-    if (std::strcmp(p->key, OSSL_MAC_PARAM_KEY) == 0) {
+    Param kind = classify(p->key);
+    if (kind == Param::keyUri || kind == Param::properties) continue;
+    if (kind == Param::key) {
       bool isRef = false;
       if (!setKeyRef(c, static_cast<const unsigned char*>(p->data), p->data_size, isRef)) return 0;
       if (isRef) {
