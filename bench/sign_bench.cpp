@@ -14,6 +14,7 @@
 #include <openssl/store.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,9 @@ namespace {
 using namespace vhsm::bench;
 
 const std::vector<uint8_t> kMessage(64, 0x5a);
+// The cases of every algorithm, in the order they run; the first is the ratios' reference.
+const char* const kCases[] = {" in-process OpenSSL", " in-process Crypto++", " SoftHSM2",
+                              " vhsm client library", " vhsm provider (EVP)"};
 
 std::vector<uint8_t> sha256(const std::vector<uint8_t>& data) {
   std::vector<uint8_t> out(32);
@@ -122,6 +126,9 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "per case and run");
   app.add_option("--runs", runs, "runs per case; the median is reported");
   app.add_option("--provider-config", providerConfig, "openssl.cnf loading vhsm.so as the user");
+  std::string only;
+  app.add_option("--only", only,
+                 "only the cases whose name contains this, e.g. \"ECDSA P-256 vhsm\"");
   bool concurrencyOnly = false;
   app.add_flag("--concurrency-only", concurrencyOnly,
                "signatures from 1, 2, 4, 8 client threads and processes (run them unpinned)");
@@ -142,6 +149,11 @@ int main(int argc, char** argv) {
   vhsm::bench::SoftHsm softhsm;
   printHeader();
   for (const auto& a : kAlgorithms) {
+    auto selected = [&](const char* c) {
+      return (a.name + std::string(c)).find(only) != std::string::npos;
+    };
+    // No key generation (an RSA key takes a second) for an algorithm --only leaves out.
+    if (std::none_of(std::begin(kCases), std::end(kCases), selected)) continue;
     ensureKey(client, a);
     // The in-process references, with keys of their own.
     EVP_PKEY* local = a.type == vhsm::KeyType::EC_P256
@@ -175,24 +187,27 @@ int main(int argc, char** argv) {
     }
     // SoftHSM2's ECDSA (CKM_ECDSA) signs a digest, like keyd's; the others hash themselves.
     auto softInput = a.type == vhsm::KeyType::EC_P256 ? digest : kMessage;
-    std::vector<std::pair<std::string, std::function<Result()>>> cases = {
-        {" in-process OpenSSL", [&] { return evpSign(seconds, local, nullptr, a.ed25519); }},
-        {" in-process Crypto++", [&] { return measure(seconds, kMessage.size(), cryptoppSign); }},
-        {" SoftHSM2",
-         [&] {
-           return measure(seconds, kMessage.size(), [&] { softhsm.sign(a.softhsm, softInput); });
-         }},
-        {" vhsm client library",
-         [&] {
-           return measure(seconds, kMessage.size(),
-                          [&] { client.sign(a.keyId, sha256Options, toSign); });
-         }},
-        {" vhsm provider (EVP)", [&] { return evpSign(seconds, remote, libctx, a.ed25519); }}};
+    std::function<Result()> measureCase[] = {
+        [&] { return evpSign(seconds, local, nullptr, a.ed25519); },
+        [&] { return measure(seconds, kMessage.size(), cryptoppSign); },
+        [&] {
+          return measure(seconds, kMessage.size(), [&] { softhsm.sign(a.softhsm, softInput); });
+        },
+        [&] {
+          return measure(seconds, kMessage.size(),
+                         [&] { client.sign(a.keyId, sha256Options, toSign); });
+        },
+        [&] { return evpSign(seconds, remote, libctx, a.ed25519); }};
+    static_assert(std::size(measureCase) == std::size(kCases));
+    std::vector<std::pair<std::string, std::function<Result()>>> cases;
+    for (size_t i = 0; i < std::size(kCases); ++i)
+      if (selected(kCases[i])) cases.emplace_back(kCases[i], measureCase[i]);
     for (auto& c : cases) c.second();  // warm-up: logins, caches
     std::vector<std::vector<Result>> results(cases.size());
     for (int run = 0; run < runs; ++run)
       for (size_t i = 0; i < cases.size(); ++i) results[i].push_back(cases[i].second());
-    double openssl = medianOf(results[0]).opsPerSecond;
+    // Ratios are over in-process OpenSSL (1.00 when --only left it out).
+    double openssl = cases[0].first == kCases[0] ? medianOf(results[0]).opsPerSecond : 0;
     for (size_t i = 0; i < cases.size(); ++i)
       print((a.name + cases[i].first).c_str(), kMessage.size(), medianOf(results[i]),
             i == 0 ? 0 : openssl);

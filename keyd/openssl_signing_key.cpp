@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <array>
+#include <atomic>
 #include <string>
 
 #include "openssl_context.hpp"
@@ -32,6 +34,47 @@ HashName hashName(HashAlgorithm algorithm) {
 
 // RSA_PSS_SALTLEN_MAX: the smallest value OpenSSL gives a meaning to.
 constexpr int32_t kLowestSaltLength = -3;
+
+// The contexts every signature without PSS starts from: one per digest (and one for raw data),
+// made on first use and duplicated per signature — EVP_PKEY_CTX_dup costs a fifth of a new
+// context with its sign_init (a quarter of a P-256 signature here). A context's AlgorithmIdentifier
+// is never asked for in keyd, so OpenSSL 3.0's dupctx pointing into the template's buffer is
+// harmless; templates live as long as the key.
+class SignTemplates {
+ public:
+  SignTemplates() = default;
+  SignTemplates(const SignTemplates&) = delete;
+  ~SignTemplates() {
+    for (auto& t : templates_) EVP_PKEY_CTX_free(t.load());
+  }
+
+  // A context of its own, initialised with params; the template for slot is made from them.
+  EVP_PKEY_CTX* duplicate(size_t slot, EVP_PKEY* pkey, const OSSL_PARAM params[]) {
+    EVP_PKEY_CTX* shared = templates_[slot].load(std::memory_order_acquire);
+    if (!shared) {
+      EVP_PKEY_CTX* made = initialised(pkey, params);
+      if (!made) return nullptr;
+      // Two threads may both make one: the first stored wins, the other is dropped.
+      if (templates_[slot].compare_exchange_strong(shared, made, std::memory_order_acq_rel))
+        shared = made;
+      else
+        EVP_PKEY_CTX_free(made);
+    }
+    return EVP_PKEY_CTX_dup(shared);
+  }
+
+  static EVP_PKEY_CTX* initialised(EVP_PKEY* pkey, const OSSL_PARAM params[]) {
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(opensslContext(), pkey, nullptr);
+    if (ctx && EVP_PKEY_sign_init_ex(ctx, params) > 0) return ctx;
+    EVP_PKEY_CTX_free(ctx);
+    return nullptr;
+  }
+
+  static constexpr size_t kRawSlot = 4;  // slots 0-3: HashAlgorithm
+
+ private:
+  std::array<std::atomic<EVP_PKEY_CTX*>, kRawSlot + 1> templates_{};
+};
 
 class OpensslSigningKey final : public SigningKey {
  public:
@@ -70,11 +113,13 @@ class OpensslSigningKey final : public SigningKey {
     }
     params[n] = OSSL_PARAM_construct_end();
 
-    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(opensslContext(), pkey_, nullptr);
+    // PSS has too many parameter combinations to keep a template for each.
+    EVP_PKEY_CTX* ctx =
+        pss ? SignTemplates::initialised(pkey_, params)
+            : templates_.duplicate(p.raw ? SignTemplates::kRawSlot : size_t(p.hash), pkey_, params);
     std::vector<uint8_t> signature(size_t(EVP_PKEY_get_size(pkey_)));
     size_t length = signature.size();
-    bool ok = ctx && EVP_PKEY_sign_init_ex(ctx, params) > 0 &&
-              EVP_PKEY_sign(ctx, signature.data(), &length, data.data(), data.size()) > 0;
+    bool ok = ctx && EVP_PKEY_sign(ctx, signature.data(), &length, data.data(), data.size()) > 0;
     EVP_PKEY_CTX_free(ctx);
     if (!ok)
       throw Refusal(ErrorCode::INVALID_ARGUMENT,
@@ -89,6 +134,7 @@ class OpensslSigningKey final : public SigningKey {
   EVP_PKEY* pkey_;
   std::vector<uint8_t> publicKey_;
   bool isRsa_;
+  mutable SignTemplates templates_;
 };
 
 }  // namespace

@@ -25,8 +25,8 @@ struct HmacCtx {
   // key turns out not to be a reference (or a parameter only it understands arrives), so key
   // references never pay for it.
   void* local = nullptr;
-  std::string digest;
-  std::string keyId;  // non-empty: computed in keyd
+  char digest[64] = "";  // the name last set; no std::string on the pass-through's path
+  std::string keyId;     // non-empty: computed in keyd
   std::optional<HashStream> remote;
 
   const DefaultMac& mac() const { return provider->localHmac(); }
@@ -50,10 +50,22 @@ bool setKeyRef(HmacCtx* c, const unsigned char* key, size_t length, bool& isRef)
   return false;
 }
 
+bool setDigest(HmacCtx* c, const OSSL_PARAM* p) {
+  const char* name = nullptr;
+  if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)) return false;
+  size_t length = std::strlen(name);
+  if (length >= sizeof c->digest) {
+    VHSM_RAISE(c->provider, kInvalidParameter, std::string("no such digest: ") + name);
+    return false;
+  }
+  std::memcpy(c->digest, name, length + 1);
+  return true;
+}
+
 // Starts a keyd stream for the current key and digest (no round trip until data is large or
 // the MAC is final).
 bool startRemote(HmacCtx* c) {
-  auto info = hashInfo(c->digest.c_str());
+  auto info = hashInfo(c->digest);
   if (!info) {
     VHSM_RAISE(c->provider, kUnsupported, "vhsm HMAC supports SHA-1, SHA-256, SHA-384, SHA-512");
     return false;
@@ -71,10 +83,9 @@ bool startRemote(HmacCtx* c) {
 void* localCtx(HmacCtx* c) {
   if (c->local) return c->local;
   c->local = c->mac().newctx(c->mac().provctx);
-  OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                          const_cast<char*>(c->digest.c_str()), 0),
+  OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, c->digest, 0),
                          OSSL_PARAM_construct_end()};
-  if (c->local && !c->digest.empty() && !c->mac().setCtxParams(c->local, digest)) {
+  if (c->local && *c->digest && !c->mac().setCtxParams(c->local, digest)) {
     c->mac().freectx(c->local);
     c->local = nullptr;
   }
@@ -95,7 +106,7 @@ void* hmacDup(void* ctx) {
   auto* c = static_cast<HmacCtx*>(ctx);
   auto* copy = new HmacCtx(c->provider);
   copy->local = c->local ? c->mac().dupctx(c->local) : nullptr;
-  copy->digest = c->digest;
+  std::memcpy(copy->digest, c->digest, sizeof copy->digest);
   copy->keyId = c->keyId;
   try {
     // keyd copies the HMAC state itself: it never comes to this process.
@@ -132,12 +143,9 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
   bool filter = false, localOnly = false;
   for (const OSSL_PARAM* p = params; p->key; ++p) {
     switch (classify(p->key)) {
-      case Param::digest: {
-        const char* name = nullptr;
-        if (!OSSL_PARAM_get_utf8_string_ptr(p, &name)) return 0;
-        c->digest = name;
+      case Param::digest:
+        if (!setDigest(c, p)) return 0;
         break;
-      }
       case Param::keyUri: {
         const char* uri = nullptr;
         bool isRef = false;
@@ -181,8 +189,32 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
   return c->mac().setCtxParams(local, forward.data());
 }
 
+// libssl's own HMACs under the global preference: an ordinary key and at most a digest name,
+// handed to the default HMAC in one call, as the default provider would get them. What the
+// pass-through costs is room in the instruction cache more than instructions (callgrind's
+// cache simulation: 157 instruction-cache misses per HMAC against the default provider's 69
+// when every HMAC went through hmacSetParams and a separate digest call), so this path is short.
+bool passThrough(const unsigned char* key, size_t keyLength, const OSSL_PARAM params[]) {
+  bool digestOnly =
+      params && params->key && !params[1].key && classify(params->key) == Param::digest;
+  return key && !hasKeyRefPrefix(key, keyLength) && (!params || !params->key || digestOnly);
+}
+
 int hmacInit(void* ctx, const unsigned char* key, size_t keyLength, const OSSL_PARAM params[]) {
   auto* c = static_cast<HmacCtx*>(ctx);
+  if (passThrough(key, keyLength, params)) {
+    bool digestGiven = params && params->key;
+    if (digestGiven && !setDigest(c, params)) return 0;
+    if (!c->keyId.empty()) {
+      c->keyId.clear();
+      c->remote.reset();
+    }
+    // A digest set apart from init (EVP_Q_mac does) goes into a new local context first.
+    void* local = c->local      ? c->local
+                  : digestGiven ? (c->local = c->mac().newctx(c->mac().provctx))
+                                : localCtx(c);
+    return local && c->mac().init(local, key, keyLength, params);
+  }
   if (!hmacSetParams(ctx, params)) return 0;
   if (key) {
     bool isRef = false;
@@ -221,7 +253,7 @@ int hmacGetParams(void* ctx, OSSL_PARAM params[]) {
     void* local = localCtx(c);
     return local && c->mac().getCtxParams(local, params);
   }
-  auto info = hashInfo(c->digest.c_str());
+  auto info = hashInfo(c->digest);
   if (OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_SIZE))
     if (!OSSL_PARAM_set_size_t(p, info ? info->size : 0)) return 0;
   if (OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_MAC_PARAM_BLOCK_SIZE))

@@ -5,10 +5,8 @@
 namespace vhsm::provider {
 
 KeyRef parseKeyRef(const unsigned char* bytes, size_t length, std::string& id) {
-  constexpr char kPrefix[] = "vhsm:";
-  constexpr size_t kPrefixLength = sizeof kPrefix - 1;
-  if (!bytes || length < kPrefixLength || std::memcmp(bytes, kPrefix, kPrefixLength) != 0)
-    return KeyRef::notVhsm;
+  constexpr size_t kPrefixLength = 5;
+  if (!hasKeyRefPrefix(bytes, length)) return KeyRef::notVhsm;
   size_t end = kPrefixLength;
   while (end < length && bytes[end] != 0) ++end;
   for (size_t i = end; i < length; ++i)

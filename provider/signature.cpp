@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "asymmetric_key.hpp"
@@ -33,6 +34,7 @@ struct SignatureCtx {
     edShadow = nullptr;
     shadow = nullptr;
     digest = nullptr;
+    mdName[0] = '\0';
   }
   bool isEd25519() const { return std::strcmp(algorithm, kEd25519) == 0; }
   bool signsRemotely() const { return signing && key->isVhsm(); }
@@ -44,6 +46,7 @@ struct SignatureCtx {
   EVP_PKEY_CTX* shadow = nullptr;
   EVP_MD_CTX* edShadow = nullptr;  // Ed25519 only: the default provider's one-shot context
   EVP_MD_CTX* digest = nullptr;    // ECDSA/RSA digest_sign and digest_verify: the message hash
+  char mdName[64] = "";            // digest's name, for the shadow ("" when signing a digest)
 };
 
 void* newCtx(ProviderContext* provider, const char* algorithm) {
@@ -59,6 +62,7 @@ void* dupCtx(void* vctx) {
   auto* to = new SignatureCtx(from->provider, from->algorithm);
   to->key = from->key;
   to->signing = from->signing;
+  std::memcpy(to->mdName, from->mdName, sizeof to->mdName);
   bool ok = true;
   if (from->edShadow) {
     to->edShadow = EVP_MD_CTX_new();
@@ -78,7 +82,43 @@ void* dupCtx(void* vctx) {
   return to;
 }
 
-// Sets up the shadow for key; mdName is used (or the key's default digest) when hashMessage.
+bool hasParams(const OSSL_PARAM params[]) {
+  return params && params->key;
+}
+
+// Sets the message digest named in c->mdName (if any) on the shadow.
+bool setShadowDigest(SignatureCtx* c) {
+  if (!*c->mdName) return true;
+  OSSL_PARAM mdParams[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, c->mdName, 0),
+      OSSL_PARAM_construct_end()};
+  return EVP_PKEY_CTX_set_params(c->shadow, mdParams);
+}
+
+// A signature with a vhsm key needs no shadow until its parameters are set or read (PSS
+// padding, a certificate's AlgorithmIdentifier); TLS's ECDSA never does either. Making it —
+// a context on the public key and the digest set on it, which the default provider resolves
+// with a fetch — was a fifth of the client's instructions per ECDSA signature.
+bool ensureShadow(SignatureCtx* c, const OSSL_PARAM params[] = nullptr) {
+  if (c->shadow || !c->key || c->isEd25519()) return c->shadow != nullptr;
+  if (c->key->verifyTemplate) {
+    c->shadow = EVP_PKEY_CTX_dup(c->key->verifyTemplate);
+  } else {
+    c->shadow = EVP_PKEY_CTX_new_from_pkey(c->provider->defaultLibctx(), c->key->pkey, nullptr);
+    if (c->shadow && EVP_PKEY_verify_init(c->shadow) <= 0) {
+      EVP_PKEY_CTX_free(c->shadow);
+      c->shadow = nullptr;
+    }
+  }
+  // The digest is set on each shadow itself, never on a template that is then duplicated:
+  // OpenSSL 3.0's ECDSA/RSA dupctx copies a pointer into the source's AlgorithmIdentifier
+  // buffer (a use after free once the source goes; ASan found it).
+  return c->shadow && (!hasParams(params) || EVP_PKEY_CTX_set_params(c->shadow, params)) &&
+         setShadowDigest(c);
+}
+
+// Sets up the signature for key; mdName is used (or the key's default digest) when
+// hashMessage.
 int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdName,
          const OSSL_PARAM params[]) {
   auto* c = static_cast<SignatureCtx*>(vctx);
@@ -101,37 +141,33 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
     return c->edShadow &&
            start(c->edShadow, &c->shadow, nullptr, libctx, nullptr, c->key->pkey, params) > 0;
   }
-  if (!localSign && c->key->verifyTemplate) {
-    c->shadow = EVP_PKEY_CTX_dup(c->key->verifyTemplate);
-    if (!c->shadow || (params && !EVP_PKEY_CTX_set_params(c->shadow, params))) return 0;
-  } else {
+  if (hashMessage) {
+    if (!mdName || !*mdName) {
+      if (EVP_PKEY_get_default_digest_name(c->key->pkey, c->mdName, sizeof c->mdName) <= 0)
+        return 0;
+    } else if (std::strlen(mdName) >= sizeof c->mdName) {
+      VHSM_RAISE(c->provider, kInvalidParameter, std::string("no such digest: ") + mdName);
+      return 0;
+    } else {
+      std::strcpy(c->mdName, mdName);
+    }
+    // Every TLS handshake comes through here: the usual digests are fetched once per provider.
+    auto known = hashInfo(c->mdName);
+    EVP_MD* fetched = known ? nullptr : EVP_MD_fetch(libctx, c->mdName, nullptr);
+    EVP_MD* md = known ? c->provider->localDigest(known->algorithm) : fetched;
+    // An error about a digest keyd does not sign names it as OpenSSL does ("SHA3-256").
+    if (fetched) std::snprintf(c->mdName, sizeof c->mdName, "%s", EVP_MD_get0_name(fetched));
+    c->digest = EVP_MD_CTX_new();
+    bool ok = md && c->digest && EVP_DigestInit_ex2(c->digest, md, nullptr);
+    EVP_MD_free(fetched);
+    if (!ok) return 0;
+  }
+  if (localSign) {
     c->shadow = EVP_PKEY_CTX_new_from_pkey(libctx, c->key->pkey, nullptr);
-    if (!c->shadow || (localSign ? EVP_PKEY_sign_init_ex(c->shadow, params)
-                                 : EVP_PKEY_verify_init_ex(c->shadow, params)) <= 0)
-      return 0;
+    return c->shadow && EVP_PKEY_sign_init_ex(c->shadow, params) > 0 && setShadowDigest(c);
   }
-  if (!hashMessage) return 1;
-  char defaultName[64] = "";
-  if (!mdName || !*mdName) {
-    if (EVP_PKEY_get_default_digest_name(c->key->pkey, defaultName, sizeof defaultName) <= 0)
-      return 0;
-    mdName = defaultName;
-  }
-  // Every TLS handshake comes through here: the usual digests are fetched once per provider.
-  // The shadow's digest is set here, on the shadow itself, never on a template that is then
-  // duplicated: OpenSSL 3.0's ECDSA/RSA dupctx copies a pointer into the source's
-  // AlgorithmIdentifier buffer (a use after free once the source goes; ASan found it).
-  auto known = hashInfo(mdName);
-  EVP_MD* fetched = known ? nullptr : EVP_MD_fetch(libctx, mdName, nullptr);
-  EVP_MD* md = known ? c->provider->localDigest(known->algorithm) : fetched;
-  OSSL_PARAM mdParams[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, const_cast<char*>(mdName), 0),
-      OSSL_PARAM_construct_end()};
-  c->digest = EVP_MD_CTX_new();
-  bool ok = md && c->digest && EVP_DigestInit_ex2(c->digest, md, nullptr) &&
-            EVP_PKEY_CTX_set_params(c->shadow, mdParams);
-  EVP_MD_free(fetched);
-  return ok;
+  if (c->signing && !hasParams(params)) return 1;  // the shadow waits until it is needed
+  return ensureShadow(c, params);
 }
 
 bool hashParam(SignatureCtx* c, const char* name, HashAlgorithm& out) {
@@ -145,14 +181,19 @@ bool hashParam(SignatureCtx* c, const char* name, HashAlgorithm& out) {
   return true;
 }
 
-// keyd's parameters, read back from the shadow, which has already validated them.
+// keyd's parameters, read back from the shadow, which has already validated them. Without a
+// shadow nothing was set since init: the digest is init's, the padding the default PKCS#1.
 bool signOptions(SignatureCtx* c, SignOptions& options) {
   if (c->isEd25519()) return true;
   char digestName[64] = "";
-  OSSL_PARAM digest[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, digestName, sizeof digestName),
-      OSSL_PARAM_construct_end()};
-  EVP_PKEY_CTX_get_params(c->shadow, digest);
+  if (c->shadow) {
+    OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, digestName,
+                                                            sizeof digestName),
+                           OSSL_PARAM_construct_end()};
+    EVP_PKEY_CTX_get_params(c->shadow, digest);
+  } else {
+    std::memcpy(digestName, c->mdName, sizeof digestName);
+  }
   options.raw = !*digestName;
   auto known = hashInfo(digestName);
   if (known) options.hash = known->algorithm;
@@ -162,7 +203,7 @@ bool signOptions(SignatureCtx* c, SignOptions& options) {
         std::string("vhsm signs SHA-1, SHA-256, SHA-384 and SHA-512 digests, not ") + digestName);
     return false;
   }
-  if (std::strcmp(c->algorithm, kRsa) != 0) return true;
+  if (std::strcmp(c->algorithm, kRsa) != 0 || !c->shadow) return true;
   char padding[32] = "";
   OSSL_PARAM pad[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, padding, sizeof padding),
@@ -264,12 +305,12 @@ int digestVerify(void* vctx, const unsigned char* sig, size_t siglen, const unsi
 
 int getCtxParams(void* vctx, OSSL_PARAM params[]) {
   auto* c = static_cast<SignatureCtx*>(vctx);
-  return c->shadow && EVP_PKEY_CTX_get_params(c->shadow, params);
+  return ensureShadow(c) && EVP_PKEY_CTX_get_params(c->shadow, params);
 }
 
 int setCtxParams(void* vctx, const OSSL_PARAM params[]) {
   auto* c = static_cast<SignatureCtx*>(vctx);
-  return c->shadow && EVP_PKEY_CTX_set_params(c->shadow, params);
+  return ensureShadow(c) && EVP_PKEY_CTX_set_params(c->shadow, params);
 }
 
 // The default provider's tables for the same algorithm.

@@ -1,12 +1,14 @@
 // The provider through EVP, as applications call it, compared with OpenSSL's default provider:
-// HMAC (EVP_MAC, EVP_PKEY + DigestSign), digests, AES-GCM, copied contexts, pass-through of
-// ordinary keys, errors on the queue, fork, threads, keyd restarts, and key bytes never in
-// the application's memory.
+// HMAC (EVP_MAC, EVP_PKEY + DigestSign), digests, AES-GCM, copied contexts (signatures too),
+// pass-through of ordinary keys, errors on the queue, fork, threads, keyd restarts, and key bytes
+// never in the application's memory.
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/provider.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -302,8 +304,23 @@ TEST_CASE("ordinary keys pass through to the default implementation under the gl
   REQUIRE(EVP_MAC_update(ctx, data.data(), data.size()));
   REQUIRE(EVP_MAC_final(ctx, out.data(), &length, out.size()));
   CHECK(out == referenceHmac("SHA256", key, data));
+  // Initialised again with another key and no parameters: the digest stays.
+  auto key2 = randomBytes(20);
+  REQUIRE(EVP_MAC_init(ctx, key2.data(), key2.size(), nullptr));
+  REQUIRE(EVP_MAC_update(ctx, data.data(), data.size()));
+  REQUIRE(EVP_MAC_final(ctx, out.data(), &length, out.size()));
+  CHECK(out == referenceHmac("SHA256", key2, data));
   EVP_MAC_CTX_free(ctx);
   EVP_MAC_free(hmac);
+  // EVP_Q_mac (HKDF's extract, so every TLS 1.3 handshake) sets the digest apart from init.
+  for (const char* digest : {"SHA1", "SHA384"}) {
+    Bytes q(48);
+    size_t qLength = 0;
+    REQUIRE(EVP_Q_mac(libctx, "HMAC", nullptr, digest, nullptr, key.data(), key.size(), data.data(),
+                      data.size(), q.data(), q.size(), &qLength));
+    q.resize(qLength);
+    CHECK(q == referenceHmac(digest, key, data));
+  }
 
   auto iv = randomBytes(12), pt = randomBytes(16384);
   auto sealed = gcmEncrypt(libctx, nullptr, 32, key, "", iv, {}, pt, 16, 1000);
@@ -367,6 +384,70 @@ TEST_CASE("copied contexts give independent, correct results") {
     EVP_MD_CTX_free(y);
     EVP_MD_free(md);
   }
+}
+
+TEST_CASE("a vhsm signing context copied halfway signs both messages and names its algorithm") {
+  ProviderEnv env;
+  env.alice().keyGenerate("p256", KeyType::EC_P256);
+  auto* libctx = env.libctx();
+  OSSL_STORE_CTX* store =
+      OSSL_STORE_open_ex("vhsm:p256", libctx, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+  REQUIRE(store);
+  EVP_PKEY* pkey = nullptr;
+  while (!pkey && !OSSL_STORE_eof(store))
+    if (OSSL_STORE_INFO* info = OSSL_STORE_load(store)) {
+      if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+        pkey = OSSL_STORE_INFO_get1_PKEY(info);
+      OSSL_STORE_INFO_free(info);
+    }
+  OSSL_STORE_close(store);
+  REQUIRE(pkey);
+  // The public half, as a peer without vhsm holds it (the default provider's key).
+  unsigned char* der = nullptr;
+  int derLength = i2d_PUBKEY(pkey, &der);
+  REQUIRE(derLength > 0);
+  const unsigned char* cursor = der;
+  EVP_PKEY* peer = d2i_PUBKEY(nullptr, &cursor, derLength);
+  OPENSSL_free(der);
+  REQUIRE(peer);
+
+  auto prefix = randomBytes(1000), tailA = randomBytes(10), tailB = randomBytes(300);
+  EVP_MD_CTX* a = EVP_MD_CTX_new();
+  EVP_MD_CTX* b = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* signing = nullptr;
+  REQUIRE(EVP_DigestSignInit_ex(a, &signing, "SHA384", libctx, nullptr, pkey, nullptr) == 1);
+  REQUIRE(EVP_DigestSignUpdate(a, prefix.data(), prefix.size()));
+  REQUIRE(EVP_MD_CTX_copy_ex(b, a));
+  REQUIRE(EVP_DigestSignUpdate(a, tailA.data(), tailA.size()));
+  REQUIRE(EVP_DigestSignUpdate(b, tailB.data(), tailB.size()));
+  Bytes sigA(128), sigB(128);
+  size_t lengthA = sigA.size(), lengthB = sigB.size();
+  REQUIRE(EVP_DigestSignFinal(a, sigA.data(), &lengthA));
+  REQUIRE(EVP_DigestSignFinal(b, sigB.data(), &lengthB));
+  auto verifies = [&](const Bytes& sig, size_t length, const Bytes& tail) {
+    Bytes message = prefix;
+    message.insert(message.end(), tail.begin(), tail.end());
+    EVP_MD_CTX* v = EVP_MD_CTX_new();
+    bool ok = EVP_DigestVerifyInit_ex(v, nullptr, "SHA384", nullptr, nullptr, peer, nullptr) == 1 &&
+              EVP_DigestVerify(v, sig.data(), length, message.data(), message.size()) == 1;
+    EVP_MD_CTX_free(v);
+    return ok;
+  };
+  CHECK(verifies(sigA, lengthA, tailA));
+  CHECK(verifies(sigB, lengthB, tailB));
+  CHECK_FALSE(verifies(sigA, lengthA, tailB));
+  // What a certificate's signatureAlgorithm needs: ecdsa-with-SHA384.
+  unsigned char algorithmId[64];
+  OSSL_PARAM query[] = {OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID,
+                                                          algorithmId, sizeof algorithmId),
+                        OSSL_PARAM_construct_end()};
+  REQUIRE(EVP_PKEY_CTX_get_params(signing, query));
+  CHECK(toHex(Bytes(algorithmId, algorithmId + query[0].return_size)) ==
+        "300a06082a8648ce3d040303");
+  EVP_MD_CTX_free(a);
+  EVP_MD_CTX_free(b);
+  EVP_PKEY_free(peer);
+  EVP_PKEY_free(pkey);
 }
 
 TEST_CASE("errors reach the OpenSSL error queue with specific reasons") {

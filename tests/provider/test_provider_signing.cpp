@@ -158,6 +158,14 @@ TEST_CASE("openssl names the reason when a vhsm key cannot be used") {
   auto usage = openssl(env.config(), {"pkey", "-in", "vhsm:mac", "-pubout"});
   CHECK(usage.status != 0);
   CHECK(usage.err.find("key usage not permitted") != std::string::npos);
+  env.alice().keyGenerate("ec", KeyType::EC_P256);
+  TempDir dir;
+  auto message = writeFile(dir, "message", randomBytes(100));
+  auto sha3 = openssl(env.config(), {"dgst", "-sha3-256", "-sign", "vhsm:ec", message});
+  INFO(sha3.err);
+  CHECK(sha3.status != 0);
+  CHECK(sha3.err.find("vhsm signs SHA-1, SHA-256, SHA-384 and SHA-512 digests, not SHA3-256") !=
+        std::string::npos);
 }
 
 TEST_CASE("openssl s_server with a vhsm key serves s_client and curl over TLS 1.2 and 1.3") {
