@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -12,10 +13,12 @@ inline constexpr const char* kKeyUriParam = "vhsm-key-uri";
 
 enum class KeyRef { notVhsm, valid, invalid };
 
+inline constexpr size_t kKeyRefPrefixLength = 5;  // "vhsm:"
+
 // Whether bytes start like a key reference: anything else is an ordinary key.
 inline bool hasKeyRefPrefix(const unsigned char* bytes, size_t length) {
-  return bytes && length >= 5 && bytes[0] == 'v' && bytes[1] == 'h' && bytes[2] == 's' &&
-         bytes[3] == 'm' && bytes[4] == ':';
+  return bytes && length >= kKeyRefPrefixLength &&
+         std::memcmp(bytes, "vhsm:", kKeyRefPrefixLength) == 0;
 }
 
 // notVhsm: ordinary key bytes (computed in-process). invalid: starts with "vhsm:" but names no

@@ -2,9 +2,11 @@
 // and imported, public key exported, every signature verified by OpenSSL's default provider
 // (and, where the scheme is deterministic, equal to its signature bit for bit), usage fixed
 // at creation, and the private key nowhere in the store file.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "hex.hpp"
 #include "keyd_process.hpp"
@@ -70,6 +72,40 @@ TEST_CASE("generated signing keys sign what the default provider verifies") {
   CHECK(alice->keyInfo("rsa3072").bits == 3072);
   CHECK(refusalOf([&] { alice->keyGenerate("rsa1024", KeyType::RSA, 1024); }) ==
         ErrorCode::INVALID_ARGUMENT);
+}
+
+// keyd makes each key's signing context per digest on first use, possibly in several workers at
+// once; every signature must verify whoever made the context it came from.
+TEST_CASE("first signatures with a key from many connections at once all verify") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  for (const auto& kind : {kKinds[0], kKinds[3]}) {
+    INFO(kind.reference);
+    std::string id = std::string("race-") + kind.reference;
+    alice->keyGenerate(id, kind.type);
+    auto pub = alice->keyPublic(id);
+    constexpr int kThreads = 6;
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int t = 0; t < kThreads; ++t) {
+      clients.push_back(keyd.client());
+      clients.back()->login("alice", "pw");
+    }
+    std::atomic<int> ready{0}, bad{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        ++ready;
+        while (ready < kThreads) std::this_thread::yield();
+        for (const char* hash : {"SHA256", "SHA384", "SHA512", "SHA256"}) {
+          SignatureParams p;
+          p.hash = hash;
+          if (!referenceVerify(pub, p, kMessage, signedBy(*clients[size_t(t)], id, kind.type, p)))
+            ++bad;
+        }
+      });
+    for (auto& t : threads) t.join();
+    CHECK(bad == 0);
+  }
 }
 
 TEST_CASE("imported keys keep their public key and sign like the default provider") {
