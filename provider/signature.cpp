@@ -185,14 +185,14 @@ bool hashParam(SignatureCtx* c, const char* name, HashAlgorithm& out) {
 // shadow nothing was set since init: the digest is init's, the padding the default PKCS#1.
 bool signOptions(SignatureCtx* c, SignOptions& options) {
   if (c->isEd25519()) return true;
-  char digestName[64] = "";
+  const char* digestName = c->mdName;
+  char readBack[64] = "";
   if (c->shadow) {
-    OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, digestName,
-                                                            sizeof digestName),
-                           OSSL_PARAM_construct_end()};
+    OSSL_PARAM digest[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, readBack, sizeof readBack),
+        OSSL_PARAM_construct_end()};
     EVP_PKEY_CTX_get_params(c->shadow, digest);
-  } else {
-    std::memcpy(digestName, c->mdName, sizeof digestName);
+    digestName = readBack;
   }
   options.raw = !*digestName;
   auto known = hashInfo(digestName);
