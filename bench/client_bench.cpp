@@ -332,18 +332,20 @@ int main(int argc, char** argv) {
     OSSL_LIB_CTX_load_config(preferring, passthroughConfig.c_str());
     std::printf(
         "\n| plain key, default provider vs under ?provider=vhsm | bytes | default ops/s | "
-        "via vhsm ops/s | ratio (median of paired runs) |\n|---|---|---|---|---|\n");
+        "via vhsm ops/s | ratio (alternating blocks) |\n|---|---|---|---|---|\n");
     for (bool isMac : {true, false}) {
       size_t size = isMac ? 64 : 16384;
       std::vector<uint8_t> data(size, 0x5a), out(size + 16), tag(16), key(32, 0x11);
       OSSL_PARAM sha256Params[] = {
           OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
           OSSL_PARAM_construct_end()};
-      // One run of the operation through the implementations fetched from ctx.
-      auto run = [&](OSSL_LIB_CTX* ctx, const char* propq, double window) {
+      // The operation through the implementations fetched from ctx.
+      std::vector<std::pair<EVP_MAC*, EVP_CIPHER*>> fetched;
+      auto operation = [&](OSSL_LIB_CTX* ctx, const char* propq) -> std::function<void()> {
         EVP_MAC* hmac = EVP_MAC_fetch(ctx, "HMAC", propq);
         EVP_CIPHER* gcm = EVP_CIPHER_fetch(ctx, "AES-256-GCM", propq);
-        Result r = measure(window, size, [&] {
+        fetched.push_back({hmac, gcm});
+        return [&, hmac, gcm] {
           if (isMac) {
             EVP_MAC_CTX* m = EVP_MAC_CTX_new(hmac);
             size_t n = 0;
@@ -360,25 +362,18 @@ int main(int argc, char** argv) {
             EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag.data());
             EVP_CIPHER_CTX_free(c);
           }
-        });
+        };
+      };
+      auto direct = operation(nullptr, "provider=default");
+      auto viaVhsm = operation(preferring, nullptr);
+      // Blocks of about 2 ms each.
+      auto rates = pairedRates(2 * seconds * runs, isMac ? 1000 : 300, direct, viaVhsm);
+      for (auto [hmac, gcm] : fetched) {
         EVP_MAC_free(hmac);
         EVP_CIPHER_free(gcm);
-        return r;
-      };
-      // The two differ by a few percent, less than this machine drifts within a second: many
-      // short runs, in pairs, and the median of the pairs' ratios.
-      std::vector<Result> directRuns, viaRuns;
-      std::vector<double> ratios;
-      for (int r = 0; r < 5 * runs; ++r) {
-        directRuns.push_back(run(nullptr, "provider=default", seconds / 5));
-        viaRuns.push_back(run(preferring, nullptr, seconds / 5));
-        ratios.push_back(viaRuns.back().opsPerSecond / directRuns.back().opsPerSecond);
       }
-      std::sort(ratios.begin(), ratios.end());
-      double direct = medianOf(directRuns).opsPerSecond;
-      double viaVhsm = medianOf(viaRuns).opsPerSecond;
       std::printf("| %s | %zu | %.0f | %.0f | %.2f |\n", isMac ? "HMAC-SHA256" : "AES-256-GCM",
-                  size, direct, viaVhsm, ratios[ratios.size() / 2]);
+                  size, rates.a, rates.b, rates.b / rates.a);
     }
     OSSL_LIB_CTX_free(preferring);
   }

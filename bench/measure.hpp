@@ -52,6 +52,36 @@ inline Result medianOf(std::vector<Result> runs) {
   return runs[runs.size() / 2];
 }
 
+// Two ways of doing one operation that differ by a few percent — less than this machine drifts
+// within a second — compared in alternating blocks of a few milliseconds (a, b, then b, a, …)
+// for about `seconds` in all; ops/s of each over all its blocks. Timing two whole runs one after
+// the other swung an identical pair's ratio by ±20 %; this keeps it within about 1 %.
+struct PairedRates {
+  double a, b;
+};
+
+inline PairedRates pairedRates(double seconds, int perBlock, const std::function<void()>& a,
+                               const std::function<void()>& b) {
+  auto block = [perBlock](const std::function<void()>& op) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < perBlock; ++i) op();
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  double timeA = 0, timeB = 0;
+  uint64_t blocks = 0;
+  for (; timeA + timeB < seconds || blocks < 2; ++blocks) {
+    if (blocks % 2 == 0) {
+      timeA += block(a);
+      timeB += block(b);
+    } else {
+      timeB += block(b);
+      timeA += block(a);
+    }
+  }
+  double calls = double(blocks) * perBlock;
+  return {calls / timeA, calls / timeB};
+}
+
 // Aggregate ops/s of `workers` threads or processes at once. Each runs work(ready): it sets up
 // (its own connection and login), calls ready() — which returns once every worker is set up,
 // with the common end of the measuring window — loops until then and returns its count.

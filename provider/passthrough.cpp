@@ -30,16 +30,6 @@ void take(Fn*& slot, const OSSL_DISPATCH* f) {
 
 }  // namespace
 
-bool DefaultMac::complete() const {
-  return provctx && newctx && dupctx && freectx && init && update && final && getCtxParams &&
-         setCtxParams;
-}
-
-bool DefaultCipher::complete() const {
-  return provctx && newctx && dupctx && freectx && encryptInit && decryptInit && update && final &&
-         cipher && getCtxParams && setCtxParams;
-}
-
 DefaultMac defaultMac(OSSL_PROVIDER* provider, const char* name) {
   DefaultMac mac;
   const OSSL_DISPATCH* f = dispatchOf(provider, OSSL_OP_MAC, name);
@@ -58,7 +48,9 @@ DefaultMac defaultMac(OSSL_PROVIDER* provider, const char* name) {
       default: break;
     }
   }
-  return mac;
+  bool complete = mac.provctx && mac.newctx && mac.dupctx && mac.freectx && mac.init &&
+                  mac.update && mac.final && mac.getCtxParams && mac.setCtxParams;
+  return complete ? mac : DefaultMac{};
 }
 
 DefaultCipher defaultCipher(OSSL_PROVIDER* provider, const char* name) {
@@ -81,7 +73,10 @@ DefaultCipher defaultCipher(OSSL_PROVIDER* provider, const char* name) {
       default: break;
     }
   }
-  return cipher;
+  bool complete = cipher.provctx && cipher.newctx && cipher.dupctx && cipher.freectx &&
+                  cipher.encryptInit && cipher.decryptInit && cipher.update && cipher.final &&
+                  cipher.cipher && cipher.getCtxParams && cipher.setCtxParams;
+  return complete ? cipher : DefaultCipher{};
 }
 
 }  // namespace vhsm::provider

@@ -20,7 +20,7 @@ struct DefaultMac {
   OSSL_FUNC_mac_get_ctx_params_fn* getCtxParams = nullptr;
   OSSL_FUNC_mac_set_ctx_params_fn* setCtxParams = nullptr;
 
-  bool complete() const;
+  bool complete() const { return newctx; }
 };
 
 struct DefaultCipher {
@@ -36,10 +36,11 @@ struct DefaultCipher {
   OSSL_FUNC_cipher_get_ctx_params_fn* getCtxParams = nullptr;
   OSSL_FUNC_cipher_set_ctx_params_fn* setCtxParams = nullptr;
 
-  bool complete() const;
+  bool complete() const { return newctx; }
 };
 
-// The implementation named `name` (its first name) in `provider`; incomplete when there is none.
+// The implementation named `name` (its first name) in `provider`; incomplete (every function
+// null) when there is none or it lacks a function the pass-through calls.
 DefaultMac defaultMac(OSSL_PROVIDER* provider, const char* name);
 DefaultCipher defaultCipher(OSSL_PROVIDER* provider, const char* name);
 

@@ -331,6 +331,67 @@ TEST_CASE("ordinary keys pass through to the default implementation under the gl
   env.keyd().start();
 }
 
+TEST_CASE("the HMAC digest parameter in each form OpenSSL allows, for plain keys and keyd's") {
+  ProviderEnv env;
+  auto remoteKey = randomBytes(32);
+  env.alice().keyImport("k1", KeyType::HMAC, remoteKey);
+  auto* libctx = env.libctx();
+  auto plainKey = randomBytes(24), data = randomBytes(300);
+  std::string ref = "vhsm:k1";
+  auto keyRef = reinterpret_cast<const unsigned char*>(ref.data());
+  EVP_MAC* hmac = EVP_MAC_fetch(libctx, "HMAC", nullptr);
+  auto macOf = [&](EVP_MAC_CTX* ctx) {
+    Bytes out(64);
+    size_t length = 0;
+    REQUIRE(EVP_MAC_update(ctx, data.data(), data.size()));
+    REQUIRE(EVP_MAC_final(ctx, out.data(), &length, out.size()));
+    out.resize(length);
+    return out;
+  };
+
+  // A string whose parameter size is its buffer's, not the name's.
+  char inBuffer[64] = "SHA256";
+  OSSL_PARAM string[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, inBuffer, sizeof inBuffer),
+      OSSL_PARAM_construct_end()};
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac);
+  REQUIRE(EVP_MAC_init(ctx, plainKey.data(), plainKey.size(), string));
+  CHECK(macOf(ctx) == referenceHmac("SHA256", plainKey, data));
+  // The same context with a key reference and no parameters: keyd uses the digest set before.
+  REQUIRE(EVP_MAC_init(ctx, keyRef, ref.size(), nullptr));
+  CHECK(macOf(ctx) == referenceHmac("SHA256", remoteKey, data));
+  EVP_MAC_CTX_free(ctx);
+
+  // A pointer to the name: keyd's HMAC takes it; a plain key gets the default HMAC's verdict.
+  char* name = const_cast<char*>("SHA384");
+  OSSL_PARAM pointer[] = {OSSL_PARAM_construct_utf8_ptr(OSSL_MAC_PARAM_DIGEST, &name, 0),
+                          OSSL_PARAM_construct_end()};
+  ctx = EVP_MAC_CTX_new(hmac);
+  REQUIRE(EVP_MAC_init(ctx, keyRef, ref.size(), pointer));
+  CHECK(macOf(ctx) == referenceHmac("SHA384", remoteKey, data));
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC* defaultHmac = EVP_MAC_fetch(nullptr, "HMAC", "provider=default");
+  EVP_MAC_CTX* reference = EVP_MAC_CTX_new(defaultHmac);
+  ctx = EVP_MAC_CTX_new(hmac);
+  CHECK(EVP_MAC_init(ctx, plainKey.data(), plainKey.size(), pointer) ==
+        EVP_MAC_init(reference, plainKey.data(), plainKey.size(), pointer));
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_CTX_free(reference);
+  EVP_MAC_free(defaultHmac);
+
+  // A name longer than any digest's is refused with the reason.
+  std::string longName(80, 'X');
+  OSSL_PARAM tooLong[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, longName.data(), 0),
+      OSSL_PARAM_construct_end()};
+  ctx = EVP_MAC_CTX_new(hmac);
+  ERR_clear_error();
+  CHECK_FALSE(EVP_MAC_init(ctx, plainKey.data(), plainKey.size(), tooLong));
+  CHECK(lastVhsmReason() == 12);  // invalid parameter
+  EVP_MAC_CTX_free(ctx);
+  EVP_MAC_free(hmac);
+}
+
 TEST_CASE("copied contexts give independent, correct results") {
   ProviderEnv env;
   auto key = randomBytes(32);
