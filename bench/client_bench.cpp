@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "measure.hpp"
@@ -92,23 +93,27 @@ void printRow(const std::string& name, size_t size, const Result& r, double ceil
 
 // HMAC-SHA1 64 B (a cached key) and keyInfo (a store lookup each time) with the user's store
 // at about 10 keys, then again once it holds `keys` keys; creating and listing them timed too.
-void storeScale(vhsm::Client& client, size_t keys, double seconds, int runs) {
+// small: a client of a second keyd whose store stays at about 10 keys; with it, the operations
+// at `keys` are also compared with the small store's in alternating blocks (the two measured
+// a minute and a half apart differ by as much as this machine drifts).
+void storeScale(vhsm::Client& client, size_t keys, double seconds, int runs, vhsm::Client* small) {
   std::vector<uint8_t> data(64, 0x5a), material(32, 0x33);
-  auto existing = client.keyList().size();
-  auto grow = [&](size_t target) {
+  auto grow = [&](vhsm::Client& c, size_t target) {
     char id[32];
-    for (size_t i = existing; i < target; ++i) {
+    for (size_t i = c.keyList().size(); i < target; ++i) {
       std::snprintf(id, sizeof id, "scale-%07zu", i);
-      client.keyImport(id, vhsm::KeyType::HMAC, material);
+      c.keyImport(id, vhsm::KeyType::HMAC, material);
     }
-    existing = std::max(existing, target);
   };
+  auto hmacWith = [&](vhsm::Client& c) {
+    return [&] { c.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data); };
+  };
+  auto infoWith = [&](vhsm::Client& c) { return [&] { c.keyInfo("bench-hmac"); }; };
   auto measureAt = [&](size_t count) {
     std::vector<Result> hmac, info;
     for (int r = 0; r < runs; ++r) {
-      hmac.push_back(measure(seconds, data.size(),
-                             [&] { client.hmac("bench-hmac", vhsm::HashAlgorithm::SHA1, data); }));
-      info.push_back(measure(seconds, 0, [&] { client.keyInfo("bench-hmac"); }));
+      hmac.push_back(measure(seconds, data.size(), hmacWith(client)));
+      info.push_back(measure(seconds, 0, infoWith(client)));
     }
     auto h = medianOf(hmac), i = medianOf(info);
     std::printf("| %zu | %.0f | %.1f | %.1f | %.0f | %.1f |\n", count, h.opsPerSecond, h.p50us,
@@ -118,21 +123,31 @@ void storeScale(vhsm::Client& client, size_t keys, double seconds, int runs) {
   std::printf(
       "\n| keys in the store | HMAC-SHA1 64 B ops/s | p50 us | p99 us | keyInfo ops/s | p50 us "
       "|\n|---|---|---|---|---|---|\n");
-  grow(10);
-  size_t before = existing;
-  double small = measureAt(before);
+  grow(client, 10);
+  size_t before = client.keyList().size();
+  double smallP50 = measureAt(before);
   auto t0 = Clock::now();
-  grow(keys);
+  grow(client, keys);
   double created = std::chrono::duration<double>(Clock::now() - t0).count();
   t0 = Clock::now();
   size_t listed = client.keyList().size();
   double listing = std::chrono::duration<double>(Clock::now() - t0).count();
-  double large = measureAt(keys);
+  double largeP50 = measureAt(keys);
   std::printf(
       "\nCreated %zu keys in %.1f s (%.0f keys/s, one keyImport each); listed %zu in %.0f ms "
       "(pages of 1000); HMAC p50 at %zu keys vs %zu: %.2f\n",
       keys - before, created, double(keys - before) / created, listed, listing * 1000, keys, before,
-      large / small);
+      largeP50 / smallP50);
+  if (!small) return;
+  grow(*small, before);
+  // Blocks of about 4 ms.
+  auto hmac = pairedRates(2 * seconds * runs, 200, hmacWith(*small), hmacWith(client));
+  auto info = pairedRates(2 * seconds * runs, 200, infoWith(*small), infoWith(client));
+  std::printf(
+      "\nAgainst a keyd whose store has %zu keys, in alternating blocks: mean latency at %zu keys "
+      "over %zu, HMAC-SHA1 64 B %.2f (%.1f vs %.1f us), keyInfo %.2f (%.1f vs %.1f us)\n",
+      small->keyList().size(), listed, before, hmac.a / hmac.b, 1e6 / hmac.b, 1e6 / hmac.a,
+      info.a / info.b, 1e6 / info.b, 1e6 / info.a);
 }
 
 }  // namespace
@@ -159,8 +174,12 @@ int main(int argc, char** argv) {
   app.add_flag("--concurrency-only", concurrencyOnly,
                "only the concurrency cases (run them unpinned, so clients can spread)");
   size_t scaleKeys = 0;
+  std::string smallStoreSocket;
   app.add_option("--scale-keys", scaleKeys,
                  "grow the bench user's store to this many keys and compare with 10 keys");
+  app.add_option("--small-store-socket", smallStoreSocket,
+                 "with --scale-keys: a keyd whose store stays at 10 keys, compared with in "
+                 "alternating blocks");
   std::string passthroughConfig;
   app.add_option("--passthrough-config", passthroughConfig,
                  "openssl.cnf with default_properties = ?provider=vhsm: plain keys through vhsm");
@@ -210,7 +229,14 @@ int main(int argc, char** argv) {
     passthroughConfig.clear();
   }
   if (scaleKeys) {
-    storeScale(client, scaleKeys, seconds, runs);
+    std::optional<vhsm::Client> small;
+    if (!smallStoreSocket.empty()) {
+      auto smallOptions = options;
+      smallOptions.socketPath = smallStoreSocket;
+      small.emplace(smallOptions);
+      small->login(user, password);
+    }
+    storeScale(client, scaleKeys, seconds, runs, small ? &*small : nullptr);
     return 0;
   }
   if (!sizes.empty()) printRatioHeader();

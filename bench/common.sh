@@ -4,21 +4,27 @@ build=${VHSM_BUILD_DIR:-$PWD/build}
 bin=$build/bin
 work=$(mktemp -d)
 cleanup() {
-  kill "$keyd" 2>/dev/null || true
+  # Every keyd on a store in $work, including those started in a subshell (a piped block).
+  pkill -f -- "vhsm-keyd --store $work/" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 keyd_cpu=0
-printf 'root-pw\n' | "$bin/vhsm-keyd" --init --store "$work/store" --log-level error
-taskset -c $keyd_cpu "$bin/vhsm-keyd" --store "$work/store" --socket "$work/keyd.sock" \
-  --threads 2 --log-level warn &
-keyd=$!
-for _ in $(seq 100); do [ -S "$work/keyd.sock" ] && break; sleep 0.05; done
 printf 'root-pw\n' >"$work/root.pw"
 printf 'bench-password\n' >"$work/bench.pw"
-"$bin/vhsm-admin" --socket "$work/keyd.sock" --password-file "$work/root.pw" user create bench \
-  --new-password-file "$work/bench.pw" >/dev/null
+# start_keyd STORE SOCKET: a keyd on a new store, pinned to keyd_cpu, with the user "bench";
+# its pid in started_keyd.
+start_keyd() {
+  "$bin/vhsm-keyd" --init --store "$1" --log-level error <"$work/root.pw"
+  taskset -c $keyd_cpu "$bin/vhsm-keyd" --store "$1" --socket "$2" --threads 2 --log-level warn &
+  started_keyd=$!
+  for _ in $(seq 100); do [ -S "$2" ] && break; sleep 0.05; done
+  "$bin/vhsm-admin" --socket "$2" --password-file "$work/root.pw" user create bench \
+    --new-password-file "$work/bench.pw" >/dev/null
+}
+start_keyd "$work/store" "$work/keyd.sock"
+keyd=$started_keyd
 cnf=$work/openssl.cnf
 scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench \
   "$work/bench.pw" >"$cnf"

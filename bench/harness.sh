@@ -81,8 +81,14 @@ scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench
   echo "| extra cost | $(awk -v a="$vhsm" -v b="$plain" 'BEGIN {printf "%.2f", a - b}') |"
   echo
   echo "## Store size: the same HMAC with the store at 10 keys and at $scale_keys"
+  # A second keyd whose store stays small, to compare with in alternating blocks.
+  start_keyd "$work/small-store" "$work/small.sock"
+  "$bin/vhsm-admin" --socket "$work/small.sock" --user bench --password-file "$work/bench.pw" \
+    key import bench-hmac --type hmac --hex 0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b >/dev/null
   taskset -c $client_cpu "$bin/vhsm-bench-client" --socket "$work/keyd.sock" \
-    --seconds "$seconds" --runs "$runs" --scale-keys "$scale_keys"
+    --seconds "$seconds" --runs "$runs" --scale-keys "$scale_keys" \
+    --small-store-socket "$work/small.sock"
+  kill "$started_keyd"
   echo
   echo "keyd RSS after these runs: $(awk '/VmRSS/ {print $2, $3}' /proc/$keyd/status)"
 } | tee "$report"
