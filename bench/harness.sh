@@ -2,7 +2,7 @@
 # The bench harness, one command: builds what it needs, starts a keyd on a temporary store,
 # runs every case next to its references (raw SEQPACKET ceiling, in-process OpenSSL, SoftHSM2)
 # and writes a Markdown report and a plot of the ratios to bench/results/ (or $VHSM_BENCH_OUT).
-#   bench/harness.sh full [same|cross]   measurement: 2 s per case, median of 3 interleaved runs
+#   bench/harness.sh full [same|cross]   measurement: each table's cases in turn, 30 × 0.2 s each
 #   bench/harness.sh quick               smoke run (CI): tiny durations, proves the harness works
 # keyd is pinned to CPU 0; the bench client to CPU 0 ("same", default) or CPU 1 ("cross").
 set -euo pipefail
@@ -11,9 +11,9 @@ mode=${1:-full}
 placement=${2:-same}
 case "$mode" in
   quick) seconds=0.05 runs=1 sizes="64 4096" tls_seconds=1 tls_runs=1 process_runs=5
-    scale_keys=300 ;;
+    scale_keys=300 table_seconds=0.05 table_runs=1 ;;
   full) seconds=2 runs=3 sizes="64 4096 65536 1048576" tls_seconds=5 tls_runs=3 process_runs=50
-    scale_keys=100000 ;;
+    scale_keys=100000 table_seconds=0.2 table_runs=30 ;;
   *) echo "usage: $0 quick|full [same|cross]" >&2; exit 2 ;;
 esac
 [ -x "${VHSM_BUILD_DIR:-build}/bin/vhsm-bench-client" ] || scripts/build.sh release >/dev/null
@@ -36,15 +36,17 @@ scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench
 {
   echo "# vhsm bench, $mode mode, $stamp"
   echo
-  echo "keyd on CPU $keyd_cpu, clients on CPU $client_cpu; $seconds s per case, median of $runs"
-  echo "interleaved runs. Ratios: ×ceiling = ops/s over the raw SEQPACKET round trip of the same"
+  echo "keyd on CPU $keyd_cpu, clients on CPU $client_cpu. Size and signature tables: the run"
+  echo "with the median ops/s of $table_runs interleaved runs of $table_seconds s per case (all of a"
+  echo "table's cases in turn, $table_runs times); elsewhere $runs runs of $seconds s."
+  echo "Ratios: ×ceiling = ops/s over the raw SEQPACKET round trip of the same"
   echo "size; ×OpenSSL and ×SoftHSM2 = over the in-process reference in the same table."
   echo
   echo "## Symmetric operations"
   echo
   # shellcheck disable=SC2086
   taskset -c $client_cpu "$bin/vhsm-bench-client" --socket "$work/keyd.sock" \
-    --seconds "$seconds" --runs "$runs" --sizes $sizes --raw-server-cpu $keyd_cpu \
+    --seconds "$table_seconds" --runs "$table_runs" --sizes $sizes --raw-server-cpu $keyd_cpu \
     --provider-config "$cnf" --passthrough-config "$work/preferring.cnf"
   echo
   echo "Concurrency: keyd (2 worker threads) and the clients unpinned, free to use both CPUs."
@@ -56,7 +58,7 @@ scripts/openssl-cnf.sh "$build/lib/ossl-modules/vhsm.so" "$work/keyd.sock" bench
   echo "## Signatures (64-byte message)"
   echo
   taskset -c $client_cpu "$bin/vhsm-bench-sign" --socket "$work/keyd.sock" \
-    --seconds "$seconds" --runs "$runs" --provider-config "$cnf"
+    --seconds "$table_seconds" --runs "$table_runs" --provider-config "$cnf"
   echo
   echo "## A whole openssl process: dgst -sha256 -hmac, vhsm key (unlocked, no password) vs plain key"
   echo
