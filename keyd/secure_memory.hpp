@@ -31,7 +31,9 @@ inline SecretBytes secretFrom(std::span<const uint8_t> bytes) {
   return SecretBytes(bytes.begin(), bytes.end());
 }
 
-// Makes the process non-dumpable (no core files, no ptrace by peers with the same uid).
+// Makes the process non-dumpable (no core files, no ptrace by peers with the same uid) and,
+// given CAP_IPC_LOCK or an unlimited RLIMIT_MEMLOCK, locks all of its memory (else warns).
+// Call before any other thread starts.
 void hardenProcess();
 
 }  // namespace vhsm::keyd

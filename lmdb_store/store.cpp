@@ -1,9 +1,15 @@
 #include "store.hpp"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <utility>
 
@@ -317,6 +323,7 @@ Store::Txn::Txn(const Store& store, unsigned flags) {
   if (rc == MDB_MAP_RESIZED) {
     // Another process grew the map: adopt its size and try again.
     check(mdb_env_set_mapsize(store.env_, 0), "adopt map size");
+    store.unlockMap();
     rc = mdb_txn_begin(store.env_, nullptr, flags, &txn_);
   }
   check(rc, "begin transaction");
@@ -347,6 +354,7 @@ Store::Store(const std::filesystem::path& dir, bool create, size_t initialMapSiz
     check(mdb_env_set_mapsize(env_, initialMapSize), "set map size");
     // Read transactions may move between a worker pool's threads.
     check(mdb_env_open(env_, dir.c_str(), MDB_NOTLS, 0600), ("open " + dir.string()).c_str());
+    unlockMap();
 
     Txn txn(*this, 0);
     unsigned dbFlags = create ? MDB_CREATE : 0;
@@ -402,6 +410,27 @@ size_t Store::mapSize() const {
 void Store::grow() {
   std::unique_lock lock(resizeMutex_);
   check(mdb_env_set_mapsize(env_, mapSize() * 2), "grow map");
+  unlockMap();
+}
+
+// keyd locks all of its memory (mlockall), new mappings included; the map holds only wrapped
+// records, so its pages may leave memory like any file's instead of pinning the whole store.
+// LMDB does not say where it mapped the file (me_mapaddr is only for MDB_FIXEDMAP): the
+// mapping is found by the file's device and inode.
+void Store::unlockMap() const {
+  int fd = -1;
+  struct stat file {};
+  if (mdb_env_get_fd(env_, &fd) != 0 || fstat(fd, &file) != 0) return;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long start = 0, end = 0, offset = 0, inode = 0;
+    unsigned devMajor = 0, devMinor = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &devMajor,
+                    &devMinor, &inode) == 6 &&
+        inode == file.st_ino && devMajor == major(file.st_dev) && devMinor == minor(file.st_dev))
+      munlock(reinterpret_cast<void*>(start), end - start);
+  }
 }
 
 void Store::write(const std::function<void(WriteTxn&)>& fn) {

@@ -154,6 +154,7 @@ class Store {
 
   Store(const std::filesystem::path& dir, bool create, size_t initialMapSize);
   void grow();
+  void unlockMap() const;
 
   std::filesystem::path dir_;
   MDB_env* env_ = nullptr;

@@ -2,10 +2,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -144,6 +147,26 @@ void BackgroundProcess::signal(int sig) {
   ::kill(pid_, sig);
 }
 
+std::vector<Mapping> mappingsOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  std::vector<Mapping> result;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string first, perms, offset, device, inode, name;
+    fields >> first;
+    if (first.find('-') != std::string::npos && fields >> perms >> offset >> device >> inode) {
+      fields >> name;
+      result.push_back({name});
+    } else if (first == "Rss:" && !result.empty()) {
+      fields >> result.back().residentKb;
+    } else if (first == "Locked:" && !result.empty()) {
+      fields >> result.back().lockedKb;
+    }
+  }
+  return result;
+}
+
 MemoryScan scanProcessMemory(pid_t pid, const std::vector<Bytes>& needles) {
   MemoryScan scan;
   scan.found.assign(needles.size(), false);
@@ -229,10 +252,11 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-Keyd::Keyd(uint32_t kdfIterations)
+Keyd::Keyd(uint32_t kdfIterations, MemoryLocking memoryLocking)
     : store_(dir_.path() / "store"),
       log_(dir_.path() / "keyd.log"),
-      socket_((dir_.path() / "keyd.sock").string()) {
+      socket_((dir_.path() / "keyd.sock").string()),
+      memoryLocking_(memoryLocking) {
   std::vector<std::string> init = {keydBinary(),    "--init",      "--store",
                                    store_.string(), "--log-level", "error"};
   if (kdfIterations) init.insert(init.end(), {"--kdf-iterations", std::to_string(kdfIterations)});
@@ -260,6 +284,12 @@ void Keyd::start() {
   if (pid_ == 0) {
     int log = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     dup2(log, 2);
+    if (memoryLocking_ == MemoryLocking::restricted) {
+      rlimit small = {64 * 1024, 64 * 1024};
+      setrlimit(RLIMIT_MEMLOCK, &small);
+      // Out of the bounding set, root's exec does not grant it either.
+      prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
+    }
     execl(keydBinary().c_str(), keydBinary().c_str(), "--store", store_.c_str(), "--socket",
           socket_.c_str(), "--threads", "4", "--log-level", "debug", static_cast<char*>(nullptr));
     _exit(127);

@@ -58,6 +58,13 @@ int freePort();
 // Waits (up to 10 s) until something accepts connections on 127.0.0.1:port.
 bool waitForPort(int port);
 
+// Resident and locked memory of each mapping of a live process, from /proc/PID/smaps.
+struct Mapping {
+  std::string name;  // path, [heap], [stack], or empty for anonymous memory
+  size_t residentKb = 0, lockedKb = 0;
+};
+std::vector<Mapping> mappingsOf(pid_t pid);
+
 // Searches every readable mapping of a live process (/proc/PID/mem) for each needle.
 struct MemoryScan {
   size_t scannedBytes = 0;
@@ -82,9 +89,14 @@ class Keyd {
  public:
   static constexpr const char* kRootPassword = "root-password";
 
+  // How keyd may lock memory: as this process may, or as an unprivileged container would
+  // (no CAP_IPC_LOCK, RLIMIT_MEMLOCK of 64 KiB).
+  enum class MemoryLocking { inherited, restricted };
+
   // A new store with root, and keyd serving it. Tests use a cheap PBKDF2 (1000 iterations);
   // 0 keeps keyd's default (600 000).
-  explicit Keyd(uint32_t kdfIterations = 1000);
+  explicit Keyd(uint32_t kdfIterations = 1000,
+                MemoryLocking memoryLocking = MemoryLocking::inherited);
   ~Keyd();
   void start();
   void stop();   // SIGTERM and wait
@@ -105,6 +117,7 @@ class Keyd {
   TempDir dir_;
   std::filesystem::path store_, log_;
   std::string socket_;
+  MemoryLocking memoryLocking_;
   pid_t pid_ = -1;
 };
 

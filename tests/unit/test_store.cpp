@@ -1,5 +1,7 @@
 // The LMDB store: records, ownership keys, schema versions and map growth.
 #include <lmdb.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -121,6 +123,35 @@ TEST_CASE("the map grows instead of failing when full") {
     });
   CHECK(store->mapSize() > before);
   CHECK(store->read([](const ReadTxn& t) { return t.keys("owner").size(); }) == 800);
+}
+
+// keyd locks all of its memory, later mappings included; the map, holding only wrapped
+// records, must stay evictable, also once it has grown (a new mapping).
+TEST_CASE("in a process that locks all its memory the map stays unlocked, also after growing") {
+  TempDir dir;
+  // Under ASan mlockall does nothing (its interceptor): there the check is trivially true.
+  REQUIRE(mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0);
+  auto store = Store::create(dir.path(), 1 << 20);
+  size_t before = store->mapSize();
+  store->write([&](WriteTxn& t) {
+    for (int i = 0; i < 400; ++i) {
+      auto k = sampleKey("owner", "k" + std::to_string(i));
+      k.wrapped.assign(4000, uint8_t(i));
+      t.putKey(k, false);
+    }
+  });
+  CHECK(store->read([](const ReadTxn& t) { return t.keys("owner").size(); }) == 400);
+  auto mappings = vhsm::test::mappingsOf(getpid());
+  munlockall();
+  CHECK(store->mapSize() > before);
+  size_t mapped = 0;
+  for (const auto& m : mappings)
+    if (m.name == (dir.path() / "data.mdb").string()) {
+      ++mapped;
+      CHECK(m.residentKb > 0);
+      CHECK(m.lockedKb == 0);
+    }
+  CHECK(mapped == 1);
 }
 
 TEST_CASE("a failed write transaction leaves nothing behind") {
