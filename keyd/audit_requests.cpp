@@ -10,6 +10,7 @@ void Service::auditList(Session& s, Request::AuditList::Reader r, Response out) 
   // Bounded so that a reply always fits in one frame; callers page with fromSequence.
   constexpr uint32_t kMaxRecords = 1000;
   uint32_t limit = r.getLimit() == 0 ? kMaxRecords : std::min(r.getLimit(), kMaxRecords);
+  auditWriter_.flush();  // every login answered so far
   auto entries =
       store_.read([&](const store::ReadTxn& t) { return t.audit(r.getFromSequence(), limit); });
   auto list = out.initAudit(unsigned(entries.size()));
@@ -29,6 +30,7 @@ void Service::auditList(Session& s, Request::AuditList::Reader r, Response out) 
 
 void Service::auditVerify(Session& s, Response out) {
   requireSo(s, 0);
+  auditWriter_.flush();
   auto verdict = store_.read([](const store::ReadTxn& t) { return verifyAudit(t); });
   auto o = out.initAuditVerify();
   o.setRecords(verdict.records);

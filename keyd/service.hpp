@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "audit.hpp"
+#include "audit_writer.hpp"
 #include "login_throttle.hpp"
 #include "refusal.hpp"
 #include "refusal_limiter.hpp"
@@ -101,6 +102,7 @@ class Service {
   const store::User& requireLogin(Session& s);
   const store::User& requireUser(Session& s, uint32_t flag);  // a key owner with flag
   const store::User& requireSo(Session& s, uint32_t flag);
+  // Makes the change and appends its record in one durable transaction.
   void audited(Session& s, const char* action, const std::string& target,
                const std::function<void(store::WriteTxn&)>& change, std::string detail = {});
   AuditEvent eventFor(Session& s, const char* action, const std::string& target);
@@ -123,6 +125,9 @@ class Service {
   };
   std::mutex unlockMutex_;
   std::map<std::pair<std::string, std::string>, Unlocked> unlocked_;  // (user, container)
+
+  // Last: destroyed first, writing its queue while the rest still stands.
+  AuditWriter auditWriter_{store_};
 };
 
 }  // namespace vhsm::keyd

@@ -200,3 +200,30 @@ TEST_CASE("every management operation and refusal is audited in a verifying chai
   CHECK(verdict.records == records.size());
   CHECK(refusalOf([&] { alice->auditList(); }) == ErrorCode::PERMISSION_DENIED);
 }
+
+TEST_CASE("logins, recorded after their replies, keep the order keyd answered and outlive a stop") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");  // the first login
+  alice->keyGenerate("k", KeyType::HMAC);
+  std::vector<std::unique_ptr<Client>> sessions;
+  for (int i = 0; i < 20; ++i) {
+    sessions.push_back(keyd.client());
+    sessions.back()->login("alice", "pw");
+  }
+  keyd.stop();  // at once: records still queued are written on the way out
+  keyd.start();
+  auto root = keyd.root();
+  auto records = root->auditList();
+  std::vector<size_t> logins;
+  size_t generated = records.size();
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    if (r.action == "login" && r.target == "alice" && r.result == ErrorCode::OK)
+      logins.push_back(i);
+    if (r.action == "keyGenerate" && r.target == "k") generated = i;
+  }
+  REQUIRE(logins.size() == 21);
+  CHECK(logins.front() < generated);
+  CHECK(generated < logins[1]);
+  CHECK(root->auditVerify().ok);
+}
