@@ -44,6 +44,8 @@ void AuditWriter::run() {
       });
     } catch (const std::exception& e) {
       logError("cannot write " + std::to_string(batch.size()) + " audit records: " + e.what());
+    } catch (...) {  // Cap'n Proto's kj::Exception; escaping this thread would end keyd
+      logError("cannot write " + std::to_string(batch.size()) + " audit records");
     }
     lock.lock();
     done_ += batch.size();
