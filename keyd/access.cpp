@@ -73,11 +73,7 @@ void Service::audited(Session& s, const char* action, const std::string& target,
                       const std::function<void(store::WriteTxn&)>& change, std::string detail) {
   auto event = eventFor(s, action, target);
   event.detail = std::move(detail);
-  auditWriter_.flush();  // the chain in the order keyd answered
-  store_.write([&](store::WriteTxn& txn) {
-    change(txn);
-    appendAudit(txn, event);
-  });
+  auditWriter_.writeNow(event, change);
 }
 
 }  // namespace vhsm::keyd

@@ -24,6 +24,15 @@ void AuditWriter::enqueue(AuditEvent event) {
   queued_.notify_one();
 }
 
+void AuditWriter::writeNow(const AuditEvent& event,
+                           const std::function<void(store::WriteTxn&)>& change) {
+  flush();
+  store_.write([&](store::WriteTxn& txn) {
+    if (change) change(txn);
+    appendAudit(txn, event);
+  });
+}
+
 void AuditWriter::flush() {
   std::unique_lock lock(mutex_);
   uint64_t target = enqueued_;
@@ -38,15 +47,18 @@ void AuditWriter::run() {
     auto batch = std::move(queue_);
     queue_.clear();
     lock.unlock();
+    std::string failure;
     try {
       store_.write([&](store::WriteTxn& txn) {
         for (const auto& event : batch) appendAudit(txn, event);
       });
     } catch (const std::exception& e) {
-      logError("cannot write " + std::to_string(batch.size()) + " audit records: " + e.what());
+      failure = e.what();
     } catch (...) {  // Cap'n Proto's kj::Exception; escaping this thread would end keyd
-      logError("cannot write " + std::to_string(batch.size()) + " audit records");
+      failure = "unexpected exception";
     }
+    if (!failure.empty())
+      logError("cannot write " + std::to_string(batch.size()) + " audit records: " + failure);
     lock.lock();
     done_ += batch.size();
     written_.notify_all();

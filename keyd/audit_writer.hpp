@@ -1,14 +1,15 @@
-// Writes the audit records that go with no change of their own — successful logins — off the
-// request path. A durable LMDB commit costs two syncs (0.5–2 ms here), which a login's reply
-// would otherwise wait for: most of what a short-lived `openssl` process pays for using keyd.
-// Queued records are written together, one transaction per batch, so a burst of logins costs
-// one commit, not one each. Anything that reads or extends the audit chain flushes first, so
-// the chain keeps the order in which keyd answered, and `audit list` shows every login
-// answered before it.
+// Appends every audit record. Those that go with no change of their own — successful logins —
+// are written off the request path. A durable LMDB commit costs two syncs (0.5–2 ms here), which a
+// login's reply would otherwise wait for: most of what a short-lived `openssl` process pays for
+// using keyd. Queued records are written together, one transaction per batch, so a burst of logins
+// costs one commit, not one each. A record written at once, and anything that reads the chain,
+// waits for the queue first, so the chain keeps the order in which keyd answered and `audit list`
+// shows every login answered before it.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -27,6 +28,9 @@ class AuditWriter {
 
   // Waits only when kMaxQueued records are already waiting (a login flood).
   void enqueue(AuditEvent event);
+  // After the queue: makes change (if any) and appends event in one durable transaction.
+  void writeNow(const AuditEvent& event,
+                const std::function<void(store::WriteTxn&)>& change = nullptr);
   // Returns once every record enqueued before the call is durable (or failed and was logged).
   void flush();
 

@@ -127,8 +127,7 @@ void Service::auditRefusal(Session& s, const char* action, const std::string& ta
     if (*leftOut)
       event.detail += " (" + std::to_string(*leftOut) +
                       " earlier refusals from this container not recorded: over the rate limit)";
-    auditWriter_.flush();
-    store_.write([&](store::WriteTxn& txn) { appendAudit(txn, event); });
+    auditWriter_.writeNow(event);
   } catch (const std::exception& e) {
     logError(std::string("cannot audit a refusal: ") + e.what());
   }

@@ -424,10 +424,10 @@ void Store::unlockMap() const {
   std::ifstream maps("/proc/self/maps");
   std::string line;
   while (std::getline(maps, line)) {
-    unsigned long start = 0, end = 0, offset = 0, inode = 0;
+    unsigned long start = 0, end = 0, inode = 0;
     unsigned devMajor = 0, devMinor = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &devMajor,
-                    &devMinor, &inode) == 6 &&
+    if (std::sscanf(line.c_str(), "%lx-%lx %*s %*x %x:%x %lu", &start, &end, &devMajor, &devMinor,
+                    &inode) == 5 &&
         inode == file.st_ino && devMajor == major(file.st_dev) && devMinor == minor(file.st_dev))
       munlock(reinterpret_cast<void*>(start), end - start);
   }
