@@ -84,19 +84,20 @@ struct Transports {
 };
 
 int serve(const std::string& dir, UnixServerOptions options, Transports transports) {
-  hardenProcess();
-  raiseDescriptorLimit();
-  auto store = store::Store::open(dir);
-  int lockFd = lockStore(dir);
-  Service service(*store, hostNamespace());
-
-  // Workers inherit this mask; only the main thread takes the stop signals, via sigwait.
+  // Before any thread starts (the audit writer starts with the Service): threads inherit the
+  // mask, and a stop signal delivered to one that does not block it would end keyd at once.
+  // Only the main thread takes them, via sigwait.
   sigset_t stopSignals;
   sigemptyset(&stopSignals);
   sigaddset(&stopSignals, SIGTERM);
   sigaddset(&stopSignals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  hardenProcess();
+  raiseDescriptorLimit();
+  auto store = store::Store::open(dir);
+  int lockFd = lockStore(dir);
+  Service service(*store, hostNamespace());
 
   UnixServer unixServer(service, options);
   NetlinkServerOptions netlinkOptions;

@@ -281,6 +281,29 @@ TEST_CASE("SIGTERM stops keyd cleanly and a stale socket file is replaced") {
   CHECK(second.err.find("in use by another vhsm-keyd") != std::string::npos);
 }
 
+TEST_CASE("every keyd thread blocks the stop signals: SIGTERM always means a clean stop") {
+  // A process-directed signal goes to any thread that does not block it; on one that is not
+  // waiting for it, SIGTERM's default action ends keyd mid-write. The main thread takes them
+  // in sigwait, which unblocks them while it waits.
+  Keyd keyd;
+  keyd.root()->ping();  // the login's audit record: every thread has started
+  size_t threads = 0;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(keyd.pid()) + "/task")) {
+    if (task.path().filename() == std::to_string(keyd.pid())) continue;
+    std::ifstream status(task.path() / "status");
+    std::string line;
+    uint64_t blocked = 0;
+    while (std::getline(status, line))
+      if (line.rfind("SigBlk:", 0) == 0) blocked = std::stoull(line.substr(7), nullptr, 16);
+    INFO("thread " << task.path().filename().string());
+    CHECK((blocked >> (SIGTERM - 1) & 1) == 1);
+    CHECK((blocked >> (SIGINT - 1) & 1) == 1);
+    ++threads;
+  }
+  CHECK(threads >= 5);  // the audit writer and 4 workers
+}
+
 TEST_CASE("imported key bytes never reach the store files or keyd's log") {
   Keyd keyd;
   auto alice = keyd.newUser("alice", "a-secret-password");
