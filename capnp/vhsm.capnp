@@ -158,6 +158,11 @@ struct Request {
     keyListPage @32 :KeyListPage;  # reply: keys (in id order) and moreKeys
   }
 
+  # Streams the client is done with (an encryption whose tag came with its last update, a
+  # freed EVP context): keyd drops them before this request runs, so letting a stream go
+  # needs no request of its own. Handles keyd does not know are ignored.
+  abandonedStreams @33 :List(UInt32);
+
   # One page of the caller's keys: those whose id sorts after startAfter ("" = from the
   # first), at most limit of them (0 or more than keyd's page size = keyd's page size).
   struct KeyListPage {

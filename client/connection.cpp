@@ -50,6 +50,7 @@ void Client::Impl::connect() {
                                                     : openUnixChannel(options, generation > 0);
   pid = getpid();
   ++generation;
+  abandonedStreams.clear();  // they were the last connection's, and ended with it
 }
 
 void Client::Impl::ensureConnected() {
@@ -139,9 +140,15 @@ void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
 
 bool Client::Impl::exchange(const Build& build, const Read& read, bool noReply) {
   proto::SmallMessageBuilder message;
-  build(message.initRoot<proto::Request>());
+  auto request = message.initRoot<proto::Request>();
+  build(request);
+  if (!abandonedStreams.empty()) {
+    auto list = request.initAbandonedStreams(unsigned(abandonedStreams.size()));
+    for (unsigned i = 0; i < list.size(); ++i) list.set(i, abandonedStreams[i]);
+  }
   uint64_t id = ++nextRequestId;
   if (!sendFrame(message, id, noReply ? proto::kFlagNoReply : 0)) return false;
+  abandonedStreams.clear();
   if (!noReply) receiveReply(id, read);
   return true;
 }
@@ -225,6 +232,16 @@ void Client::call(const Build& build, const Read& read) {
 void Client::send(const Build& build) {
   std::lock_guard lock(impl_->mutex);
   impl_->call(build, {}, true, false);
+}
+
+void Client::abandonStream(uint32_t handle, uint64_t generation) noexcept {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->generation != generation) return;  // the stream ended with its connection
+  try {
+    impl_->abandonedStreams.push_back(handle);
+  } catch (const std::bad_alloc&) {
+    // keyd drops it with the connection; until then it counts towards the connection's streams
+  }
 }
 
 uint64_t Client::connectionGeneration() const {

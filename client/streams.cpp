@@ -44,15 +44,8 @@ struct OpenStream {
         },
         read);
   }
-  void abort() noexcept {
-    if (!open()) return;
-    try {
-      if (client.connectionGeneration() == generation)
-        client.send([&](Req r) { r.setStreamAbort(handle); });
-    } catch (...) {
-      // Best effort: keyd drops the stream with the connection anyway.
-    }
-    handle = 0;
+  void abandon() noexcept {
+    if (open()) client.abandonStream(std::exchange(handle, 0), generation);
   }
 };
 
@@ -117,7 +110,7 @@ struct HashStream::State {
 HashStream::HashStream(std::unique_ptr<State> state) : state_(std::move(state)) {}
 HashStream::HashStream(HashStream&&) noexcept = default;
 HashStream::~HashStream() {
-  if (state_) state_->stream.abort();
+  if (state_) state_->stream.abandon();
 }
 
 void HashStream::update(ByteView data) {
@@ -229,7 +222,7 @@ struct GcmStream::State {
 GcmStream::GcmStream(std::unique_ptr<State> state) : state_(std::move(state)) {}
 GcmStream::GcmStream(GcmStream&&) noexcept = default;
 GcmStream::~GcmStream() {
-  if (state_) state_->stream.abort();
+  if (state_) state_->stream.abandon();
 }
 
 void GcmStream::aad(ByteView aad) {
@@ -289,7 +282,7 @@ Bytes GcmStream::finalEncrypt(Bytes& tag, uint8_t tagLength) {
     // Nothing came since the last update: its tag is the message's (a GCM tag of any length
     // is a prefix of the full one), and the keyd stream is simply dropped.
     tag.assign(s.tagSoFar.begin(), s.tagSoFar.begin() + tagLength);
-    s.stream.abort();
+    s.stream.abandon();
     return {};
   }
   Bytes out;

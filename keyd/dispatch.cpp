@@ -66,6 +66,7 @@ bool Service::handle(Session& s, proto::Request::Reader request, capnp::MessageB
                      bool noReply) {
   try {
     try {
+      for (uint32_t handle : request.getAbandonedStreams()) s.streams.erase(handle);
       dispatch(s, request, reply.initRoot<proto::Response>());
       return !(noReply && mayOmitReply(request));
     } catch (const Refusal&) {

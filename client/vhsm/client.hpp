@@ -231,6 +231,9 @@ class Client {
 
   // Incremented on every new connection: streams opened on an older one are gone.
   uint64_t connectionGeneration() const;
+  // Lets a stream of connection `generation` go: keyd drops it when the next request on that
+  // connection arrives, so that costs no request of its own.
+  void abandonStream(uint32_t handle, uint64_t generation) noexcept;
 
  private:
   struct Impl;

@@ -157,6 +157,12 @@ std::vector<std::vector<uint8_t>> seeds() {
       g.setKeyId("a");
       g.setIv(bytes("123456789012"));
     });
+    append(s, [](auto r) {
+      r.setPing();
+      auto gone = r.initAbandonedStreams(2);
+      gone.set(0, 3);
+      gone.set(1, 7);
+    });
     append(s, [](auto r) { r.initStreamFinal().setHandle(3); });
     out.push_back(s);
   }

@@ -1,6 +1,7 @@
 // HMAC, digest and AES-GCM through a real keyd, compared with OpenSSL's default provider and
 // the published vectors, one-shot and streamed.
 #include <catch2/catch.hpp>
+#include <optional>
 
 #include "hex.hpp"
 #include "keyd_process.hpp"
@@ -198,6 +199,22 @@ TEST_CASE("open streams per connection are bounded") {
   std::vector<GcmStream> open;
   for (int i = 0; i < 16; ++i) open.push_back(openOne());
   CHECK(refusalOf([&] { openOne(); }) == ErrorCode::TOO_MANY_OPERATIONS);
-  open.clear();  // aborts them
+  open.clear();  // abandons them: keyd drops them before the next request
   CHECK_NOTHROW(openOne());
+}
+
+TEST_CASE("a stream given up after a reconnect leaves the new connection's streams alone") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  alice->keyGenerate("a1", KeyType::AES);
+  uint8_t out[1];
+  auto before = std::make_optional(alice->gcmEncryptStream("a1", randomBytes(12)));
+  before->update(bytesOf("x"), out);
+  keyd.stop();
+  keyd.start();
+  // The client reconnects; on the new connection the first stream gets the same handle.
+  auto after = alice->gcmEncryptStream("a1", randomBytes(12));
+  after.update(bytesOf("y"), out);
+  before.reset();  // its handle belonged to the old connection: nothing to drop now
+  CHECK_NOTHROW(after.update(bytesOf("z"), out));
 }
