@@ -57,11 +57,15 @@ uint64_t cookieOf(int nsFd) {
 NetnsIdentity netnsIdentity(const std::string& path) {
   Fd ns(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (ns.fd < 0) fail("cannot open " + path);
+  return netnsIdentity(ns.fd, path);
+}
+
+NetnsIdentity netnsIdentity(int nsFd, const std::string& name) {
   struct stat st;
-  if (fstat(ns.fd, &st) != 0) fail("cannot stat " + path);
-  if (ioctl(ns.fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+  if (fstat(nsFd, &st) != 0) fail("cannot stat " + name);
+  if (ioctl(nsFd, NS_GET_NSTYPE) != CLONE_NEWNET) {
     errno = EINVAL;
-    fail(path + " is not a network namespace");
+    fail(name + " is not a network namespace");
   }
   NetnsIdentity id;
   id.inode = st.st_ino;
@@ -69,7 +73,7 @@ NetnsIdentity netnsIdentity(const std::string& path) {
   if (stat("/proc/thread-self/ns/net", &self) == 0 && self.st_ino == st.st_ino)
     id.cookie = cookieOfCurrentNamespace();
   else
-    id.cookie = cookieOf(ns.fd);
+    id.cookie = cookieOf(nsFd);
   return id;
 }
 

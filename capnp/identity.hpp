@@ -18,6 +18,8 @@ struct NetnsIdentity {
 // Identity of the network namespace file at path (/proc/PID/ns/net, /run/netns/NAME).
 // Throws std::system_error when it cannot be opened or is not a network namespace.
 NetnsIdentity netnsIdentity(const std::string& path);
+// The same for a namespace file already open (name is for the error message).
+NetnsIdentity netnsIdentity(int nsFd, const std::string& name);
 
 // Whether a stored identity names the observed one: a stored cookie of 0 (registered without
 // privilege) matches on the inode alone.

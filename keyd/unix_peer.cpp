@@ -1,24 +1,84 @@
 #include "unix_peer.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <system_error>
 
 namespace vhsm::keyd {
+namespace {
 
-Peer unixPeer(int fd) {
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+}  // namespace
+
+UnixPeers::~UnixPeers() {
+  for (auto& [inode, ns] : byInode_) ::close(ns.fd);
+}
+
+bool UnixPeers::admit(Namespace& ns) {
+  if (ns.connections >= maxPerContainer_) return false;
+  ++ns.connections;
+  return true;
+}
+
+UnixPeers::Arrival UnixPeers::arrive(int fd) {
   struct ucred cred {};
   socklen_t len = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    throw std::system_error(errno, std::generic_category(), "SO_PEERCRED");
-  if (cred.pid <= 0)
-    throw std::system_error(ESRCH, std::generic_category(), "peer has no pid in keyd's view");
-  Peer peer;
-  peer.pid = cred.pid;
-  peer.uid = cred.uid;
-  peer.netns = proto::netnsIdentity("/proc/" + std::to_string(cred.pid) + "/ns/net");
-  return peer;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) fail("SO_PEERCRED");
+  if (cred.pid <= 0) {
+    errno = ESRCH;
+    fail("peer has no pid in keyd's view");
+  }
+  Arrival arrival;
+  arrival.peer.pid = cred.pid;
+  arrival.peer.uid = cred.uid;
+  auto path = "/proc/" + std::to_string(cred.pid) + "/ns/net";
+
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) fail("cannot stat " + path);
+  {
+    std::lock_guard lock(mutex_);
+    auto known = byInode_.find(st.st_ino);
+    if (known != byInode_.end()) {
+      arrival.peer.netns = known->second.identity;
+      arrival.admitted = admit(known->second);
+      return arrival;
+    }
+  }
+
+  // A namespace without connections (or one the process entered since the stat): from scratch.
+  int nsFd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsFd < 0) fail("cannot open " + path);
+  try {
+    arrival.peer.netns = proto::netnsIdentity(nsFd, path);
+  } catch (...) {
+    ::close(nsFd);
+    throw;
+  }
+  std::lock_guard lock(mutex_);
+  auto [entry, added] =
+      byInode_.try_emplace(arrival.peer.netns.inode, Namespace{nsFd, arrival.peer.netns, 0});
+  if (!added) ::close(nsFd);  // held already: the namespace is the same one
+  arrival.admitted = admit(entry->second);
+  if (entry->second.connections == 0) {
+    ::close(entry->second.fd);
+    byInode_.erase(entry);
+  }
+  return arrival;
+}
+
+void UnixPeers::leave(const Peer& peer) {
+  std::lock_guard lock(mutex_);
+  auto ns = byInode_.find(peer.netns.inode);
+  if (ns == byInode_.end() || --ns->second.connections > 0) return;
+  ::close(ns->second.fd);
+  byInode_.erase(ns);
 }
 
 }  // namespace vhsm::keyd

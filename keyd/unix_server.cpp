@@ -86,16 +86,10 @@ struct UnixServer::Connection {
   bool closing = false;
 };
 
-namespace {
-
-uint64_t netnsKey(const Peer& peer) {
-  return peer.netns.cookie ? peer.netns.cookie : peer.netns.inode;
-}
-
-}  // namespace
-
 UnixServer::UnixServer(Service& service, UnixServerOptions options)
-    : service_(service), options_(std::move(options)) {}
+    : service_(service),
+      options_(std::move(options)),
+      peers_(options_.maxConnectionsPerContainer) {}
 
 UnixServer::~UnixServer() {
   stop();
@@ -138,8 +132,8 @@ void UnixServer::stop() {
   [[maybe_unused]] auto n = write(stopFd_, &one, sizeof one);
   for (auto& t : workers_) t.join();
   workers_.clear();
+  for (auto& [raw, c] : connections_) peers_.leave(c->session.peer);
   connections_.clear();
-  connectionsPerNetns_.clear();
   ::close(listenFd_);
   ::close(epollFd_);
   ::close(stopFd_);
@@ -176,34 +170,28 @@ void UnixServer::acceptAll() {
         logWarn(std::string("accept: ") + std::strerror(errno));
       break;
     }
-    std::unique_ptr<Connection> c;
+    UnixPeers::Arrival arrival;
     try {
-      c = std::make_unique<Connection>(fd, unixPeer(fd));
+      arrival = peers_.arrive(fd);
     } catch (const std::exception& e) {
       logWarn(std::string("refusing a connection whose peer cannot be identified: ") + e.what());
       ::close(fd);
       continue;
     }
+    auto c = std::make_unique<Connection>(fd, arrival.peer);
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kSendBufferBytes, sizeof kSendBufferBytes))
       setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBufferBytes, sizeof kSendBufferBytes);
     Connection* raw = c.get();
-    const char* refused = nullptr;
-    {
+    const char* refused = arrival.admitted ? nullptr : "too many connections from this container";
+    if (!refused) {
       std::lock_guard lock(connectionsMutex_);
-      auto key = netnsKey(raw->session.peer);
-      auto& fromNetns = connectionsPerNetns_[key];
       if (connections_.size() >= options_.maxConnections)
         refused = "connection limit reached";
-      else if (fromNetns >= options_.maxConnectionsPerContainer)
-        refused = "too many connections from this container";
-      if (!refused) {
-        ++fromNetns;
+      else
         connections_.emplace(raw, std::move(c));
-      } else if (fromNetns == 0) {
-        connectionsPerNetns_.erase(key);
-      }
     }
     if (refused) {
+      if (arrival.admitted) peers_.leave(arrival.peer);
       logDebug(std::string(refused) + "; refusing pid " + std::to_string(c->session.peer.pid));
       // Audited within the per-container rate limit, outside the lock (it is a disk write).
       service_.auditTransportRefusal(c->session, proto::ErrorCode::TOO_MANY_OPERATIONS, refused);
@@ -309,9 +297,8 @@ void UnixServer::rearm(Connection& c) {
 
 void UnixServer::close(Connection& c) {
   epoll_ctl(epollFd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  peers_.leave(c.session.peer);
   std::lock_guard lock(connectionsMutex_);
-  auto key = netnsKey(c.session.peer);
-  if (--connectionsPerNetns_[key] == 0) connectionsPerNetns_.erase(key);
   connections_.erase(&c);
 }
 

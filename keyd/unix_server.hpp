@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "service.hpp"
+#include "unix_peer.hpp"
 
 namespace vhsm::keyd {
 
@@ -57,13 +58,13 @@ class UnixServer {
 
   Service& service_;
   UnixServerOptions options_;
+  UnixPeers peers_;
   int listenFd_ = -1;
   int epollFd_ = -1;
   int stopFd_ = -1;
   std::vector<std::thread> workers_;
   std::mutex connectionsMutex_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
-  std::unordered_map<uint64_t, size_t> connectionsPerNetns_;  // by namespace cookie (or inode)
 };
 
 }  // namespace vhsm::keyd

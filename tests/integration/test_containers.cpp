@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <thread>
 
 #include "frame.hpp"
@@ -82,6 +83,51 @@ TEST_CASE("a user bound to container A works from A only") {
   CHECK(inNewNetns([&] { return useKeys("pw"); },
                    [&](pid_t child) { root->containerAdd("db", netnsOf(child)); }) ==
         refused(ErrorCode::CONTAINER_NOT_ALLOWED));
+}
+
+// keyd holds a namespace open while it has connections from it (so that its inode, which
+// identifies the next connection from it, cannot name another namespace meanwhile) — and only
+// while: a container that is gone must not be kept alive by keyd.
+TEST_CASE("a container's further connections are identified too, and keyd lets it go after") {
+  Keyd keyd;
+  auto root = keyd.root();
+  std::string socket = keyd.socket();
+  pid_t keydPid = keyd.pid();
+  int rc = inNewNetns(
+      [&] {
+        auto link = "net:[" + std::to_string(netnsOf(getpid()).inode) + "]";
+        auto heldByKeyd = [&] {
+          int n = 0;
+          for (const auto& fd :
+               std::filesystem::directory_iterator("/proc/" + std::to_string(keydPid) + "/fd")) {
+            std::error_code ec;
+            n += std::filesystem::read_symlink(fd.path(), ec).string() == link;
+          }
+          return n;
+        };
+        int result = 0;
+        {
+          auto first = clientAt(socket), second = clientAt(socket);
+          if (outcome([&] { first->login("alice", "pw"); }) != 0) result |= 1;
+          if (outcome([&] { second->login("alice", "pw"); }) != 0) result |= 2;
+          if (heldByKeyd() != 1) result |= 4;
+        }
+        bool released = false;
+        for (int i = 0; i < 100 && !released; ++i) {
+          released = heldByKeyd() == 0;
+          if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (!released) result |= 8;
+        return result;
+      },
+      [&](pid_t child) {
+        root->containerAdd("web", netnsOf(child));
+        root->userCreate(keyUser("alice", {"web"}), "pw");
+      });
+  CHECK(rc == 0);
+  // The host is still the host, while and after.
+  CHECK(refusalOf([&] { keyd.client()->login("alice", "pw"); }) ==
+        ErrorCode::CONTAINER_NOT_ALLOWED);
 }
 
 TEST_CASE("a client that forges the header's container identity is still seen as itself") {
