@@ -7,7 +7,9 @@
 // and drop a dentry, and its cookie takes two setns and a socket. While a namespace has
 // connections open, keyd keeps it open too, so its inode cannot name another namespace: the next
 // connection from it is resolved with one stat. A container opening connections in a loop
-// thereby delays the ones queued behind it in the listen backlog less.
+// thereby delays the ones queued behind it in the listen backlog less. A namespace is only
+// entered by arrive(), which the server calls from one thread at a time: so a namespace found
+// by the inode a peer had at its stat was held, and thus named by that inode, ever since.
 #pragma once
 
 #include <mutex>
