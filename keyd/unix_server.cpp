@@ -179,8 +179,6 @@ void UnixServer::acceptAll() {
       continue;
     }
     auto c = std::make_unique<Connection>(fd, arrival.peer);
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kSendBufferBytes, sizeof kSendBufferBytes))
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBufferBytes, sizeof kSendBufferBytes);
     Connection* raw = c.get();
     const char* refused = arrival.admitted ? nullptr : "too many connections from this container";
     if (!refused) {
@@ -197,6 +195,8 @@ void UnixServer::acceptAll() {
       service_.auditTransportRefusal(c->session, proto::ErrorCode::TOO_MANY_OPERATIONS, refused);
       continue;
     }
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kSendBufferBytes, sizeof kSendBufferBytes))
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBufferBytes, sizeof kSendBufferBytes);
     logDebug("connection from pid " + std::to_string(raw->session.peer.pid) + " netns " +
              std::to_string(raw->session.peer.netns.inode));
     epoll_event ev{};
