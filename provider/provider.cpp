@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "preference.hpp"
 #include "provider_ctx.hpp"
 
 namespace vhsm::provider {
@@ -35,8 +36,10 @@ extern const OSSL_DISPATCH* const kRsaUriPemDecoderFunctions;
 namespace {
 
 // Names exactly as OpenSSL's default provider spells them, so both share one name map.
-const OSSL_ALGORITHM kMacs[] = {{"HMAC", "provider=vhsm", kHmacFunctions, "HMAC by vhsm key"},
-                                {nullptr, nullptr, nullptr, nullptr}};
+// HMAC and AES-GCM carry vhsm.keyref: the preference (preference.hpp) picks them for any fetch.
+const OSSL_ALGORITHM kMacs[] = {
+    {"HMAC", kKeyRefAlgorithmProperties, kHmacFunctions, "HMAC by vhsm key"},
+    {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM* digests() {
   static const OSSL_ALGORITHM table[] = {
@@ -53,10 +56,10 @@ const OSSL_ALGORITHM* digests() {
 
 const OSSL_ALGORITHM* ciphers() {
   static const OSSL_ALGORITHM table[] = {
-      {"AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6", "provider=vhsm", kAes128GcmFunctions,
-       "AES-128-GCM by vhsm key"},
-      {"AES-256-GCM:id-aes256-GCM:2.16.840.1.101.3.4.1.46", "provider=vhsm", kAes256GcmFunctions,
-       "AES-256-GCM by vhsm key"},
+      {"AES-128-GCM:id-aes128-GCM:2.16.840.1.101.3.4.1.6", kKeyRefAlgorithmProperties,
+       kAes128GcmFunctions, "AES-128-GCM by vhsm key"},
+      {"AES-256-GCM:id-aes256-GCM:2.16.840.1.101.3.4.1.46", kKeyRefAlgorithmProperties,
+       kAes256GcmFunctions, "AES-256-GCM by vhsm key"},
       {nullptr, nullptr, nullptr, nullptr}};
   return table;
 }

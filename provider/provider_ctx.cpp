@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "hash_names.hpp"
+#include "preference.hpp"
 
 namespace vhsm::provider {
 
@@ -124,9 +125,11 @@ void debugLog(const std::string& line) {
 ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in)
     : handle_(handle) {
   OSSL_FUNC_core_get_params_fn* getParams = nullptr;
+  OSSL_FUNC_core_get_libctx_fn* getLibctx = nullptr;
   for (; in->function_id != 0; ++in) {
     switch (in->function_id) {
       case OSSL_FUNC_CORE_GET_PARAMS: getParams = OSSL_FUNC_core_get_params(in); break;
+      case OSSL_FUNC_CORE_GET_LIBCTX: getLibctx = OSSL_FUNC_core_get_libctx(in); break;
       case OSSL_FUNC_CORE_NEW_ERROR: newError_ = OSSL_FUNC_core_new_error(in); break;
       case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
         setErrorDebug_ = OSSL_FUNC_core_set_error_debug(in);
@@ -148,6 +151,13 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
   config_.remoteDigests = configValue(handle, getParams, "digests") != "local";
   if (auto t = configValue(handle, getParams, "timeout-ms"); !t.empty())
     config_.timeoutMillis = std::max(100, std::atoi(t.c_str()));
+  config_.preferKeyRefs = configValue(handle, getParams, "preference") != "none";
+  // vhsm.so shares libcrypto with the application, so the core's library context is the
+  // application's OSSL_LIB_CTX.
+  if (config_.preferKeyRefs && getLibctx &&
+      !applyKeyRefPreference(reinterpret_cast<OSSL_LIB_CTX*>(getLibctx(handle))))
+    throw Error(ErrorKind::refused, ErrorCode::INVALID_ARGUMENT,
+                "OpenSSL refused vhsm's fetch preference");
 
   defaultLibctx_ = OSSL_LIB_CTX_new();
   if (defaultLibctx_) defaultProvider_ = OSSL_PROVIDER_load(defaultLibctx_, "default");

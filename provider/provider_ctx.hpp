@@ -45,6 +45,7 @@ struct Config {
   std::string user;
   std::string passwordFile;
   bool remoteDigests = true;  // digests = keyd (default) | local
+  bool preferKeyRefs = true;  // preference = keyref (default) | none: see preference.hpp
   int timeoutMillis = 10000;
 };
 

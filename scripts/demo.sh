@@ -35,39 +35,25 @@ echo "== create user alice (bound to the host) and her keys"
 echo "== HMAC-SHA1 and AES-256-GCM inside keyd"
 VHSM_PASSWORD=demo-alice-password "$bin/vhsm-demo" --user alice --hmac-key hmac1 --aes-key aes1
 
-echo "== the same HMAC through OpenSSL: openssl dgst with the vhsm provider"
-cat >"$demo/openssl.cnf" <<CNF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-alg_section = evp_properties
-[evp_properties]
-default_properties = ?provider=vhsm
-[provider_sect]
-default = default_sect
-vhsm = vhsm_sect
-[default_sect]
-activate = 1
-[vhsm_sect]
-module = $build/lib/ossl-modules/vhsm.so
-activate = 1
-socket = $VHSM_SOCKET
-user = alice
-password-file = $demo/alice.pw
-digests = local
-CNF
+echo "== the same HMAC through the unmodified openssl binary, no openssl.cnf needed"
 printf 'Hi There' >"$demo/message"
 # Sanitizer builds (tests only) preload their runtimes into the uninstrumented openssl.
 run_openssl() {
-  if [ -n "${VHSM_OPENSSL_PRELOAD:-}" ]; then
-    LD_PRELOAD=$VHSM_OPENSSL_PRELOAD ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 \
-      OPENSSL_CONF=$demo/openssl.cnf openssl "$@"
-  else
-    OPENSSL_CONF=$demo/openssl.cnf openssl "$@"
-  fi
+  local env=(OPENSSL_CONF=/dev/null VHSM_USER=alice VHSM_PASSWORD_FILE="$demo/alice.pw")
+  [ -n "${VHSM_OPENSSL_PRELOAD:-}" ] &&
+    env+=(LD_PRELOAD="$VHSM_OPENSSL_PRELOAD" ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0)
+  env "${env[@]}" openssl "$@" -provider-path "$build/lib/ossl-modules" -provider vhsm \
+    -provider default "$demo/message"
 }
-run_openssl dgst -sha1 -mac HMAC -macopt key:vhsm:hmac1 "$demo/message"
-run_openssl dgst -sha1 -hmac vhsm:hmac1 "$demo/message"
+# RFC 2202 test case 1: the key is 20 bytes of 0x0b, held only by keyd.
+expected=b617318655057264e28bc0b6fb378c8ef146be00
+for args in "-mac HMAC -macopt key:vhsm:hmac1" "-hmac vhsm:hmac1"; do
+  echo "\$ openssl dgst -sha1 $args -provider vhsm -provider default message"
+  # shellcheck disable=SC2086 # args are two words each
+  out=$(run_openssl dgst -sha1 $args)
+  echo "$out"
+  [ "${out##* }" = "$expected" ] || { echo "demo: expected $expected" >&2; exit 1; }
+done
 
 echo "== audit"
 "${root[@]}" audit list | tail -n 5

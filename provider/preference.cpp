@@ -1,0 +1,29 @@
+#include "preference.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/opensslv.h>
+
+#include <string>
+
+#include "provider_ctx.hpp"
+
+namespace vhsm::provider {
+
+bool applyKeyRefPreference(OSSL_LIB_CTX* libctx) {
+  std::string query = kKeyRefPreference;
+#if OPENSSL_VERSION_NUMBER >= 0x30200000L
+  if (char* current = EVP_get1_default_properties(libctx)) {
+    std::string existing = current;
+    OPENSSL_free(current);
+    if (existing.find("vhsm") != std::string::npos) return true;  // the operator's own choice
+    if (!existing.empty()) query = existing + "," + query;
+  }
+#else
+  // 3.0 and 3.1 have no getter: keep the one setting that matters for compliance.
+  if (EVP_default_properties_is_fips_enabled(libctx)) query += ",fips=yes";
+#endif
+  debugLog("default properties: " + query);
+  return EVP_set_default_properties(libctx, query.c_str()) == 1;
+}
+
+}  // namespace vhsm::provider
