@@ -17,7 +17,8 @@ printf 'bench-password\n' >"$work/bench.pw"
 # its pid in started_keyd.
 start_keyd() {
   "$bin/vhsm-keyd" --init --store "$1" --log-level error <"$work/root.pw"
-  taskset -c $keyd_cpu "$bin/vhsm-keyd" --store "$1" --socket "$2" --threads 2 --log-level warn &
+  taskset -c $keyd_cpu "$bin/vhsm-keyd" --store "$1" --socket "$2" --threads 2 --log-level warn \
+    --host-netns /proc/self/ns/net &
   started_keyd=$!
   for _ in $(seq 100); do [ -S "$2" ] && break; sleep 0.05; done
   "$bin/vhsm-admin" --socket "$2" --password-file "$work/root.pw" user create bench \

@@ -78,8 +78,7 @@ NetnsIdentity netnsIdentity(int nsFd, const std::string& name) {
 }
 
 bool sameNamespace(const NetnsIdentity& stored, const NetnsIdentity& observed) {
-  if (stored.inode != observed.inode) return false;
-  return stored.cookie == 0 || stored.cookie == observed.cookie;
+  return stored.cookie != 0 && stored == observed;
 }
 
 }  // namespace vhsm::proto

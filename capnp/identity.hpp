@@ -21,8 +21,9 @@ NetnsIdentity netnsIdentity(const std::string& path);
 // The same for a namespace file already open (name is for the error message).
 NetnsIdentity netnsIdentity(int nsFd, const std::string& name);
 
-// Whether a stored identity names the observed one: a stored cookie of 0 (registered without
-// privilege) matches on the inode alone.
+// Whether a stored identity names the observed one: inode and cookie both. A cookie of 0 (one
+// that could not be read) matches nothing, so an inode alone never names a namespace: the
+// kernel hands a dead namespace's inode to the next one made.
 bool sameNamespace(const NetnsIdentity& stored, const NetnsIdentity& observed);
 
 }  // namespace vhsm::proto

@@ -90,6 +90,10 @@ struct ContainerInfo {
   name @0 :Text;
   netnsInode @1 :UInt64;
   netnsCookie @2 :UInt64;
+  # In containerAdd, instead of the two above: keyd reads the namespace of this process (in
+  # keyd's pid namespace), or of this namespace file (in keyd's mount namespace), itself.
+  pid @3 :UInt32;
+  netnsPath @4 :Text;
 }
 
 struct KeyInfo {

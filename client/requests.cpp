@@ -103,13 +103,37 @@ void Client::userPasswd(const std::string& name, std::string_view oldPassword,
   });
 }
 
-void Client::containerAdd(const std::string& name, proto::NetnsIdentity netns) {
-  call([&](Req r) {
-    auto c = r.initContainerAdd();
-    c.setName(name);
+proto::NetnsIdentity Client::containerAdd(const std::string& name, proto::NetnsIdentity netns) {
+  return addContainer(name, [&](proto::ContainerInfo::Builder c) {
     c.setNetnsInode(netns.inode);
     c.setNetnsCookie(netns.cookie);
   });
+}
+
+proto::NetnsIdentity Client::containerAddPid(const std::string& name, pid_t pid) {
+  return addContainer(name, [&](proto::ContainerInfo::Builder c) { c.setPid(uint32_t(pid)); });
+}
+
+proto::NetnsIdentity Client::containerAddPath(const std::string& name,
+                                              const std::string& netnsPath) {
+  return addContainer(name, [&](proto::ContainerInfo::Builder c) { c.setNetnsPath(netnsPath); });
+}
+
+proto::NetnsIdentity Client::addContainer(
+    const std::string& name, const std::function<void(proto::ContainerInfo::Builder)>& fill) {
+  proto::NetnsIdentity registered;
+  call(
+      [&](Req r) {
+        auto c = r.initContainerAdd();
+        c.setName(name);
+        fill(c);
+      },
+      [&](Rep r) {
+        if (r.getContainers().size() == 1)
+          registered = {r.getContainers()[0].getNetnsInode(),
+                        r.getContainers()[0].getNetnsCookie()};
+      });
+  return registered;
 }
 
 void Client::containerRemove(const std::string& name) {

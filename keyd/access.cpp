@@ -20,13 +20,15 @@ const store::User& Service::requireLogin(Session& s) {
   if (s.authEpoch != epoch) {
     if (s.unlockExpires) {
       std::lock_guard lock(unlockMutex_);
-      if (!unlocked_.contains({s.user->name, containerOf(s)})) {
+      auto it = unlocked_.find({s.user->name, containerOf(s)});
+      if (it == unlocked_.end() || it->second.userId != s.user->id) {
         s.logout();
         throw Refusal(ErrorCode::NOT_UNLOCKED, "the unlock this session used was withdrawn");
       }
     }
     auto fresh = store_.read([&](const store::ReadTxn& t) { return t.user(s.user->name); });
-    if (!fresh) {
+    // A user of the same name made since is someone else: names are reused, ids never.
+    if (!fresh || fresh->id != s.user->id) {
       s.logout();
       throw Refusal(ErrorCode::NOT_LOGGED_IN, "the logged-in user was deleted");
     }

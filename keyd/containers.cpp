@@ -1,5 +1,12 @@
 // Containers: names for network namespaces (SPEC §3). "host" is built in and always names the
 // host's own namespace; the others are registered by security officers.
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <system_error>
+
 #include "names.hpp"
 #include "service.hpp"
 #include "user_flags.hpp"
@@ -11,6 +18,41 @@ using proto::ErrorCode;
 namespace {
 
 constexpr char kHost[] = "host";
+
+// keyd reads a registration's namespace itself, so that it is pinned to the cookie, whatever
+// rights the administrator's tool had. The file is first opened without reading (O_PATH) and
+// must be a namespace file: an SO's path can then not make keyd open a FIFO or a device.
+proto::NetnsIdentity namespaceAt(const std::string& path) {
+  if (path.empty() || path[0] != '/' || path.size() > 4096)
+    throw Refusal(ErrorCode::INVALID_ARGUMENT, "a namespace path must be absolute");
+  int probe = open(path.c_str(), O_PATH | O_CLOEXEC);
+  struct statfs fs {};
+  bool isNamespace = probe >= 0 && fstatfs(probe, &fs) == 0 && fs.f_type == NSFS_MAGIC;
+  int error = errno;
+  int fd = isNamespace
+               ? open(("/proc/self/fd/" + std::to_string(probe)).c_str(), O_RDONLY | O_CLOEXEC)
+               : -1;
+  if (probe >= 0) close(probe);
+  if (fd < 0)
+    throw Refusal(ErrorCode::INVALID_ARGUMENT,
+                  "cannot read a network namespace at " + path + ": " +
+                      (probe >= 0 && !isNamespace ? "not a namespace file"
+                                                  : std::system_category().message(error)));
+  try {
+    auto id = proto::netnsIdentity(fd, path);
+    close(fd);
+    return id;
+  } catch (const std::system_error& e) {
+    close(fd);
+    throw Refusal(ErrorCode::INVALID_ARGUMENT, e.what());
+  }
+}
+
+proto::NetnsIdentity registrationOf(proto::ContainerInfo::Reader r) {
+  if (r.getPid() != 0) return namespaceAt("/proc/" + std::to_string(r.getPid()) + "/ns/net");
+  if (r.getNetnsPath().size() != 0) return namespaceAt(r.getNetnsPath());
+  return {r.getNetnsInode(), r.getNetnsCookie()};
+}
 
 }  // namespace
 
@@ -33,12 +75,17 @@ void Service::requireKnownContainer(const store::ReadTxn& txn, const std::string
     throw Refusal(ErrorCode::UNKNOWN_CONTAINER, "no container " + name);
 }
 
-void Service::containerAdd(Session& s, proto::ContainerInfo::Reader r) {
+void Service::containerAdd(Session& s, proto::ContainerInfo::Reader r, Response out) {
   requireSo(s, kFlagCreate);
-  store::Container c{requireName("container", r.getName().cStr()), r.getNetnsInode(),
-                     r.getNetnsCookie()};
-  if (c.name == kHost) throw Refusal(ErrorCode::CONTAINER_EXISTS, "host is built in");
+  auto name = requireName("container", r.getName().cStr());
+  if (name == kHost) throw Refusal(ErrorCode::CONTAINER_EXISTS, "host is built in");
+  auto netns = registrationOf(r);
+  store::Container c{name, netns.inode, netns.cookie};
   if (c.netnsInode == 0) throw Refusal(ErrorCode::INVALID_ARGUMENT, "no network namespace given");
+  if (c.netnsCookie == 0)
+    throw Refusal(ErrorCode::INVALID_ARGUMENT,
+                  "no net cookie for that namespace: an inode alone may name a later namespace "
+                  "(give a pid or a namespace path, and keyd reads both)");
   if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, hostNetns_))
     throw Refusal(ErrorCode::CONTAINER_EXISTS, "that namespace is the host's (container host)");
   audited(
@@ -54,7 +101,11 @@ void Service::containerAdd(Session& s, proto::ContainerInfo::Reader r) {
                           "that namespace is registered already as " + other.name);
         txn.putContainer(c);
       },
-      "netns inode " + std::to_string(c.netnsInode) + (c.netnsCookie ? "" : " (no cookie)"));
+      "netns inode " + std::to_string(c.netnsInode) + " cookie " + std::to_string(c.netnsCookie));
+  auto added = out.initContainers(1)[0];
+  added.setName(c.name);
+  added.setNetnsInode(c.netnsInode);
+  added.setNetnsCookie(c.netnsCookie);
   ++containersEpoch_;
   ++authEpoch_;
 }

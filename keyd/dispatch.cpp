@@ -145,7 +145,7 @@ void Service::dispatch(Session& s, Request::Reader r, Response out) {
     case Which::USER_DELETE: return userDelete(s, r.getUserDelete());
     case Which::USER_LIST: return userList(s, out);
     case Which::USER_PASSWD: return userPasswd(s, r.getUserPasswd());
-    case Which::CONTAINER_ADD: return containerAdd(s, r.getContainerAdd());
+    case Which::CONTAINER_ADD: return containerAdd(s, r.getContainerAdd(), out);
     case Which::CONTAINER_REMOVE: return containerRemove(s, r.getContainerRemove());
     case Which::CONTAINER_LIST: return containerList(s, out);
     case Which::UNLOCK: return unlock(s, r.getUnlock());

@@ -47,6 +47,8 @@ void wrapSecret(store::User& user, const SecretBytes& secret, std::span<const ui
 
 SecretBytes createUserSecret(store::User& user, std::span<const uint8_t> password,
                              uint32_t iterations) {
+  user.id.resize(kUserIdBytes);
+  randomBytes(user.id);
   auto secret = randomSecret(kUserSecretBytes);
   wrapSecret(user, secret, password, iterations);
   return secret;

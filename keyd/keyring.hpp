@@ -17,8 +17,10 @@ namespace vhsm::keyd {
 inline constexpr uint32_t kDefaultKdfIterations = 600'000;
 inline constexpr size_t kUserSecretBytes = 32;
 inline constexpr size_t kSaltBytes = 16;
+inline constexpr size_t kUserIdBytes = 16;
 
-// Fills user's salt, iterations and wrapped secret for a fresh random secret, which it returns.
+// A new user's identity: a fresh random id, and salt, iterations and wrapped secret for a fresh
+// random secret, which it returns.
 SecretBytes createUserSecret(store::User& user, std::span<const uint8_t> password,
                              uint32_t iterations);
 // nullopt for a wrong password (or a record that was tampered with).

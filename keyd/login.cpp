@@ -25,23 +25,23 @@ bool boundTo(const store::User& user, const std::string& container) {
 
 }  // namespace
 
-// Throttled per (user, requesting container); failures and throttling are audited.
+// Throttled per (user, requesting container, peer uid); failures and throttling are audited.
 SecretBytes Service::checkPassword(Session& s, const store::User& user,
                                    capnp::Data::Reader password) {
-  const auto& container = containerOf(s);
-  if (uint32_t wait = throttle_.waitMillis(user.name, container))
+  LoginThrottle::Who who{user.name, containerOf(s), s.peer.uid};
+  if (uint32_t wait = throttle_.begin(who))
     throw Refusal(
         ErrorCode::LOGIN_THROTTLED,
         "too many failed passwords for " + user.name + "; retry in " + std::to_string(wait) + " ms",
         wait);
   auto secret = unwrapUserSecret(user, bytesOf(password));
   if (!secret) {
-    uint32_t delay = throttle_.failed(user.name, container);
+    uint32_t delay = throttle_.delayAfterFailure(who);
     std::string message = "wrong password for " + user.name;
     if (delay) message += "; further attempts throttled for " + std::to_string(delay) + " ms";
     throw Refusal(ErrorCode::WRONG_PASSWORD, message, delay);
   }
-  throttle_.succeeded(user.name, container);
+  throttle_.succeeded(who);
   return std::move(*secret);
 }
 
@@ -49,10 +49,10 @@ void Service::login(Session& s, Request::Login::Reader r) {
   if (s.user) throw Refusal(ErrorCode::ALREADY_LOGGED_IN, "already logged in as " + s.user->name);
   auto name = requireName("user", r.getUser().cStr());
   auto user = store_.read([&](const store::ReadTxn& t) { return t.user(name); });
-  if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
   const auto& container = containerOf(s);
-  // Checked before the password, so an unbound container cannot even guess passwords.
-  if (!boundTo(*user, container))
+  // Checked before the password, so an unbound container cannot even guess passwords; a user
+  // that does not exist gets the same answer, so that no container learns which names exist.
+  if (!user || !boundTo(*user, container))
     throw Refusal(ErrorCode::CONTAINER_NOT_ALLOWED,
                   "user " + name + " may not be used from container " + container);
 
@@ -63,7 +63,8 @@ void Service::login(Session& s, Request::Login::Reader r) {
   if (r.getPassword().size() == 0) {
     std::lock_guard lock(unlockMutex_);
     auto it = unlocked_.find({name, container});
-    if (it == unlocked_.end() || it->second.expires <= std::chrono::steady_clock::now()) {
+    if (it == unlocked_.end() || it->second.expires <= std::chrono::steady_clock::now() ||
+        it->second.userId != user->id) {
       if (it != unlocked_.end()) unlocked_.erase(it);
       throw Refusal(ErrorCode::NOT_UNLOCKED,
                     "no password given and " + name + " is not unlocked for " + container);
@@ -108,8 +109,16 @@ void Service::unlock(Session& s, Request::Unlock::Reader r) {
       s, "unlock", name, [](store::WriteTxn&) {},
       "container " + container + " for " + std::to_string(ttl) + " s");
   std::lock_guard lock(unlockMutex_);
-  unlocked_[{name, container}] = {std::move(secret),
+  unlocked_[{name, container}] = {user->id, std::move(secret),
                                   std::chrono::steady_clock::now() + std::chrono::seconds(ttl)};
+}
+
+void Service::endUnlocks(const std::string& user,
+                         const std::function<bool(const std::string&)>& keep) {
+  std::lock_guard lock(unlockMutex_);
+  std::erase_if(unlocked_, [&](const auto& entry) {
+    return entry.first.first == user && !keep(entry.first.second);
+  });
 }
 
 void Service::lock(Session& s, Request::Lock::Reader r) {
@@ -144,6 +153,8 @@ void Service::userPasswd(Session& s, Request::UserPasswd::Reader r) {
   auto secret = checkPassword(s, *user, r.getOldPassword());
   rewrapUserSecret(*user, secret, bytesOf(r.getNewPassword()));
   audited(s, "userPasswd", name, [&](store::WriteTxn& txn) { txn.putUser(*user); });
+  // An unlock was granted with the old password: a change of password withdraws it.
+  endUnlocks(name, [](const std::string&) { return false; });
   ++authEpoch_;
 }
 

@@ -4,34 +4,43 @@
 
 namespace vhsm::keyd {
 
-uint32_t LoginThrottle::waitMillis(const std::string& user, const std::string& container) {
-  std::lock_guard lock(mutex_);
-  auto it = states_.find({user, container});
-  if (it == states_.end()) return 0;
+namespace {
+
+uint32_t millisUntil(LoginThrottle::Clock::time_point t) {
   auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(it->second.notBefore - Clock::now());
+      std::chrono::duration_cast<std::chrono::milliseconds>(t - LoginThrottle::Clock::now());
   return left.count() > 0 ? uint32_t(left.count()) : 0;
 }
 
-uint32_t LoginThrottle::failed(const std::string& user, const std::string& container) {
+}  // namespace
+
+uint32_t LoginThrottle::begin(const Who& who) {
   std::lock_guard lock(mutex_);
-  auto& state = states_[{user, container}];
+  auto& state = states_[who];
+  if (uint32_t wait = millisUntil(state.notBefore)) return wait;
   ++state.failures;
-  if (state.failures < kFreeFailures) return 0;
-  unsigned doublings = std::min(state.failures - kFreeFailures, 16u);
-  auto delay = std::min<std::chrono::milliseconds>(kFirstDelay * (1u << doublings), kMaxDelay);
-  state.notBefore = Clock::now() + delay;
-  return uint32_t(delay.count());
+  if (state.failures >= kFreeFailures) {
+    unsigned doublings = std::min(state.failures - kFreeFailures, 16u);
+    state.notBefore = Clock::now() + std::min<std::chrono::milliseconds>(
+                                         kFirstDelay * (1u << doublings), kMaxDelay);
+  }
+  return 0;
 }
 
-void LoginThrottle::succeeded(const std::string& user, const std::string& container) {
+uint32_t LoginThrottle::delayAfterFailure(const Who& who) {
   std::lock_guard lock(mutex_);
-  states_.erase({user, container});
+  auto it = states_.find(who);
+  return it == states_.end() ? 0 : millisUntil(it->second.notBefore);
+}
+
+void LoginThrottle::succeeded(const Who& who) {
+  std::lock_guard lock(mutex_);
+  states_.erase(who);
 }
 
 void LoginThrottle::forget(const std::string& user) {
   std::lock_guard lock(mutex_);
-  std::erase_if(states_, [&](const auto& entry) { return entry.first.first == user; });
+  std::erase_if(states_, [&](const auto& entry) { return entry.first.user == user; });
 }
 
 }  // namespace vhsm::keyd

@@ -1,12 +1,17 @@
-// Online password guessing is slowed per (user, container): after a few failures each further
-// attempt must wait a doubling delay, checked before any PBKDF2 work is spent. Keyed by
-// container so a hostile neighbour cannot lock a user out of its own container.
+// Online password guessing is slowed per (user, container, peer uid): after a few failures
+// each further attempt must wait a doubling delay. An attempt is counted as a failure before
+// its PBKDF2 work starts and forgiven when it succeeds, so concurrent guesses cannot all pass
+// the check before any of them is recorded. Keyed by container and uid so that neither a
+// hostile neighbour nor another local user can lock a user out: their failures are their own.
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 namespace vhsm::keyd {
 
@@ -17,11 +22,19 @@ class LoginThrottle {
   static constexpr std::chrono::milliseconds kFirstDelay{1000};
   static constexpr std::chrono::milliseconds kMaxDelay{60000};
 
-  // Milliseconds the caller must still wait, 0 when an attempt may go ahead.
-  uint32_t waitMillis(const std::string& user, const std::string& container);
-  // Records a failure; returns the delay now imposed (0 while failures are free).
-  uint32_t failed(const std::string& user, const std::string& container);
-  void succeeded(const std::string& user, const std::string& container);
+  struct Who {
+    std::string user, container;
+    uid_t uid = 0;
+    auto operator<=>(const Who&) const = default;
+  };
+
+  // Reserves an attempt: returns the milliseconds the caller must still wait (the attempt is
+  // refused and not counted), or 0 when it may go ahead, counted as a failure until
+  // succeeded().
+  uint32_t begin(const Who& who);
+  // The delay the reserved attempt's failure imposes (0 while failures are free).
+  uint32_t delayAfterFailure(const Who& who);
+  void succeeded(const Who& who);
   void forget(const std::string& user);
 
  private:
@@ -30,7 +43,7 @@ class LoginThrottle {
     Clock::time_point notBefore;
   };
   std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, State> states_;
+  std::map<Who, State> states_;
 };
 
 }  // namespace vhsm::keyd

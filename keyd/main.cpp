@@ -58,14 +58,28 @@ int lockStore(const std::string& dir) {
   return fd;
 }
 
-proto::NetnsIdentity hostNamespace() {
+constexpr const char* kDefaultHostNetns = "/proc/1/ns/net";
+
+// The namespace the container "host" names. Fails closed: when init's namespace cannot be read
+// (keyd without the rights, or in a sandbox that hides pid 1), nothing is the host, rather
+// than whatever shares keyd's own namespace. A path the operator names must work.
+proto::NetnsIdentity hostNamespace(const std::string& path) {
+  std::string problem;
   try {
-    return proto::netnsIdentity("/proc/1/ns/net");
+    auto id = proto::netnsIdentity(path);
+    if (id.cookie != 0) {
+      logInfo("container host is the network namespace at " + path + " (inode " +
+              std::to_string(id.inode) + ")");
+      return id;
+    }
+    problem = "its net cookie cannot be read";
   } catch (const std::exception& e) {
-    logWarn(std::string("cannot read the host's namespace (") + e.what() +
-            "); taking keyd's own as the host's");
-    return proto::netnsIdentity("/proc/self/ns/net");
+    problem = e.what();
   }
+  if (path != kDefaultHostNetns) throw std::runtime_error("--host-netns " + path + ": " + problem);
+  logError("container host is disabled: cannot read " + path + " (" + problem +
+           "); name the host's namespace with --host-netns PATH");
+  return {};
 }
 
 // Every connection is a descriptor: the soft default (1024) would let a few hundred idle
@@ -83,7 +97,8 @@ struct Transports {
   bool netlink = false;
 };
 
-int serve(const std::string& dir, UnixServerOptions options, Transports transports) {
+int serve(const std::string& dir, const std::string& hostNetns, UnixServerOptions options,
+          Transports transports) {
   // Before any thread starts (the audit writer starts with the Service): threads inherit the
   // mask, and a stop signal delivered to one that does not block it would end keyd at once.
   // Only the main thread takes them, via sigwait.
@@ -97,7 +112,7 @@ int serve(const std::string& dir, UnixServerOptions options, Transports transpor
   raiseDescriptorLimit();
   auto store = store::Store::open(dir);
   int lockFd = lockStore(dir);
-  Service service(*store, hostNamespace());
+  Service service(*store, hostNamespace(hostNetns));
 
   UnixServer unixServer(service, options);
   NetlinkServerOptions netlinkOptions;
@@ -123,7 +138,7 @@ int main(int argc, char** argv) {
   // provider into the daemon that serves it.
   OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
   CLI::App app{"vhsm-keyd: the vhsm key daemon"};
-  std::string storeDir, logLevel = "info";
+  std::string storeDir, logLevel = "info", hostNetns = kDefaultHostNetns;
   UnixServerOptions options;
   options.socketPath = "/run/vhsm/keyd.sock";
   options.threads = std::max(4u, 2 * std::thread::hardware_concurrency());
@@ -136,6 +151,14 @@ int main(int argc, char** argv) {
   app.add_flag("--netlink", transports.netlink,
                "also serve the netlink transport (the vhsm_transport kernel module)");
   app.add_flag("--no-socket", noSocket, "serve no Unix socket (with --netlink: netlink alone)");
+  std::string socketMode = "0660";
+  app.add_option("--socket-mode", socketMode, "the socket file's mode (octal)")
+      ->capture_default_str();
+  app.add_option("--socket-group", options.socketGroup,
+                 "the socket file's group (default: keyd's own)");
+  app.add_option("--host-netns", hostNetns,
+                 "the namespace that container host names (/proc/self/ns/net: keyd's own)")
+      ->capture_default_str();
   app.add_option("--threads", options.threads, "worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -147,6 +170,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   transports.unixSocket = !noSocket;
+  char* end = nullptr;
+  unsigned long mode = std::strtoul(socketMode.c_str(), &end, 8);
+  if (socketMode.empty() || *end || mode > 0777) {
+    std::cerr << "vhsm-keyd: --socket-mode takes an octal mode such as 0660\n";
+    return 2;
+  }
+  options.socketMode = mode_t(mode);
   if (!init && !transports.unixSocket && !transports.netlink) {
     std::cerr << "vhsm-keyd: --no-socket leaves no transport; add --netlink\n";
     return 2;
@@ -158,7 +188,7 @@ int main(int argc, char** argv) {
   }
   setLogLevel(level);
   try {
-    return init ? runInit(storeDir, iterations) : serve(storeDir, options, transports);
+    return init ? runInit(storeDir, iterations) : serve(storeDir, hostNetns, options, transports);
   } catch (const std::exception& e) {
     logError(e.what());
     return 1;

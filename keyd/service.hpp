@@ -65,7 +65,7 @@ class Service {
   void userList(Session& s, Response out);
   void whoami(Session& s, Response out);
   // containers.cpp
-  void containerAdd(Session& s, proto::ContainerInfo::Reader r);
+  void containerAdd(Session& s, proto::ContainerInfo::Reader r, Response out);
   void containerRemove(Session& s, const std::string& name);
   void containerList(Session& s, Response out);
   const std::string& containerOf(Session& s);
@@ -120,11 +120,14 @@ class Service {
   std::atomic<uint64_t> containersEpoch_{1};
 
   struct Unlocked {
+    std::vector<uint8_t> userId;  // the user it was made for, not merely the name
     SecretBytes secret;
     std::chrono::steady_clock::time_point expires;
   };
   std::mutex unlockMutex_;
   std::map<std::pair<std::string, std::string>, Unlocked> unlocked_;  // (user, container)
+  // Ends user's unlocks for which keep(container) is false.
+  void endUnlocks(const std::string& user, const std::function<bool(const std::string&)>& keep);
 
   // Last: destroyed first, writing its queue while the rest still stands.
   AuditWriter auditWriter_{store_};

@@ -57,6 +57,10 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
   if (nsFd < 0) fail("cannot open " + path);
   try {
     arrival.peer.netns = proto::netnsIdentity(nsFd, path);
+    if (arrival.peer.netns.cookie == 0) {
+      errno = EPERM;
+      fail("cannot read the net cookie of " + path);
+    }
   } catch (...) {
     ::close(nsFd);
     throw;

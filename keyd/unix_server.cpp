@@ -1,5 +1,6 @@
 #include "unix_server.hpp"
 
+#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -102,10 +103,23 @@ void UnixServer::bindListener() {
   listenFd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listenFd_ < 0) fail("socket");
   auto addr = addressOf(options_.socketPath);
-  if (bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    fail("bind " + options_.socketPath);
-  // Any process may connect: who it is comes from its namespace and its login, not the mode.
-  chmod(options_.socketPath.c_str(), 0666);
+  // Made with no access for anyone but keyd, then opened up as configured before listen():
+  // there is no moment in which more processes could connect than the mode allows.
+  mode_t previous = umask(0177);
+  int bound = bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  umask(previous);
+  if (bound != 0) fail("bind " + options_.socketPath);
+  if (!options_.socketGroup.empty()) {
+    group* g = getgrnam(options_.socketGroup.c_str());
+    if (!g) {
+      errno = ENOENT;
+      fail("socket group " + options_.socketGroup);
+    }
+    if (chown(options_.socketPath.c_str(), uid_t(-1), g->gr_gid) != 0)
+      fail("chown " + options_.socketPath);
+  }
+  if (chmod(options_.socketPath.c_str(), options_.socketMode) != 0)
+    fail("chmod " + options_.socketPath);
   if (listen(listenFd_, SOMAXCONN) != 0) fail("listen");
 }
 

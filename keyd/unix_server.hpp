@@ -20,6 +20,11 @@ namespace vhsm::keyd {
 
 struct UnixServerOptions {
   std::string socketPath;
+  // Who may connect at all: the socket file's mode and group. Not world-writable by default,
+  // so that an unrelated local user cannot even reach keyd's login throttle or connection
+  // budget; a client group (e.g. "vhsm", with www-data in it) is given --socket-group.
+  mode_t socketMode = 0660;
+  std::string socketGroup;  // empty: keyd's own group
   unsigned threads = 4;
   size_t maxConnections = 4096;
   // Per network namespace, so that one container cannot take every connection.

@@ -74,7 +74,7 @@ void Service::userModify(Session& s, Request::UserModify::Reader r) {
   const auto& actor = requireSo(s, kFlagModify);
   auto name = requireName("user", r.getName().cStr());
   bool extended = actor.flags & kFlagCreateExtended;
-  std::string detail;
+  std::vector<std::string> bound;
   audited(s, "userModify", name, [&](store::WriteTxn& txn) {
     auto user = txn.user(name);
     if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
@@ -93,7 +93,12 @@ void Service::userModify(Session& s, Request::UserModify::Reader r) {
       user->containers = containerNames(r.getContainers());
       for (const auto& c : user->containers) requireKnownContainer(txn, c);
     }
+    bound = user->containers;
     txn.putUser(*user);
+  });
+  // An unlock for a container the user is no longer bound to must not outlive the binding.
+  endUnlocks(name, [&](const std::string& c) {
+    return std::find(bound.begin(), bound.end(), c) != bound.end();
   });
   ++authEpoch_;
 }
@@ -113,10 +118,7 @@ void Service::userDelete(Session& s, const std::string& rawName) {
     for (const auto& key : txn.keys(name)) txn.deleteKey(name, key.id);
     txn.deleteUser(name);
   });
-  {
-    std::lock_guard lock(unlockMutex_);
-    std::erase_if(unlocked_, [&](const auto& entry) { return entry.first.first == name; });
-  }
+  endUnlocks(name, [](const std::string&) { return false; });
   throttle_.forget(name);
   ++authEpoch_;
   ++keysEpoch_;

@@ -14,6 +14,9 @@ struct User {
   kdfIterations @5 :UInt32;
   wrappedSecret @6 :Data;
   createdUnixSeconds @7 :Int64;
+  # Random, never reused: a session or unlock of a deleted user never acts as a new user of
+  # the same name. Empty for users made before it existed (still unequal to any new one).
+  id @8 :Data;
 }
 
 struct Container {

@@ -132,6 +132,7 @@ User decodeUser(records::User::Reader r) {
   u.kdfIterations = r.getKdfIterations();
   u.wrappedSecret = bytes(r.getWrappedSecret());
   u.createdUnixSeconds = r.getCreatedUnixSeconds();
+  u.id = bytes(r.getId());
   return u;
 }
 
@@ -260,6 +261,7 @@ void WriteTxn::putUser(const User& u) {
   r.setKdfIterations(u.kdfIterations);
   r.setWrappedSecret(view(u.wrappedSecret));
   r.setCreatedUnixSeconds(u.createdUnixSeconds);
+  r.setId(view(u.id));
   check(put(txn_, dbs_.users, u.name, m), "write user");
 }
 

@@ -29,6 +29,7 @@ struct User {
   uint32_t kdfIterations = 0;
   std::vector<uint8_t> wrappedSecret;
   int64_t createdUnixSeconds = 0;
+  std::vector<uint8_t> id;  // random, never reused (records.capnp)
 };
 
 struct Container {

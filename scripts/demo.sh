@@ -18,7 +18,9 @@ echo "== vhsm-admin init (PBKDF2-HMAC-SHA256, 600000 iterations)"
 "$bin/vhsm-admin" init --store "$demo/store" --password-file "$demo/root.pw"
 
 echo "== vhsm-keyd --store $demo/store --socket $VHSM_SOCKET"
-"$bin/vhsm-keyd" --store "$demo/store" --socket "$VHSM_SOCKET" --log-level warn &
+# The demo runs in the host's namespace; naming it works also where pid 1's is hidden.
+"$bin/vhsm-keyd" --store "$demo/store" --socket "$VHSM_SOCKET" --log-level warn \
+  --host-netns /proc/self/ns/net &
 keyd=$!
 trap 'kill $keyd 2>/dev/null; wait $keyd 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -S "$VHSM_SOCKET" ] && break; sleep 0.05; done

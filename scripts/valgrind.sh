@@ -17,7 +17,7 @@ memcheck=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=full
 printf 'root-pw\n' | "$bin/vhsm-keyd" --init --store "$work/store" --kdf-iterations 1000 \
   --log-level error
 "${memcheck[@]}" --log-file="$work/keyd.vg" "$bin/vhsm-keyd" --store "$work/store" \
-  --socket "$work/keyd.sock" --threads 2 --log-level warn &
+  --socket "$work/keyd.sock" --threads 2 --log-level warn --host-netns /proc/self/ns/net &
 keyd=$!
 for _ in $(seq 300); do [ -S "$work/keyd.sock" ] && break; sleep 0.1; done
 export VHSM_SOCKET=$work/keyd.sock

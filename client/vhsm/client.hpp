@@ -183,7 +183,11 @@ class Client {
   void userPasswd(const std::string& name, std::string_view oldPassword,
                   std::string_view newPassword);
 
-  void containerAdd(const std::string& name, proto::NetnsIdentity netns);
+  // Registers a namespace by its identity (inode and cookie, both required), or by a process in
+  // it or its namespace file, which keyd reads itself. Returns the identity keyd registered.
+  proto::NetnsIdentity containerAdd(const std::string& name, proto::NetnsIdentity netns);
+  proto::NetnsIdentity containerAddPid(const std::string& name, pid_t pid);
+  proto::NetnsIdentity containerAddPath(const std::string& name, const std::string& netnsPath);
   void containerRemove(const std::string& name);
   std::vector<ContainerInfo> containerList();
 
@@ -236,6 +240,8 @@ class Client {
   void abandonStream(uint32_t handle, uint64_t generation) noexcept;
 
  private:
+  proto::NetnsIdentity addContainer(const std::string& name,
+                                    const std::function<void(proto::ContainerInfo::Builder)>& fill);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -234,8 +234,10 @@ TEST_CASE("container names and identities are unique and host is built in") {
   CHECK(refusalOf([&] { root->containerAdd("host", {12345, 0}); }) == ErrorCode::CONTAINER_EXISTS);
   CHECK(refusalOf([&] { root->containerAdd("again", self); }) == ErrorCode::CONTAINER_EXISTS);
   CHECK(refusalOf([&] { root->containerAdd("none", {0, 0}); }) == ErrorCode::INVALID_ARGUMENT);
-  CHECK_NOTHROW(root->containerAdd("c1", {4242, 0}));
-  CHECK(refusalOf([&] { root->containerAdd("c2", {4242, 0}); }) == ErrorCode::CONTAINER_EXISTS);
+  // An inode alone may name a later namespace: a registration without a cookie is refused.
+  CHECK(refusalOf([&] { root->containerAdd("c0", {4242, 0}); }) == ErrorCode::INVALID_ARGUMENT);
+  CHECK_NOTHROW(root->containerAdd("c1", {4242, 7}));
+  CHECK(refusalOf([&] { root->containerAdd("c2", {4242, 7}); }) == ErrorCode::CONTAINER_EXISTS);
   auto list = root->containerList();
   REQUIRE(list.size() == 2);
   CHECK(list[0].name == "host");

@@ -252,11 +252,12 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-Keyd::Keyd(uint32_t kdfIterations, MemoryLocking memoryLocking)
+Keyd::Keyd(uint32_t kdfIterations, MemoryLocking memoryLocking, std::vector<std::string> extraArgs)
     : store_(dir_.path() / "store"),
       log_(dir_.path() / "keyd.log"),
       socket_((dir_.path() / "keyd.sock").string()),
-      memoryLocking_(memoryLocking) {
+      memoryLocking_(memoryLocking),
+      extraArgs_(std::move(extraArgs)) {
   std::vector<std::string> init = {keydBinary(),    "--init",      "--store",
                                    store_.string(), "--log-level", "error"};
   if (kdfIterations) init.insert(init.end(), {"--kdf-iterations", std::to_string(kdfIterations)});
@@ -280,6 +281,15 @@ Keyd::~Keyd() {
 }
 
 void Keyd::start() {
+  // The test's namespace is the host: pid 1's may be unreadable (a sandbox), and keyd no
+  // longer guesses.
+  std::vector<std::string> args = {
+      keydBinary(),  "--store", store_.string(), "--socket",         socket_, "--threads", "4",
+      "--log-level", "debug",   "--host-netns",  "/proc/self/ns/net"};
+  args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
     int log = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -290,8 +300,7 @@ void Keyd::start() {
       // Out of the bounding set, root's exec does not grant it either.
       prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
     }
-    execl(keydBinary().c_str(), keydBinary().c_str(), "--store", store_.c_str(), "--socket",
-          socket_.c_str(), "--threads", "4", "--log-level", "debug", static_cast<char*>(nullptr));
+    execv(argv[0], argv.data());
     _exit(127);
   }
   // Ready once it answers a ping.

@@ -95,8 +95,10 @@ class Keyd {
 
   // A new store with root, and keyd serving it. Tests use a cheap PBKDF2 (1000 iterations);
   // 0 keeps keyd's default (600 000).
+  // extraArgs go to every start of keyd (e.g. --socket-mode 0666 for unprivileged clients).
   explicit Keyd(uint32_t kdfIterations = 1000,
-                MemoryLocking memoryLocking = MemoryLocking::inherited);
+                MemoryLocking memoryLocking = MemoryLocking::inherited,
+                std::vector<std::string> extraArgs = {});
   ~Keyd();
   void start();
   void stop();   // SIGTERM and wait
@@ -118,6 +120,7 @@ class Keyd {
   std::filesystem::path store_, log_;
   std::string socket_;
   MemoryLocking memoryLocking_;
+  std::vector<std::string> extraArgs_;
   pid_t pid_ = -1;
 };
 

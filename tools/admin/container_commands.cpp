@@ -1,4 +1,6 @@
 // `container add|remove|list`: names for network namespaces.
+#include <filesystem>
+
 #include "context.hpp"
 
 namespace vhsm::admin {
@@ -24,11 +26,14 @@ void addContainerCommands(CLI::App& app, Context& ctx) {
   add->callback([&ctx, a, netns, pid] {
     if (!netns->count() && !pid->count())
       throw std::runtime_error("give --netns PATH or --pid PID");
-    std::string path = netns->count() ? a->netns : "/proc/" + std::to_string(a->pid) + "/ns/net";
-    auto identity = proto::netnsIdentity(path);
-    ctx.session().containerAdd(a->name, identity);
+    // keyd opens the namespace itself (and reads its cookie), in its own pid and mount
+    // namespaces: a relative path is made absolute here.
+    auto identity = netns->count() ? ctx.session().containerAddPath(
+                                         a->name, std::filesystem::absolute(a->netns).string())
+                                   : ctx.session().containerAddPid(a->name, a->pid);
     printDone(ctx, "added container " + a->name + " (netns inode " +
-                       std::to_string(identity.inode) + ")");
+                       std::to_string(identity.inode) + ", cookie " +
+                       std::to_string(identity.cookie) + ")");
   });
 
   auto* remove = container->add_subcommand("remove", "forget a container");

@@ -1,0 +1,297 @@
+// The isolation holes of the security review, each played as the attacker would: a fresh
+// namespace, another local uid, a recycled user name, racing threads. Every case failed against
+// the keyd before the fix it names.
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "hex.hpp"
+#include "identity.hpp"
+#include "keyd_process.hpp"
+#include "refusal.hpp"
+
+using namespace vhsm;
+using namespace vhsm::test;
+
+namespace {
+
+constexpr uid_t kNobody = 65534;
+
+UserInfo keyUser(const std::string& name, std::vector<std::string> containers) {
+  UserInfo u;
+  u.name = name;
+  u.flags = {true, true, true, true, false};
+  u.containers = std::move(containers);
+  return u;
+}
+
+std::unique_ptr<Client> clientAt(const std::string& socket) {
+  ClientOptions o;
+  o.socketPath = socket;
+  o.timeout = std::chrono::milliseconds(20000);
+  return std::make_unique<Client>(o);
+}
+
+// Runs body in a child as uid/gid 65534 (optionally in new user and network namespaces, as
+// `unshare -Urn` would make them); returns its exit code.
+int asNobody(const std::function<int()>& body, bool ownNamespaces = false) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) _exit(200);
+    if (ownNamespaces && unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) _exit(201);
+    int rc = 202;
+    try {
+      rc = body();
+    } catch (...) {
+    }
+    _exit(rc);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// 0 = allowed, 10 + code = refused, 99 = unreachable or other failure.
+int outcome(const std::function<void()>& fn) {
+  try {
+    fn();
+    return 0;
+  } catch (const Error& e) {
+    return e.kind() == ErrorKind::refused ? 10 + int(e.code()) : 99;
+  }
+}
+
+int refused(ErrorCode code) {
+  return 10 + int(code);
+}
+
+}  // namespace
+
+TEST_CASE("namespace identity: an inode alone never names a container") {
+  // The kernel hands a dead namespace's inode to the next one made: a registration without
+  // the cookie would pass to it.
+  CHECK_FALSE(proto::sameNamespace({4026532000, 0}, {4026532000, 77}));
+  CHECK_FALSE(proto::sameNamespace({4026532000, 0}, {4026532000, 0}));
+  CHECK_FALSE(proto::sameNamespace({4026532000, 76}, {4026532000, 77}));
+  CHECK(proto::sameNamespace({4026532000, 77}, {4026532000, 77}));
+
+  Keyd keyd;
+  auto root = keyd.root();
+  CHECK(refusalOf([&] {
+          root->containerAdd("web", {4026532000, 0});
+        }) == ErrorCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE("keyd reads a registration's namespace itself whatever the admin tool may read") {
+  Keyd keyd(1000, Keyd::MemoryLocking::inherited, {"--socket-mode", "0666"});
+  auto root = keyd.root();
+  root->userCreate(keyUser("so2", {"host"}), "so2-pw");
+  // vhsm-admin run by a user who cannot open other processes' namespaces (uid 65534): it
+  // used to store cookie 0; now keyd resolves the pid itself.
+  int ready[2], done[2];
+  REQUIRE(pipe(ready) == 0);
+  REQUIRE(pipe(done) == 0);
+  pid_t target = fork();
+  if (target == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    char c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+    [[maybe_unused]] auto w = write(ready[1], &c, 1);
+    [[maybe_unused]] auto r = read(done[0], &c, 1);
+    _exit(0);
+  }
+  char c = 0;
+  REQUIRE(read(ready[0], &c, 1) == 1);
+  REQUIRE(c == 'y');
+  auto expected = netnsOf(target);
+  TempDir dir;
+  auto pw = (dir.path() / "pw").string();
+  std::ofstream(pw) << Keyd::kRootPassword << "\n";
+  chmod(dir.path().c_str(), 0755);
+  chmod(pw.c_str(), 0644);
+  int rc = asNobody([&] {
+    auto r = runCommand({adminBinary(), "--socket", keyd.socket(), "--password-file", pw,
+                         "container", "add", "web", "--pid", std::to_string(target)});
+    return r.status;
+  });
+  // The same namespace through its file: keyd pins it to the same identity, so it is taken.
+  auto again = refusalOf(
+      [&] { root->containerAddPath("web2", "/proc/" + std::to_string(target) + "/ns/net"); });
+  [[maybe_unused]] auto w = write(done[1], "g", 1);
+  waitpid(target, nullptr, 0);
+  for (int fd : {ready[0], ready[1], done[0], done[1]}) close(fd);
+  CHECK(rc == 0);
+  CHECK(again == ErrorCode::CONTAINER_EXISTS);
+  bool found = false;
+  for (const auto& entry : root->containerList())
+    if (entry.name == "web") {
+      found = true;
+      CHECK(entry.netns == expected);
+      CHECK(entry.netns.cookie != 0);
+    }
+  CHECK(found);
+  // A path that is not a namespace file is refused before keyd reads from it.
+  CHECK(refusalOf([&] { root->containerAddPath("fifo", "/dev/null"); }) ==
+        ErrorCode::INVALID_ARGUMENT);
+  CHECK(refusalOf([&] { root->containerAddPath("rel", "run/netns/x"); }) ==
+        ErrorCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE("host is never keyd's own namespace by default") {
+  // keyd started in a namespace of its own with no --host-netns: processes sharing keyd's
+  // namespace used to become "host" whenever pid 1's namespace could not be read.
+  TempDir dir;
+  auto store = (dir.path() / "store").string(), socket = (dir.path() / "keyd.sock").string();
+  REQUIRE(runCommand({keydBinary(), "--init", "--store", store, "--kdf-iterations", "1000"},
+                     Keyd::kRootPassword)
+              .status == 0);
+  int toChild[2];
+  REQUIRE(pipe(toChild) == 0);
+  pid_t keyd = fork();
+  if (keyd == 0) {
+    int log = open((dir.path() / "keyd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(log, 2);
+    if (unshare(CLONE_NEWNET) != 0) _exit(200);
+    execl(keydBinary().c_str(), keydBinary().c_str(), "--store", store.c_str(), "--socket",
+          socket.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int rc = 99;
+  for (int i = 0; i < 300 && rc == 99; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // A client inside keyd's own namespace.
+    pid_t child = fork();
+    if (child == 0) {
+      int ns = open(("/proc/" + std::to_string(keyd) + "/ns/net").c_str(), O_RDONLY);
+      if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(98);
+      _exit(outcome([&] { clientAt(socket)->login("root", Keyd::kRootPassword); }));
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    rc = WEXITSTATUS(status);
+  }
+  kill(keyd, SIGTERM);
+  waitpid(keyd, nullptr, 0);
+  close(toChild[0]);
+  close(toChild[1]);
+  CHECK(rc == refused(ErrorCode::CONTAINER_NOT_ALLOWED));
+  std::stringstream log;
+  log << std::ifstream(dir.path() / "keyd.log").rdbuf();
+  // Either pid 1's namespace (not keyd's) is the host, or the host is disabled, and it says so.
+  bool named = log.str().find("container host is the network namespace at /proc/1/ns/net") !=
+               std::string::npos;
+  bool disabled = log.str().find("container host is disabled") != std::string::npos;
+  CHECK((named || disabled));
+
+  // A path the operator names must work: keyd does not start on one it cannot read.
+  auto r = runCommand(
+      {keydBinary(), "--store", store, "--socket", socket + "2", "--host-netns", "/nonexistent"});
+  CHECK(r.status != 0);
+  CHECK(r.err.find("--host-netns /nonexistent") != std::string::npos);
+}
+
+TEST_CASE("a deleted user's session never acts as a new user of the same name") {
+  Keyd keyd;
+  auto root = keyd.root();
+  auto old = keyd.newUser("alice", "pw");
+  old->keyGenerate("k1", KeyType::HMAC);
+  root->userDelete("alice");
+  root->userCreate(keyUser("alice", {"host"}), "pw");
+  // The old session may neither list nor plant keys of the new alice.
+  CHECK(refusalOf([&] { old->keyList(); }) == ErrorCode::NOT_LOGGED_IN);
+  CHECK(refusalOf([&] { old->keyGenerate("planted", KeyType::HMAC); }) == ErrorCode::NOT_LOGGED_IN);
+  auto fresh = keyd.client();
+  fresh->login("alice", "pw");
+  CHECK(fresh->keyList().empty());
+  // The same for security officers.
+  root->userCreate(
+      [] {
+        UserInfo so;
+        so.name = "so2";
+        so.isSo = true;
+        so.flags = {true, true, true, true, false};
+        so.containers = {"host"};
+        return so;
+      }(),
+      "so2-pw");
+  auto so2 = keyd.client();
+  so2->login("so2", "so2-pw");
+  root->userDelete("so2");
+  UserInfo again = keyUser("so2", {"host"});
+  root->userCreate(again, "so2-pw");
+  CHECK(refusalOf([&] { so2->userList(); }) == ErrorCode::NOT_LOGGED_IN);
+}
+
+TEST_CASE("an unlock ends when the user is unbound from its container or changes password") {
+  Keyd keyd;
+  auto root = keyd.root();
+  root->userCreate(keyUser("alice", {"host"}), "pw");
+  auto passwordless = [&] { return outcome([&] { keyd.client()->login("alice", ""); }); };
+
+  root->unlock("alice", "pw", "host", 600);
+  CHECK(passwordless() == 0);
+  root->containerAdd("other", {4026532000, 5});
+  root->userModify("alice", std::nullopt, std::vector<std::string>{"other"});
+  root->userModify("alice", std::nullopt, std::vector<std::string>{"host"});
+  CHECK(passwordless() == refused(ErrorCode::NOT_UNLOCKED));
+
+  root->unlock("alice", "pw", "host", 600);
+  CHECK(passwordless() == 0);
+  root->userPasswd("alice", "pw", "new-pw");
+  CHECK(passwordless() == refused(ErrorCode::NOT_UNLOCKED));
+}
+
+TEST_CASE("concurrent wrong passwords cannot outrun the login throttle") {
+  // A slow PBKDF2 (as in production) gives racing guesses time to pass the check together.
+  Keyd keyd(100000);
+  keyd.root()->userCreate(keyUser("alice", {"host"}), "pw");
+  std::atomic<int> wrong{0}, throttled{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto c = keyd.client();
+      auto code = refusalOf([&] { c->login("alice", "guess"); });
+      if (code == ErrorCode::WRONG_PASSWORD) ++wrong;
+      if (code == ErrorCode::LOGIN_THROTTLED) ++throttled;
+    });
+  for (auto& t : threads) t.join();
+  // Three failures are free; every further attempt waits for the delay the third imposed.
+  CHECK(wrong.load() <= 3);
+  CHECK(wrong.load() + throttled.load() == 8);
+}
+
+TEST_CASE("another local user cannot throttle root's login nor reach a default socket") {
+  {
+    Keyd keyd;  // the default mode: 0660, keyd's group
+    struct stat st;
+    REQUIRE(stat(keyd.socket().c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0660);
+    chmod(std::filesystem::path(keyd.socket()).parent_path().c_str(), 0755);
+    CHECK(asNobody([&] { return outcome([&] { keyd.client()->ping(); }); }) == 99);
+  }
+  Keyd keyd(1000, Keyd::MemoryLocking::inherited, {"--socket-mode", "0666"});
+  chmod(std::filesystem::path(keyd.socket()).parent_path().c_str(), 0755);
+  // uid 65534, on the host and from namespaces of its own, guesses root's password.
+  for (bool ownNamespaces : {false, true}) {
+    int rc = asNobody(
+        [&] {
+          int last = 0;
+          for (int i = 0; i < 5; ++i)
+            last = outcome([&] { keyd.client()->login("root", "guess"); });
+          return last;
+        },
+        ownNamespaces);
+    CHECK(rc != 0);
+  }
+  // root, a different uid, is not slowed by them.
+  CHECK(outcome([&] { keyd.root(); }) == 0);
+}
