@@ -1,9 +1,18 @@
 // Reading and verifying the audit chain (security officers only).
 #include <algorithm>
 
+#include "frame.hpp"
 #include "service.hpp"
 
 namespace vhsm::keyd {
+
+namespace {
+
+// One oversized record (from before client text was bounded) must still fit in a reply; the
+// chain keeps it whole, so `audit verify` is unaffected.
+constexpr size_t kMaxFieldBytes = 64 * 1024;
+
+}  // namespace
 
 void Service::auditList(Session& s, Request::AuditList::Reader r, Response out) {
   requireSo(s, 0);
@@ -13,7 +22,16 @@ void Service::auditList(Session& s, Request::AuditList::Reader r, Response out) 
   auditWriter_.flush();  // every login answered so far
   auto entries =
       store_.read([&](const store::ReadTxn& t) { return t.audit(r.getFromSequence(), limit); });
-  auto list = out.initAudit(unsigned(entries.size()));
+  // ...and by size: records written before client text was bounded may be large. The caller
+  // pages on from the last sequence it got.
+  constexpr size_t kMaxReplyBytes = proto::kMaxPayload / 2;
+  size_t bytes = 0, count = 0;
+  while (count < entries.size() && (count == 0 || bytes < kMaxReplyBytes)) {
+    const auto& e = entries[count++];
+    bytes += 64 + e.actor.size() + e.container.size() + e.action.size() + e.target.size() +
+             e.detail.size();
+  }
+  auto list = out.initAudit(unsigned(count));
   for (unsigned i = 0; i < list.size(); ++i) {
     const auto& e = entries[i];
     auto o = list[i];
@@ -22,9 +40,9 @@ void Service::auditList(Session& s, Request::AuditList::Reader r, Response out) 
     o.setActor(e.actor);
     o.setContainer(e.container);
     o.setAction(e.action);
-    o.setTarget(e.target);
+    o.setTarget(e.target.substr(0, kMaxFieldBytes));
     o.setResult(proto::ErrorCode(e.result));
-    o.setDetail(e.detail);
+    o.setDetail(e.detail.substr(0, kMaxFieldBytes));
   }
 }
 

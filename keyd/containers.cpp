@@ -56,13 +56,29 @@ proto::NetnsIdentity registrationOf(proto::ContainerInfo::Reader r) {
 
 }  // namespace
 
+namespace {
+constexpr std::string_view kUnregisteredPrefix = "unregistered-netns-";
+}  // namespace
+
+bool Service::isUnregisteredName(const std::string& container) {
+  return container.starts_with(kUnregisteredPrefix);
+}
+
+Service::NamespaceClass Service::classify(const proto::NetnsIdentity& netns) {
+  if (proto::sameNamespace(hostNetns_, netns)) return NamespaceClass::host;
+  for (const auto& c : store_.read([](const store::ReadTxn& t) { return t.containers(); }))
+    if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, netns))
+      return NamespaceClass::registered;
+  return NamespaceClass::unregistered;
+}
+
 const std::string& Service::containerOf(Session& s) {
   uint64_t epoch = containersEpoch_.load();
   if (s.containersEpoch == epoch) return s.container;
   if (proto::sameNamespace(hostNetns_, s.peer.netns)) {
     s.container = kHost;
   } else {
-    s.container = "unregistered-netns-" + std::to_string(s.peer.netns.inode);
+    s.container = std::string(kUnregisteredPrefix) + std::to_string(s.peer.netns.inode);
     for (const auto& c : store_.read([](const store::ReadTxn& t) { return t.containers(); }))
       if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, s.peer.netns)) s.container = c.name;
   }

@@ -3,6 +3,7 @@
 #include <capnp/dynamic.h>
 
 #include "log.hpp"
+#include "names.hpp"
 #include "service.hpp"
 #include "streams.hpp"
 
@@ -12,6 +13,8 @@ using proto::ErrorCode;
 using Which = proto::Request::Which;
 
 namespace {
+
+constexpr size_t kMaxRefusalDetail = 512;
 
 // Only these may be sent without waiting for a reply; their failures surface at streamFinal.
 bool mayOmitReply(proto::Request::Reader r) {
@@ -105,7 +108,7 @@ void Service::refuse(Session& s, proto::Request::Reader request, const Refusal& 
   std::string action, target;
   try {
     action = actionOf(request);
-    target = targetOf(request);
+    target = loggableName(targetOf(request));
   } catch (const kj::Exception&) {
     action = "malformedRequest";
   }
@@ -121,10 +124,14 @@ void Service::auditRefusal(Session& s, const char* action, const std::string& ta
                            ErrorCode code, const std::string& detail) {
   try {
     auto event = eventFor(s, action, target);
-    auto leftOut = refusalLimiter_.admit(event.container);
+    // Namespaces cost nothing to make: the unregistered ones share one budget.
+    auto leftOut = refusalLimiter_.admit(isUnregisteredName(event.container)
+                                             ? std::string("unregistered namespaces")
+                                             : event.container);
     if (!leftOut) return;
     event.result = code;
-    event.detail = detail;
+    // Refusal texts are keyd's own, but may quote a parser's description of client bytes.
+    event.detail = detail.substr(0, kMaxRefusalDetail);
     if (*leftOut)
       event.detail += " (" + std::to_string(*leftOut) +
                       " earlier refusals from this container not recorded: over the rate limit)";

@@ -54,12 +54,15 @@ const char* usageName(KeyUsage usage) {
   return "unknown";
 }
 
-// Every type has one usage today; it is stored with the key so it can never change later.
-KeyUsage usageOf(KeyType type) {
+// A key's usage follows from its type alone. The type is bound to the wrapped material (its
+// AAD), while the stored usage field is not: a store edit could flip that field, never the
+// type, so the field is written for readers of the file and never trusted. A type keyd does
+// not know permits nothing.
+uint32_t usageBitsOf(KeyType type) {
   switch (type) {
-    case KeyType::HMAC: return KeyUsage::MAC;
-    case KeyType::AES: return KeyUsage::ENCRYPT;
-    default: return KeyUsage::SIGN;
+    case KeyType::HMAC: return kUsageMac;
+    case KeyType::AES: return kUsageEncrypt;
+    default: return isSigningType(type) ? kUsageSign : 0;
   }
 }
 
@@ -92,7 +95,7 @@ void fillInfo(proto::KeyInfo::Builder out, const store::Key& key) {
   out.setBits(key.bits);
   out.setCreatedUnixSeconds(key.createdUnixSeconds);
   out.setOwner(key.owner);
-  out.setUsage(usageFromBits(key.usage));
+  out.setUsage(usageFromBits(usageBitsOf(KeyType(key.type))));
 }
 
 }  // namespace
@@ -101,7 +104,7 @@ void Service::storeNewKey(Session& s, store::Key key, std::span<const uint8_t> m
                           const char* action) {
   const auto& user = requireUser(s, kFlagCreate);
   key.owner = user.name;
-  key.usage = usageBit(usageOf(KeyType(key.type)));
+  key.usage = usageBitsOf(KeyType(key.type));
   key.createdUnixSeconds = std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -199,7 +202,8 @@ const UnwrappedKey& Service::usableKey(Session& s, const std::string& rawId, Key
     if (!material)
       throw Refusal(ErrorCode::STORE_ERROR, "key " + id + " fails authentication in the store");
     if (s.keys.size() >= limits_.maxCachedKeysPerSession) s.keys.clear();
-    UnwrappedKey unwrapped{key->type, key->bits, key->usage, std::move(*material), nullptr, {}};
+    UnwrappedKey unwrapped{
+        key->type, key->bits, usageBitsOf(KeyType(key->type)), std::move(*material), nullptr, {}};
     if (isSigningType(KeyType(key->type)))
       unwrapped.signer = loadSigningKey(KeyType(key->type), unwrapped.material);
     cached = s.keys.emplace(id, std::move(unwrapped)).first;
@@ -208,7 +212,8 @@ const UnwrappedKey& Service::usableKey(Session& s, const std::string& rawId, Key
   if (!(key.usage & usageBit(usage)))
     throw Refusal(ErrorCode::USAGE_NOT_PERMITTED,
                   "key " + rawId + " (" + typeName(KeyType(key.type)) + ") may be used to " +
-                      usageName(usageFromBits(key.usage)) + ", not to " + usageName(usage));
+                      (key.usage ? usageName(usageFromBits(key.usage)) : "nothing") + ", not to " +
+                      usageName(usage));
   return key;
 }
 

@@ -156,6 +156,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--socket-group", options.socketGroup,
                  "the socket file's group (default: keyd's own)");
+  unsigned loginTimeout = 10;
+  app.add_option("--login-timeout", loginTimeout,
+                 "seconds a connection may stay without a login (and a reply unread)")
+      ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
   app.add_option("--host-netns", hostNetns,
                  "the namespace that container host names (/proc/self/ns/net: keyd's own)")
       ->capture_default_str();
@@ -177,6 +182,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.socketMode = mode_t(mode);
+  options.loginTimeout = options.stallTimeout = std::chrono::seconds(loginTimeout);
   if (!init && !transports.unixSocket && !transports.netlink) {
     std::cerr << "vhsm-keyd: --no-socket leaves no transport; add --netlink\n";
     return 2;

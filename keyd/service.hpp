@@ -41,6 +41,12 @@ class Service {
   // For a refusal the transport detects before any request is parsed (bad frame).
   void auditTransportRefusal(Session& session, proto::ErrorCode code, const std::string& detail);
 
+  // How a transport budgets a peer's namespace: the host, a registered container, or one of
+  // the namespaces anyone can make for free, which share one budget.
+  enum class NamespaceClass { host, registered, unregistered };
+  NamespaceClass classify(const proto::NetnsIdentity& netns);
+  static bool isUnregisteredName(const std::string& container);
+
  private:
   using Response = proto::Response::Builder;
   using Request = proto::Request;

@@ -21,10 +21,30 @@ UnixPeers::~UnixPeers() {
   for (auto& [inode, ns] : byInode_) ::close(ns.fd);
 }
 
-bool UnixPeers::admit(Namespace& ns) {
-  if (ns.connections >= maxPerContainer_) return false;
+const char* UnixPeers::admit(Namespace& ns) {
+  using Kind = Service::NamespaceClass;
+  if (total_ >= budget_.total) return "connection limit reached";
+  if (ns.kind == Kind::unregistered) {
+    if (unregistered_ >= budget_.unregisteredTotal)
+      return "too many connections from unregistered namespaces";
+  } else if (ns.connections >= budget_.perContainer) {
+    return "too many connections from this container";
+  } else if (ns.kind == Kind::registered &&
+             registered_ + budget_.perContainer + budget_.unregisteredTotal >= budget_.total) {
+    return "registered containers hold every connection not kept for the host";
+  }
   ++ns.connections;
-  return true;
+  ++total_;
+  if (ns.kind == Kind::registered) ++registered_;
+  if (ns.kind == Kind::unregistered) ++unregistered_;
+  return nullptr;
+}
+
+void UnixPeers::release(Namespace& ns) {
+  --ns.connections;
+  --total_;
+  if (ns.kind == Service::NamespaceClass::registered) --registered_;
+  if (ns.kind == Service::NamespaceClass::unregistered) --unregistered_;
 }
 
 UnixPeers::Arrival UnixPeers::arrive(int fd) {
@@ -47,7 +67,7 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
     auto known = byInode_.find(st.st_ino);
     if (known != byInode_.end()) {
       arrival.peer.netns = known->second.identity;
-      arrival.admitted = admit(known->second);
+      arrival.refused = admit(known->second);
       return arrival;
     }
   }
@@ -65,11 +85,13 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
     ::close(nsFd);
     throw;
   }
+  // Outside the lock: a store read.
+  auto kind = classify_(arrival.peer.netns);
   std::lock_guard lock(mutex_);
   auto [entry, added] =
-      byInode_.try_emplace(arrival.peer.netns.inode, Namespace{nsFd, arrival.peer.netns, 0});
+      byInode_.try_emplace(arrival.peer.netns.inode, Namespace{nsFd, arrival.peer.netns, kind, 0});
   if (!added) ::close(nsFd);  // held already: the namespace is the same one
-  arrival.admitted = admit(entry->second);
+  arrival.refused = admit(entry->second);
   if (entry->second.connections == 0) {
     ::close(entry->second.fd);
     byInode_.erase(entry);
@@ -80,7 +102,9 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
 void UnixPeers::leave(const Peer& peer) {
   std::lock_guard lock(mutex_);
   auto ns = byInode_.find(peer.netns.inode);
-  if (ns == byInode_.end() || --ns->second.connections > 0) return;
+  if (ns == byInode_.end()) return;
+  release(ns->second);
+  if (ns->second.connections > 0) return;
   ::close(ns->second.fd);
   byInode_.erase(ns);
 }

@@ -12,23 +12,37 @@
 // by the inode a peer had at its stat was held, and thus named by that inode, ever since.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 
+#include "service.hpp"
 #include "session.hpp"
 
 namespace vhsm::keyd {
 
+// How many connections each kind of namespace may hold. Anyone who can make a user namespace
+// can make network namespaces without end, so a per-namespace limit alone is no limit: every
+// unregistered namespace shares one small budget, and the registered containers together may
+// not take the host's share.
+struct ConnectionBudget {
+  size_t total = 4096;
+  size_t perContainer = 256;      // the host, and each registered container
+  size_t unregisteredTotal = 64;  // all unregistered namespaces together
+};
+
 class UnixPeers {
  public:
-  explicit UnixPeers(size_t maxPerContainer) : maxPerContainer_(maxPerContainer) {}
+  using Classifier = std::function<Service::NamespaceClass(const proto::NetnsIdentity&)>;
+  UnixPeers(ConnectionBudget budget, Classifier classify)
+      : budget_(budget), classify_(std::move(classify)) {}
   ~UnixPeers();
   UnixPeers(const UnixPeers&) = delete;
   UnixPeers& operator=(const UnixPeers&) = delete;
 
   struct Arrival {
     Peer peer;
-    bool admitted = false;  // false: its container has maxPerContainer connections open
+    const char* refused = nullptr;  // why it was not admitted (a budget is full), or null
   };
   // Identifies fd's peer and, when admitted, counts it until leave(). Throws std::system_error
   // when the peer's namespace cannot be read (the process is gone).
@@ -39,14 +53,18 @@ class UnixPeers {
   struct Namespace {
     int fd;  // held open: the inode keeps naming this namespace
     proto::NetnsIdentity identity;
+    Service::NamespaceClass kind;  // classified when first held
     size_t connections;
   };
-  // Counts a connection from a known namespace; false when its container is full.
-  bool admit(Namespace& ns);
+  // Counts a connection from a held namespace; why not, when a budget is full.
+  const char* admit(Namespace& ns);
+  void release(Namespace& ns);
 
-  size_t maxPerContainer_;
+  ConnectionBudget budget_;
+  Classifier classify_;
   std::mutex mutex_;
   std::unordered_map<uint64_t, Namespace> byInode_;
+  size_t total_ = 0, registered_ = 0, unregistered_ = 0;
 };
 
 }  // namespace vhsm::keyd

@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,10 +24,25 @@ namespace vhsm::keyd {
 
 namespace {
 
-constexpr int kSendBufferBytes = 4 << 20;  // room for several maximum-size replies
+// A connection starts with the kernel's default send buffer (net.core.wmem_default): enough for
+// every small reply, and all an unread connection can pin. A reply too large for it (GCM
+// output, key listings) raises the buffer to one maximum-size frame for that connection.
+constexpr int kLargeSendBufferBytes = int(proto::kMaxFrame);
 
-// Markers for the two non-connection entries of the epoll set.
-char listenTag, stopTag;
+// Connections not yet accepted may already hold their requests in the kernel (up to the
+// client's send buffer each), so the backlog bounds what a flood of connects can pin before
+// keyd has seen them; keyd accepts far faster than 128 at a time, and a client's blocking
+// connect waits for room rather than failing.
+constexpr int kListenBacklog = 128;
+
+// Markers for the non-connection entries of the epoll set.
+char listenTag, stopTag, timerTag;
+
+int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
@@ -78,19 +94,24 @@ std::span<std::byte> receiveBuffer() {
 }  // namespace
 
 struct UnixServer::Connection {
-  Connection(int f, Peer peer) : fd(f), session(peer) {}
+  Connection(int f, Peer peer) : fd(f), session(peer), unauthenticatedSince(nowMillis()) {}
   ~Connection() { ::close(fd); }
   int fd;
   Session session;
   std::deque<std::vector<std::byte>> outbox;  // replies the client has not made room for yet
   unsigned badFrames = 0;
   bool closing = false;
+  bool largeSendBuffer = false;
+  // For sweep(), which reads them under connectionsMutex_ while the serving worker writes
+  // them: when the connection last became not logged in, or its replies unread (0: it is not).
+  std::atomic<int64_t> unauthenticatedSince, stalledSince{0};
 };
 
 UnixServer::UnixServer(Service& service, UnixServerOptions options)
     : service_(service),
       options_(std::move(options)),
-      peers_(options_.maxConnectionsPerContainer) {}
+      peers_(options_.budget,
+             [&service](const proto::NetnsIdentity& netns) { return service.classify(netns); }) {}
 
 UnixServer::~UnixServer() {
   stop();
@@ -120,7 +141,7 @@ void UnixServer::bindListener() {
   }
   if (chmod(options_.socketPath.c_str(), options_.socketMode) != 0)
     fail("chmod " + options_.socketPath);
-  if (listen(listenFd_, SOMAXCONN) != 0) fail("listen");
+  if (listen(listenFd_, kListenBacklog) != 0) fail("listen");
 }
 
 void UnixServer::start() {
@@ -135,6 +156,17 @@ void UnixServer::start() {
   ev.events = EPOLLIN;  // level-triggered and never re-armed: wakes every worker to exit
   ev.data.ptr = &stopTag;
   if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, stopFd_, &ev) != 0) fail("epoll_ctl stop");
+  timerFd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  auto period = std::min(options_.loginTimeout, options_.stallTimeout) / 4;
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::max(period, std::chrono::milliseconds(50)))
+                   .count();
+  itimerspec tick{{nanos / 1000000000, nanos % 1000000000},
+                  {nanos / 1000000000, nanos % 1000000000}};
+  if (timerFd_ < 0 || timerfd_settime(timerFd_, 0, &tick, nullptr) != 0) fail("timerfd");
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.ptr = &timerTag;
+  if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, timerFd_, &ev) != 0) fail("epoll_ctl timer");
   for (unsigned i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { workerLoop(); });
   logInfo("listening on " + options_.socketPath + " with " + std::to_string(options_.threads) +
           " workers");
@@ -151,6 +183,7 @@ void UnixServer::stop() {
   ::close(listenFd_);
   ::close(epollFd_);
   ::close(stopFd_);
+  ::close(timerFd_);
   stopFd_ = -1;
   unlink(options_.socketPath.c_str());
 }
@@ -169,6 +202,10 @@ void UnixServer::workerLoop() {
       if (tag == &stopTag) return;
       if (tag == &listenTag) {
         acceptAll();
+        continue;
+      }
+      if (tag == &timerTag) {
+        sweep();
         continue;
       }
       serve(*static_cast<Connection*>(tag), events[i].events);
@@ -194,23 +231,16 @@ void UnixServer::acceptAll() {
     }
     auto c = std::make_unique<Connection>(fd, arrival.peer);
     Connection* raw = c.get();
-    const char* refused = arrival.admitted ? nullptr : "too many connections from this container";
-    if (!refused) {
-      std::lock_guard lock(connectionsMutex_);
-      if (connections_.size() >= options_.maxConnections)
-        refused = "connection limit reached";
-      else
-        connections_.emplace(raw, std::move(c));
-    }
-    if (refused) {
-      if (arrival.admitted) peers_.leave(arrival.peer);
+    if (const char* refused = arrival.refused) {
       logDebug(std::string(refused) + "; refusing pid " + std::to_string(c->session.peer.pid));
       // Audited within the per-container rate limit, outside the lock (it is a disk write).
       service_.auditTransportRefusal(c->session, proto::ErrorCode::TOO_MANY_OPERATIONS, refused);
       continue;
     }
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kSendBufferBytes, sizeof kSendBufferBytes))
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBufferBytes, sizeof kSendBufferBytes);
+    {
+      std::lock_guard lock(connectionsMutex_);
+      connections_.emplace(raw, std::move(c));
+    }
     logDebug("connection from pid " + std::to_string(raw->session.peer.pid) + " netns " +
              std::to_string(raw->session.peer.netns.inode));
     epoll_event ev{};
@@ -227,10 +257,46 @@ void UnixServer::acceptAll() {
 void UnixServer::serve(Connection& c, uint32_t events) {
   bool keep = !(events & EPOLLERR) && flush(c);
   if (keep && c.outbox.empty()) keep = readFrames(c);
-  if (keep && !c.closing)
+  if (keep && !c.closing) {
+    auto now = nowMillis();
+    auto since = [now](std::atomic<int64_t>& t, bool state) {
+      if (!state)
+        t = 0;
+      else if (t == 0)
+        t = now;
+    };
+    since(c.unauthenticatedSince, !c.session.user);
+    since(c.stalledSince, !c.outbox.empty());
     rearm(c);
-  else
+  } else {
     close(c);
+  }
+}
+
+void UnixServer::sweep() {
+  uint64_t ticks;
+  [[maybe_unused]] auto n = read(timerFd_, &ticks, sizeof ticks);
+  auto now = nowMillis();
+  auto past = [now](int64_t since, std::chrono::milliseconds limit) {
+    return since != 0 && now - since > limit.count();
+  };
+  {
+    std::lock_guard lock(connectionsMutex_);
+    for (auto& [raw, c] : connections_) {
+      const char* why = past(c->unauthenticatedSince, options_.loginTimeout) ? "did not log in"
+                        : past(c->stalledSince, options_.stallTimeout)       ? "left replies unread"
+                                                                             : nullptr;
+      if (!why) continue;
+      logDebug(std::string("closing connection from pid ") + std::to_string(c->session.peer.pid) +
+               ": " + why);
+      // The worker serving it (now or at its next event) sees the end and closes it.
+      shutdown(c->fd, SHUT_RDWR);
+    }
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.ptr = &timerTag;
+  epoll_ctl(epollFd_, EPOLL_CTL_MOD, timerFd_, &ev);
 }
 
 bool UnixServer::readFrames(Connection& c) {
@@ -279,8 +345,7 @@ bool UnixServer::send(Connection& c, const std::vector<std::span<const std::byte
     msg.msg_iov = iov;
     msg.msg_iovlen = count;
     if (count == pieces.size()) {
-      ssize_t n = sendmsg(c.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n >= 0) return true;
+      if (sendRoomy(c, msg) >= 0) return true;
       if (errno != EAGAIN) return false;
     }
   }
@@ -292,11 +357,26 @@ bool UnixServer::send(Connection& c, const std::vector<std::span<const std::byte
   return true;
 }
 
+ssize_t UnixServer::sendRoomy(Connection& c, const msghdr& msg) {
+  ssize_t n = sendmsg(c.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n < 0 && errno == EMSGSIZE && !c.largeSendBuffer) {
+    c.largeSendBuffer = true;
+    if (setsockopt(c.fd, SOL_SOCKET, SO_SNDBUFFORCE, &kLargeSendBufferBytes,
+                   sizeof kLargeSendBufferBytes))
+      setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &kLargeSendBufferBytes, sizeof kLargeSendBufferBytes);
+    n = sendmsg(c.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  return n;
+}
+
 bool UnixServer::flush(Connection& c) {
   while (!c.outbox.empty()) {
     auto& frame = c.outbox.front();
-    ssize_t n = ::send(c.fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) return errno == EAGAIN;
+    iovec iov{frame.data(), frame.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (sendRoomy(c, msg) < 0) return errno == EAGAIN;
     c.outbox.pop_front();
   }
   return true;

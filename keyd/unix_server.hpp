@@ -4,7 +4,10 @@
 // back-pressure: a client that does not read its replies stops being read, and stalls nobody.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -26,9 +29,12 @@ struct UnixServerOptions {
   mode_t socketMode = 0660;
   std::string socketGroup;  // empty: keyd's own group
   unsigned threads = 4;
-  size_t maxConnections = 4096;
-  // Per network namespace, so that one container cannot take every connection.
-  size_t maxConnectionsPerContainer = 256;
+  ConnectionBudget budget;
+  // A connection that has not logged in (or has logged out) this long is closed: unregistered
+  // namespaces can do nothing but log in, and an idle connection only holds a budget slot.
+  std::chrono::milliseconds loginTimeout{10000};
+  // A client that leaves a reply unread this long is closed: its replies pin kernel memory.
+  std::chrono::milliseconds stallTimeout{10000};
   unsigned maxBadFramesPerConnection = 16;
   unsigned framesPerWakeup = 16;  // then the connection yields to others
 };
@@ -58,8 +64,12 @@ class UnixServer {
   bool handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize, bool& replied);
   bool send(Connection& c, const std::vector<std::span<const std::byte>>& pieces, size_t size);
   bool flush(Connection& c);
+  // sendmsg, raising the connection's send buffer once if the message is larger than it.
+  ssize_t sendRoomy(Connection& c, const msghdr& msg);
   void rearm(Connection& c);
   void close(Connection& c);
+  // Closes (by shutdown, which wakes the connection's own worker) those past a deadline.
+  void sweep();
 
   Service& service_;
   UnixServerOptions options_;
@@ -67,6 +77,7 @@ class UnixServer {
   int listenFd_ = -1;
   int epollFd_ = -1;
   int stopFd_ = -1;
+  int timerFd_ = -1;
   std::vector<std::thread> workers_;
   std::mutex connectionsMutex_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;

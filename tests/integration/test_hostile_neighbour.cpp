@@ -4,9 +4,13 @@
 // memory stays bounded, the flooder is disconnected and capped, and the audit shows it —
 // without letting it write an unbounded audit trail. VHSM_FLOOD_SECONDS sets the length
 // (default 5; the soak label runs it longer).
+#include <grp.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,12 +18,14 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "frame.hpp"
 #include "hex.hpp"
 #include "keyd_process.hpp"
 #include "openssl_reference.hpp"
@@ -232,5 +238,178 @@ TEST_CASE("a flooding neighbour does not disturb well-behaved clients") {
   CHECK((codes.count(ErrorCode::MALFORMED_FRAME) || codes.count(ErrorCode::FRAME_TOO_LARGE)));
   CHECK(summarised > 0);
   CHECK(fromFlooder <= size_t(25 * (seconds + 5)));  // the rate limit held
+  CHECK(root->auditVerify().ok);
+}
+
+namespace {
+
+size_t unreclaimableKb() {
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);)
+    if (line.rfind("SUnreclaim:", 0) == 0) return std::stoul(line.substr(11));
+  return 0;
+}
+
+// A complete ping request frame, as the client library sends it.
+std::vector<std::byte> pingFrame() {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<proto::Request>().setPing();
+  proto::FrameHeader header;
+  header.type = proto::FrameType::request;
+  header.requestId = 1;
+  std::vector<std::byte> frame;
+  proto::OutgoingFrame out(header, message);
+  for (auto piece : out.pieces()) frame.insert(frame.end(), piece.begin(), piece.end());
+  return frame;
+}
+
+// An unprivileged local user (uid 65534): namespaces of its own by the dozen, each filling its
+// connections with requests whose replies it never reads; eight threads guessing root's
+// password; a thread sending 400 KB user names. Runs until `end`.
+void unprivilegedAttacker(const std::string& socket, Clock::time_point end) {
+  if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(200);
+  ClientOptions o;
+  o.socketPath = socket;
+  o.timeout = std::chrono::milliseconds(2000);
+  std::vector<pid_t> namespaces;
+  for (int n = 0; n < 24; ++n) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) _exit(201);
+      // Requests without end on every connection it can hold; no reply is ever read.
+      auto ping = pingFrame();
+      while (Clock::now() < end) {
+        std::vector<int> held;
+        for (int i = 0; i < 256 && Clock::now() < end; ++i)
+          if (int fd = rawConnect(socket); fd >= 0) held.push_back(fd);
+        for (int round = 0; round < 50 && Clock::now() < end; ++round) {
+          for (int fd : held) send(fd, ping.data(), ping.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        for (int fd : held) close(fd);
+      }
+      _exit(0);
+    }
+    namespaces.push_back(pid);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      while (Clock::now() < end) try {
+          Client(o).login("root", "guess");
+        } catch (const Error&) {
+        }
+    });
+  threads.emplace_back([&] {
+    std::string name(400000, 'x');
+    while (Clock::now() < end) try {
+        Client(o).login(name, "guess");
+      } catch (const Error&) {
+      }
+  });
+  for (auto& t : threads) t.join();
+  for (pid_t pid : namespaces) waitpid(pid, nullptr, 0);
+  _exit(0);
+}
+
+}  // namespace
+
+TEST_CASE("an unprivileged user with namespaces of its own locks no one out") {
+  // Reachable by every local user (not the default), to test keyd rather than the file mode.
+  Keyd keyd(1000, Keyd::MemoryLocking::inherited,
+            {"--socket-mode", "0666", "--login-timeout", "2"});
+  chmod(std::filesystem::path(keyd.socket()).parent_path().c_str(), 0755);
+  auto alice = keyd.newUser("alice", "pw");
+  auto key = randomBytes(20);
+  alice->keyImport("h", KeyType::HMAC, key);
+  auto root = keyd.root();
+  UserInfo bob;
+  bob.name = "bob";
+  bob.flags = {true, true, true, true, false};
+  bob.containers = {"host"};
+  root->userCreate(bob, "bob-pw");
+  auto data = randomBytes(64);
+  auto expected = referenceHmac("SHA1", key, data);
+  double seconds = floodSeconds();
+  auto end = Clock::now() +
+             std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+
+  size_t slabBefore = unreclaimableKb(), slabPeak = slabBefore;
+  std::atomic<bool> running{true};
+  std::atomic<uint64_t> errors{0}, operations{0}, rootLogins{0};
+  std::vector<std::thread> threads;
+  pid_t attacker = -1;
+  // A registered container's client: bob's HMACs from container "app" for the whole flood.
+  auto appClient = [&]() -> int {
+    ClientOptions o;
+    o.socketPath = keyd.socket();
+    Client c(o);
+    c.login("bob", "bob-pw");
+    c.keyImport("h", KeyType::HMAC, key);
+    int failures = 0;
+    while (Clock::now() < end) try {
+        if (c.hmac("h", HashAlgorithm::SHA1, data) != expected) ++failures;
+      } catch (const Error&) {
+        ++failures;
+      }
+    return failures == 0 ? 0 : 1;
+  };
+  auto start = [&](pid_t app) {
+    root->containerAddPid("app", app);
+    root->userModify("bob", std::nullopt, std::vector<std::string>{"app"});
+    attacker = fork();  // before any thread of this process starts
+    if (attacker == 0) unprivilegedAttacker(keyd.socket(), end);
+    threads.emplace_back([&] {  // alice on the host
+      ClientOptions o;
+      o.socketPath = keyd.socket();
+      Client c(o);
+      c.login("alice", "pw");
+      while (running) {
+        try {
+          if (c.hmac("h", HashAlgorithm::SHA1, data) != expected) ++errors;
+        } catch (const Error&) {
+          ++errors;
+        }
+        ++operations;
+      }
+    });
+    threads.emplace_back([&] {  // root logging in afresh, as an operator would
+      while (running) {
+        try {
+          keyd.root();
+          ++rootLogins;
+        } catch (const Error&) {
+          ++errors;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    });
+    threads.emplace_back([&] {
+      while (running) {
+        slabPeak = std::max(slabPeak, unreclaimableKb());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  };
+  int appFailed = inNewNetns(appClient, start);
+  int attackerStatus = 0;
+  waitpid(attacker, &attackerStatus, 0);
+  running = false;
+  for (auto& t : threads) t.join();
+  std::cout << "unprivileged attacker, " << seconds << " s: host HMACs " << operations
+            << ", root logins " << rootLogins << ", errors " << errors << "; SUnreclaim "
+            << slabBefore << " kB before, peak " << slabPeak << " kB" << std::endl;
+  CHECK(WIFEXITED(attackerStatus));
+  CHECK(slabBefore > 0);
+  CHECK(appFailed == 0);
+  CHECK(errors == 0);
+  CHECK(rootLogins > 0);
+  CHECK(operations > 100);
+  // keyd forced 4 MiB send buffers (8 MB of kernel memory per unread connection) and held
+  // 256 connections per namespace, for any number of namespaces. Now unregistered namespaces
+  // share 64 connections with the default buffers, and at most 128 wait unaccepted: about
+  // (64 x 2 + 128) x 208 KiB = 52 MiB at worst, whatever the attacker does.
+  CHECK(slabPeak < slabBefore + 96 * 1024);
+  CHECK(alice->hmac("h", HashAlgorithm::SHA1, data) == expected);
   CHECK(root->auditVerify().ok);
 }

@@ -19,9 +19,11 @@
 #include "identity.hpp"
 #include "keyd_process.hpp"
 #include "refusal.hpp"
+#include "store.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;
+using namespace std::string_literals;
 
 namespace {
 
@@ -294,4 +296,64 @@ TEST_CASE("another local user cannot throttle root's login nor reach a default s
   }
   // root, a different uid, is not slowed by them.
   CHECK(outcome([&] { keyd.root(); }) == 0);
+}
+
+TEST_CASE("an edited key usage field permits nothing and crashes nothing") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  alice->keyGenerate("h1", KeyType::HMAC);
+  keyd.stop();
+  // The usage field is outside the wrap's authentication: an edit to "encrypt" or to "sign"
+  // (which once reached a signer that an HMAC key does not have, and crashed keyd).
+  for (uint32_t forged : {2u, 4u, 7u}) {
+    {
+      auto store = store::Store::open(keyd.store());
+      store->write([&](store::WriteTxn& txn) {
+        auto key = txn.key("alice", "h1");
+        REQUIRE(key);
+        key->usage = forged;
+        txn.putKey(*key, true);
+      });
+    }
+    keyd.start();
+    auto c = keyd.client();
+    c->login("alice", "pw");
+    CHECK(refusalOf([&] { c->gcmEncrypt("h1", Bytes(12, 1), {}, bytesOf("x")); }) ==
+          ErrorCode::USAGE_NOT_PERMITTED);
+    CHECK(refusalOf([&] { c->sign("h1", {}, bytesOf("x")); }) == ErrorCode::USAGE_NOT_PERMITTED);
+    CHECK(c->keyInfo("h1").usage == KeyUsage::MAC);
+    CHECK_NOTHROW(c->hmac("h1", HashAlgorithm::SHA256, bytesOf("x")));
+    keyd.stop();
+  }
+  keyd.start();
+}
+
+TEST_CASE("client text in refusals is bounded before it reaches the audit chain") {
+  Keyd keyd;
+  auto root = keyd.root();
+  auto size = [&] { return std::filesystem::file_size(keyd.store() / "data.mdb"); };
+  auto before = size();
+  std::string huge(400000, 'x');
+  huge[10] = '\n';
+  for (int i = 0; i < 25; ++i)
+    CHECK(refusalOf([&] { keyd.client()->login(huge, "pw"); }) == ErrorCode::INVALID_ARGUMENT);
+  // 25 x 400 KB used to grow the store by 8 MB and make `audit list` fail with frameTooLarge.
+  CHECK(size() - before < 1024 * 1024);
+  auto records = root->auditList(0, 0);
+  REQUIRE_FALSE(records.empty());
+  bool seen = false;
+  for (const auto& r : records)
+    if (r.action == "login" && r.result == ErrorCode::INVALID_ARGUMENT) {
+      seen = true;
+      CHECK(r.target.size() < 100);
+      CHECK(r.target.find('\n') == std::string::npos);
+      CHECK(r.target.find("400000 bytes") != std::string::npos);
+    }
+  CHECK(seen);
+  auto listed = runCommand({adminBinary(), "--socket", keyd.socket(), "audit", "list"}, "",
+                           {"VHSM_PASSWORD="s + Keyd::kRootPassword});
+  CHECK(listed.status == 0);
+  auto verified = runCommand({adminBinary(), "--socket", keyd.socket(), "audit", "verify"}, "",
+                             {"VHSM_PASSWORD="s + Keyd::kRootPassword});
+  CHECK(verified.out.find("audit records only") != std::string::npos);
 }

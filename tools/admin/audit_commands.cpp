@@ -46,7 +46,11 @@ void addAuditCommands(CLI::App& app, Context& ctx) {
                        .dump()
                 << "\n";
     else if (v.ok)
-      std::cout << "audit chain intact: " << v.records << " records\n";
+      // Says what it checked: the records and their order, not the users, containers or keys
+      // tables, which a store writer could edit without touching the chain.
+      std::cout << "audit chain intact: " << v.records
+                << " records (the audit records only: users, containers and keys are not "
+                   "covered)\n";
     if (!v.ok) {
       if (!ctx.json)
         std::cerr << "vhsm-admin: audit chain broken at record " << v.firstBadSequence << " of "
