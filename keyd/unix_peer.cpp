@@ -1,6 +1,7 @@
 #include "unix_peer.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,9 +12,37 @@
 namespace vhsm::keyd {
 namespace {
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 [[noreturn]] void fail(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
 }
+
+// A pidfd of the process that connected (Linux 6.5+: SO_PEERPIDFD), or -1 where the kernel has
+// none. Unlike the pid SO_PEERCRED gives, it cannot come to name another process.
+int peerPidfd(int fd) {
+  int pidfd = -1;
+  socklen_t len = sizeof pidfd;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0) return pidfd;
+  if (errno == ENOPROTOOPT) return -1;
+  fail("SO_PEERPIDFD");  // ESRCH: the process that connected is gone
+}
+
+// Whether the process a pidfd names has not exited. While it lives, its pid names it: what
+// was read from /proc/PID before this check came from that process.
+bool stillRunning(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) == 0;
+}
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 
 }  // namespace
 
@@ -59,9 +88,22 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
   arrival.peer.pid = cred.pid;
   arrival.peer.uid = cred.uid;
   auto path = "/proc/" + std::to_string(cred.pid) + "/ns/net";
+  // The pid is the connecting process's at connect time; the connection may have waited in
+  // the backlog since, and that process may have exited and its pid gone to another (a host
+  // process, say). With a pidfd keyd proves the process it read is the one that connected;
+  // without (Linux before 6.5) the connection's first frame is checked (verifyFirstFrame).
+  Fd pidfd{peerPidfd(fd)};
+  arrival.verifyFirstFrame = pidfd.fd < 0;
+  auto proven = [&] {
+    if (pidfd.fd >= 0 && !stillRunning(pidfd.fd)) {
+      errno = ESRCH;
+      fail("the process that connected (pid " + std::to_string(cred.pid) + ") has exited");
+    }
+  };
 
   struct stat st;
   if (stat(path.c_str(), &st) != 0) fail("cannot stat " + path);
+  proven();
   {
     std::lock_guard lock(mutex_);
     auto known = byInode_.find(st.st_ino);
@@ -76,6 +118,7 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
   int nsFd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (nsFd < 0) fail("cannot open " + path);
   try {
+    proven();
     arrival.peer.netns = proto::netnsIdentity(nsFd, path);
     if (arrival.peer.netns.cookie == 0) {
       errno = EPERM;
@@ -97,6 +140,16 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
     byInode_.erase(entry);
   }
   return arrival;
+}
+
+bool UnixPeers::sameSender(const Peer& peer, pid_t senderPid) {
+  if (senderPid != peer.pid) return false;
+  try {
+    return proto::sameNamespace(
+        peer.netns, proto::netnsIdentity("/proc/" + std::to_string(senderPid) + "/ns/net"));
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 void UnixPeers::leave(const Peer& peer) {

@@ -43,7 +43,13 @@ class UnixPeers {
   struct Arrival {
     Peer peer;
     const char* refused = nullptr;  // why it was not admitted (a budget is full), or null
+    // No pidfd (Linux before 6.5): the first frame must come from the same pid, still in the
+    // same namespace (SO_PASSCRED is on for it).
+    bool verifyFirstFrame = false;
   };
+  // For a connection with verifyFirstFrame: whether the first frame's sender (its SCM
+  // credentials) is the peer arrive() identified.
+  static bool sameSender(const Peer& peer, pid_t senderPid);
   // Identifies fd's peer and, when admitted, counts it until leave(). Throws std::system_error
   // when the peer's namespace cannot be read (the process is gone).
   Arrival arrive(int fd);

@@ -102,6 +102,7 @@ struct UnixServer::Connection {
   unsigned badFrames = 0;
   bool closing = false;
   bool largeSendBuffer = false;
+  bool verifyFirstFrame = false;  // see UnixPeers::Arrival
   // For sweep(), which reads them under connectionsMutex_ while the serving worker writes
   // them: when the connection last became not logged in, or its replies unread (0: it is not).
   std::atomic<int64_t> unauthenticatedSince, stalledSince{0};
@@ -237,6 +238,9 @@ void UnixServer::acceptAll() {
       service_.auditTransportRefusal(c->session, proto::ErrorCode::TOO_MANY_OPERATIONS, refused);
       continue;
     }
+    raw->verifyFirstFrame = arrival.verifyFirstFrame;
+    int on = 1;
+    if (raw->verifyFirstFrame) setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
     {
       std::lock_guard lock(connectionsMutex_);
       connections_.emplace(raw, std::move(c));
@@ -303,7 +307,9 @@ bool UnixServer::readFrames(Connection& c) {
   auto buffer = receiveBuffer();
   for (unsigned i = 0; i < options_.framesPerWakeup && c.outbox.empty(); ++i) {
     // MSG_TRUNC makes recv report a datagram's full size even when it did not fit.
-    ssize_t n = recv(c.fd, buffer.data(), buffer.size(), MSG_DONTWAIT | MSG_TRUNC);
+    ssize_t n = c.verifyFirstFrame
+                    ? receiveFirst(c, buffer)
+                    : recv(c.fd, buffer.data(), buffer.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (n == 0) return false;
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     size_t kept = std::min(size_t(n), buffer.size());
@@ -312,6 +318,37 @@ bool UnixServer::readFrames(Connection& c) {
     if (replied) break;
   }
   return true;
+}
+
+ssize_t UnixServer::receiveFirst(Connection& c, std::span<std::byte> buffer) {
+  iovec iov{buffer.data(), buffer.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = recvmsg(c.fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+  if (n <= 0) return n;
+  // Frames sent before keyd accepted carry credentials too: the kernel adds them when the
+  // receiving socket has not been accepted yet.
+  pid_t sender = 0;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS) {
+      ucred cred;
+      std::memcpy(&cred, CMSG_DATA(h), sizeof cred);
+      sender = cred.pid;
+    }
+  if (!UnixPeers::sameSender(c.session.peer, sender)) {
+    logWarn("closing a connection whose first frame came from pid " + std::to_string(sender) +
+            ", not the connecting pid " + std::to_string(c.session.peer.pid) +
+            " in its namespace (the pid may have been reused)");
+    return 0;
+  }
+  c.verifyFirstFrame = false;
+  int off = 0;
+  setsockopt(c.fd, SOL_SOCKET, SO_PASSCRED, &off, sizeof off);
+  return n;
 }
 
 bool UnixServer::handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize,

@@ -59,6 +59,9 @@ class UnixServer {
   void serve(Connection& c, uint32_t events);
   // Returns false when the connection must close.
   bool readFrames(Connection& c);
+  // recv of a connection's first frame on a kernel without pidfds: 0 (close) unless its
+  // sender is the process keyd identified at accept.
+  ssize_t receiveFirst(Connection& c, std::span<std::byte> buffer);
   // replied: a reply went out. The client now waits for it, so there is nothing more to read
   // before epoll says so, and trying would cost a recv() per request for nothing.
   bool handleFrame(Connection& c, std::span<std::byte> frame, size_t fullSize, bool& replied);

@@ -3,18 +3,24 @@
 // the keyd before the fix it names.
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <csignal>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "frame.hpp"
 #include "hex.hpp"
 #include "identity.hpp"
 #include "keyd_process.hpp"
@@ -356,4 +362,135 @@ TEST_CASE("client text in refusals is bounded before it reaches the audit chain"
   auto verified = runCommand({adminBinary(), "--socket", keyd.socket(), "audit", "verify"}, "",
                              {"VHSM_PASSWORD="s + Keyd::kRootPassword});
   CHECK(verified.out.find("audit records only") != std::string::npos);
+}
+
+namespace {
+
+// Sends fd over a Unix socket pair (SCM_RIGHTS) / receives it.
+void passFd(int via, int fd) {
+  char byte = 'f';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* h = CMSG_FIRSTHDR(&msg);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
+  [[maybe_unused]] auto n = sendmsg(via, &msg, 0);
+}
+
+int receiveFd(int via) {
+  char byte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  if (recvmsg(via, &msg, 0) != 1) return -1;
+  int fd = -1;
+  if (cmsghdr* h = CMSG_FIRSTHDR(&msg)) std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
+  return fd;
+}
+
+// A login request for root as one raw frame; returns the reply's error code (or -1 when keyd
+// closed the connection).
+int rawLogin(int fd, const std::string& password) {
+  capnp::MallocMessageBuilder message;
+  auto login = message.initRoot<proto::Request>().initLogin();
+  login.setUser("root");
+  login.setPassword(kj::StringPtr(password.c_str()).asBytes());
+  proto::FrameHeader header;
+  header.requestId = 7;
+  proto::OutgoingFrame out(header, message);
+  std::vector<std::byte> frame;
+  for (auto piece : out.pieces()) frame.insert(frame.end(), piece.begin(), piece.end());
+  if (send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) < 0) return -1;
+  std::vector<std::byte> reply(proto::kMaxFrame);
+  ssize_t n = recv(fd, reply.data(), reply.size(), 0);
+  if (n <= 0) return -1;
+  auto payload = std::span(reply).subspan(proto::kHeaderSize, size_t(n) - proto::kHeaderSize);
+  kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(payload.data()),
+                                        payload.size() / sizeof(capnp::word));
+  return int(proto::openMessage(words)->getRoot<proto::Response>().getError());
+}
+
+}  // namespace
+
+TEST_CASE("a connection whose process exited before keyd accepted it is never the host") {
+  // The attack: connect from an unregistered namespace, hand the socket on, exit, and have a
+  // host process get the pid before keyd accepts; keyd then read the host's namespace for it.
+  Keyd keyd;
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  kill(keyd.pid(), SIGSTOP);  // keyd accepts nothing until the stage is set
+  pid_t connector = fork();
+  if (connector == 0) {
+    if (unshare(CLONE_NEWNET) != 0) _exit(1);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, keyd.socket().c_str(), sizeof addr.sun_path - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(2);
+    passFd(pair[1], fd);
+    _exit(0);
+  }
+  int fd = receiveFd(pair[0]);
+  waitpid(connector, nullptr, 0);
+  // A host process takes the connector's pid: the kernel hands out ns_last_pid + 1 next.
+  pid_t impostor = -1;
+  for (int attempt = 0; attempt < 20 && impostor != connector; ++attempt) {
+    if (impostor > 0) {
+      kill(impostor, SIGKILL);
+      waitpid(impostor, nullptr, 0);
+    }
+    std::ofstream("/proc/sys/kernel/ns_last_pid") << connector - 1;
+    impostor = fork();
+    if (impostor == 0) {
+      pause();
+      _exit(0);
+    }
+  }
+  kill(keyd.pid(), SIGCONT);
+  REQUIRE(impostor == connector);
+  REQUIRE(fd >= 0);
+  int code = rawLogin(fd, Keyd::kRootPassword);
+  kill(impostor, SIGKILL);
+  waitpid(impostor, nullptr, 0);
+  close(fd);
+  close(pair[0]);
+  close(pair[1]);
+  // Refused outright (the connection closed) — never logged in as root from "host".
+  CHECK(code != int(ErrorCode::OK));
+  CHECK(code != int(ErrorCode::LOGIN_THROTTLED));
+}
+
+TEST_CASE("connections that never log in or never read are closed after the login timeout") {
+  Keyd keyd(1000, Keyd::MemoryLocking::inherited, {"--login-timeout", "1"});
+  auto idle = keyd.client();
+  idle->ping();
+  auto active = keyd.root();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  CHECK_NOTHROW(active->whoami());  // logged in: kept
+  // The idle one was closed; the client reconnects on its next call, so ask the raw socket.
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, keyd.socket().c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  pollfd p{fd, POLLIN, 0};
+  auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    char b;
+    closed = poll(&p, 1, 100) > 0 && recv(fd, &b, 1, MSG_DONTWAIT) == 0;
+  }
+  CHECK(closed);
+  close(fd);
 }
