@@ -53,21 +53,48 @@ void Client::Impl::connect() {
   abandonedStreams.clear();  // they were the last connection's, and ended with it
 }
 
+namespace {
+
+// keyd checks only a few password attempts of one user at a time; a login kept waiting for the
+// others is refused with a retry time of a few milliseconds (longer ones mean failed
+// passwords), and tried again here until the request timeout.
+void retryWhileOthersLogIn(const std::function<void()>& login, std::chrono::milliseconds timeout) {
+  constexpr uint32_t kBusyRetryMaxMillis = 100;
+  auto giveUp = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    try {
+      return login();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::refused || e.code() != ErrorCode::LOGIN_THROTTLED ||
+          e.retryAfterMillis() == 0 || e.retryAfterMillis() > kBusyRetryMaxMillis ||
+          std::chrono::steady_clock::now() >= giveUp)
+        throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(e.retryAfterMillis()));
+    }
+  }
+}
+
+}  // namespace
+
 void Client::Impl::ensureConnected() {
   // After fork() the child must not talk on its parent's socket: replies would go astray.
   if (channel && pid != getpid()) disconnect();
   if (channel) return;
   connect();
   if (credentials) {
-    exchange(
-        [&](proto::Request::Builder r) {
-          auto login = r.initLogin();
-          login.setUser(credentials->user);
-          login.setPassword(
-              kj::arrayPtr(reinterpret_cast<const kj::byte*>(credentials->password.data()),
-                           credentials->password.size()));
+    retryWhileOthersLogIn(
+        [&] {
+          exchange(
+              [&](proto::Request::Builder r) {
+                auto login = r.initLogin();
+                login.setUser(credentials->user);
+                login.setPassword(
+                    kj::arrayPtr(reinterpret_cast<const kj::byte*>(credentials->password.data()),
+                                 credentials->password.size()));
+              },
+              {}, false);
         },
-        {}, false);
+        options.timeout);
     loggedIn = true;
   }
 }
@@ -273,14 +300,18 @@ void Client::login(const std::string& user, std::string_view password) {
     impl_->loggedIn = false;
   };
   relogin();
-  impl_->call(
-      [&](proto::Request::Builder r) {
-        auto login = r.initLogin();
-        login.setUser(user);
-        login.setPassword(
-            kj::arrayPtr(reinterpret_cast<const kj::byte*>(password.data()), password.size()));
+  retryWhileOthersLogIn(
+      [&] {
+        impl_->call(
+            [&](proto::Request::Builder r) {
+              auto login = r.initLogin();
+              login.setUser(user);
+              login.setPassword(kj::arrayPtr(reinterpret_cast<const kj::byte*>(password.data()),
+                                             password.size()));
+            },
+            {}, false, true);
       },
-      {}, false, true);
+      impl_->options.timeout);
   impl_->loggedIn = true;
   impl_->credentials = Impl::Credentials{user, std::string(password)};
 }

@@ -124,17 +124,20 @@ void Service::auditRefusal(Session& s, const char* action, const std::string& ta
                            ErrorCode code, const std::string& detail) {
   try {
     auto event = eventFor(s, action, target);
-    // Namespaces cost nothing to make: the unregistered ones share one budget.
-    auto leftOut = refusalLimiter_.admit(isUnregisteredName(event.container)
-                                             ? std::string("unregistered namespaces")
-                                             : event.container);
+    // Namespaces cost nothing to make: the unregistered ones share one budget. A budget per
+    // kind of refusal (a small, fixed set) keeps one kind from hiding the others.
+    auto leftOut = refusalLimiter_.admit((isUnregisteredName(event.container)
+                                              ? std::string("unregistered namespaces")
+                                              : event.container) +
+                                         "/" + std::to_string(int(code)));
     if (!leftOut) return;
     event.result = code;
     // Refusal texts are keyd's own, but may quote a parser's description of client bytes.
     event.detail = detail.substr(0, kMaxRefusalDetail);
     if (*leftOut)
       event.detail += " (" + std::to_string(*leftOut) +
-                      " earlier refusals from this container not recorded: over the rate limit)";
+                      " earlier refusals like this from this container not recorded: over the "
+                      "rate limit)";
     auditWriter_.writeNow(event);
   } catch (const std::exception& e) {
     logError(std::string("cannot audit a refusal: ") + e.what());

@@ -30,18 +30,26 @@ SecretBytes Service::checkPassword(Session& s, const store::User& user,
                                    capnp::Data::Reader password) {
   LoginThrottle::Who who{user.name, containerOf(s), s.peer.uid};
   if (uint32_t wait = throttle_.begin(who))
-    throw Refusal(
-        ErrorCode::LOGIN_THROTTLED,
-        "too many failed passwords for " + user.name + "; retry in " + std::to_string(wait) + " ms",
-        wait);
-  auto secret = unwrapUserSecret(user, bytesOf(password));
+    throw Refusal(ErrorCode::LOGIN_THROTTLED,
+                  wait == LoginThrottle::kBusyRetryMillis
+                      ? "other logins as " + user.name + " are being checked; retry in " +
+                            std::to_string(wait) + " ms"
+                      : "too many failed passwords for " + user.name + "; retry in " +
+                            std::to_string(wait) + " ms",
+                  wait);
+  std::optional<SecretBytes> secret;
+  try {
+    secret = unwrapUserSecret(user, bytesOf(password));
+  } catch (...) {
+    throttle_.end(who, false);
+    throw;
+  }
+  uint32_t delay = throttle_.end(who, secret.has_value());
   if (!secret) {
-    uint32_t delay = throttle_.delayAfterFailure(who);
     std::string message = "wrong password for " + user.name;
     if (delay) message += "; further attempts throttled for " + std::to_string(delay) + " ms";
     throw Refusal(ErrorCode::WRONG_PASSWORD, message, delay);
   }
-  throttle_.succeeded(who);
   return std::move(*secret);
 }
 

@@ -1,8 +1,10 @@
 // Online password guessing is slowed per (user, container, peer uid): after a few failures
-// each further attempt must wait a doubling delay. An attempt is counted as a failure before
-// its PBKDF2 work starts and forgiven when it succeeds, so concurrent guesses cannot all pass
-// the check before any of them is recorded. Keyed by container and uid so that neither a
-// hostile neighbour nor another local user can lock a user out: their failures are their own.
+// each further attempt must wait a doubling delay. Attempts are counted before their PBKDF2
+// work starts: while free failures remain, at most that many attempts run at once, and once
+// they are spent, one at a time — so racing threads cannot get more guesses through than one
+// thread could. An attempt kept waiting for others (not for a delay) is told to retry in a few
+// milliseconds, which the client library does by itself. Keyed by container and uid so that
+// neither a hostile neighbour nor another local user can lock a user out.
 #pragma once
 
 #include <sys/types.h>
@@ -28,18 +30,19 @@ class LoginThrottle {
     auto operator<=>(const Who&) const = default;
   };
 
-  // Reserves an attempt: returns the milliseconds the caller must still wait (the attempt is
-  // refused and not counted), or 0 when it may go ahead, counted as a failure until
-  // succeeded().
+  static constexpr uint32_t kBusyRetryMillis = 20;
+
+  // Starts an attempt: 0 when it may go ahead (then end() must follow), else the milliseconds
+  // after which to retry (kBusyRetryMillis while other attempts are running).
   uint32_t begin(const Who& who);
-  // The delay the reserved attempt's failure imposes (0 while failures are free).
-  uint32_t delayAfterFailure(const Who& who);
-  void succeeded(const Who& who);
+  // Ends a started attempt; returns the delay a failure imposes (0 while failures are free).
+  uint32_t end(const Who& who, bool succeeded);
   void forget(const std::string& user);
 
  private:
   struct State {
     unsigned failures = 0;
+    unsigned running = 0;
     Clock::time_point notBefore;
   };
   std::mutex mutex_;

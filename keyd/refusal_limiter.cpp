@@ -3,15 +3,15 @@
 namespace vhsm::keyd {
 
 namespace {
-constexpr size_t kMaxTrackedContainers = 4096;
+constexpr size_t kMaxTrackedKeys = 4096;
 }
 
-std::optional<uint64_t> RefusalLimiter::admit(const std::string& container) {
+std::optional<uint64_t> RefusalLimiter::admit(const std::string& key) {
   auto now = Clock::now();
   std::lock_guard lock(mutex_);
-  // Unregistered namespaces each get a name: bound the table, forgetting only counters.
-  if (buckets_.size() >= kMaxTrackedContainers && !buckets_.count(container)) buckets_.clear();
-  auto& b = buckets_[container];
+  // Bound the table (containers x kinds), forgetting only counters.
+  if (buckets_.size() >= kMaxTrackedKeys && !buckets_.count(key)) buckets_.clear();
+  auto& b = buckets_[key];
   if (now - b.second >= std::chrono::seconds(1)) {
     b.second = now;
     b.written = 0;

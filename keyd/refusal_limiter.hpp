@@ -1,8 +1,8 @@
-// Bounds how many refusal records one container can make keyd write per second. Every refusal
-// is a durable write (an fsync): without a bound, a flooding neighbour would keep keyd's
-// workers busy writing its own audit trail. Refusals over the budget are counted, and the
-// next record written for that container says how many were left out, so the audit still
-// shows the flood and its size.
+// Bounds how many refusal records of one kind (a key such as "container/code") keyd writes
+// per second. Every refusal is a durable write (an fsync): without a bound, a flooding
+// neighbour would keep keyd's workers busy writing its own audit trail. Refusals over the
+// budget are counted, and the next record written for that key says how many were left out,
+// so the audit still shows the flood and its size.
 #pragma once
 
 #include <chrono>
@@ -20,7 +20,7 @@ class RefusalLimiter {
   static constexpr unsigned kRecordsPerSecond = 20;
 
   // nullopt: do not write this one. Otherwise: write it, noting that many left out before it.
-  std::optional<uint64_t> admit(const std::string& container);
+  std::optional<uint64_t> admit(const std::string& key);
 
  private:
   struct Bucket {

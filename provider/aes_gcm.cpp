@@ -18,6 +18,11 @@ namespace {
 constexpr size_t kDefaultIvLength = 12;
 constexpr size_t kMaxTagLength = 16;
 
+// The default provider's IV rules, for keys in keyd too: one IV serves one message. After a
+// final, or a change of IV length, no AAD or data is taken until a new IV is given, so a
+// re-initialisation that keeps the IV cannot encrypt a second message under it.
+enum class IvState { none, fresh, used };
+
 struct GcmCtx {
   GcmCtx(ProviderContext* p, size_t k) : provider(p), keyBytes(k) {}
   ProviderContext* provider;
@@ -29,6 +34,7 @@ struct GcmCtx {
   // Remote mode: the key stays in keyd.
   std::string keyId;
   Bytes iv;
+  IvState ivState = IvState::none;
   size_t ivLength = kDefaultIvLength;
   Bytes pendingAad;
   Bytes tag;  // encrypt: computed at final; decrypt: expected, set before final
@@ -66,6 +72,7 @@ void* gcmDup(void* ctx) {
   copy->encrypt = c->encrypt;
   copy->keyId = c->keyId;
   copy->iv = c->iv;
+  copy->ivState = c->ivState;
   copy->ivLength = c->ivLength;
   copy->pendingAad = c->pendingAad;
   copy->tag = c->tag;
@@ -119,6 +126,7 @@ int gcmInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigne
   if (iv) {
     c->iv.assign(iv, iv + ivLength);
     c->ivLength = ivLength;
+    c->ivState = IvState::fresh;
   }
   c->stream.reset();
   c->pendingAad.clear();
@@ -136,13 +144,20 @@ int gcmDecryptInit(void* ctx, const unsigned char* key, size_t keyLength, const 
   return gcmInit(ctx, key, keyLength, iv, ivLength, params, false);
 }
 
+// Whether a message may take AAD or data now: under an IV not yet used for another one.
+bool ivUsable(GcmCtx* c) {
+  if (c->stream || c->ivState == IvState::fresh) return true;
+  VHSM_RAISE(c->provider, kInvalidParameter,
+             c->ivState == IvState::used
+                 ? "AES-GCM needs a new IV: this one has finished a message already"
+                 : "AES-GCM needs an IV");
+  return false;
+}
+
 // Opens the keyd stream on first data, with the AAD gathered so far.
 bool startStream(GcmCtx* c) {
   if (c->stream) return true;
-  if (c->iv.empty()) {
-    VHSM_RAISE(c->provider, kInvalidParameter, "AES-GCM needs an IV");
-    return false;
-  }
+  if (!ivUsable(c)) return false;
   try {
     auto& client = c->provider->client();
     c->stream.emplace(c->encrypt ? client.gcmEncryptStream(c->keyId, c->iv)
@@ -162,6 +177,7 @@ int gcmUpdate(void* ctx, unsigned char* out, size_t* outLength, size_t outSize,
   auto* c = static_cast<GcmCtx*>(ctx);
   if (!c->remote()) return c->cipher().update(c->local, out, outLength, outSize, in, inLength);
   *outLength = 0;
+  if (!ivUsable(c)) return 0;
   if (!out) {  // AAD
     if (c->stream) {
       try {
@@ -197,6 +213,7 @@ int gcmFinal(void* ctx, unsigned char* out, size_t* outLength, size_t outSize) {
   if (!c->remote()) return c->cipher().final(c->local, out, outLength, outSize);
   *outLength = 0;
   if (!startStream(c)) return 0;
+  c->ivState = IvState::used;  // whatever the outcome, as the default provider does
   try {
     if (c->encrypt) {
       c->stream->finalEncrypt(c->tag, uint8_t(kMaxTagLength));
@@ -284,6 +301,10 @@ int gcmGetCtxParams(void* ctx, OSSL_PARAM params[]) {
     }
     if (!OSSL_PARAM_set_octet_string(p, c->tag.data(), p->data_size)) return 0;
   }
+  if (OSSL_PARAM_locate(params, OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN)) {
+    VHSM_RAISE(c->provider, kUnsupported, "TLS IV generation is not supported with a vhsm key");
+    return 0;
+  }
   for (const char* name : {OSSL_CIPHER_PARAM_IV, OSSL_CIPHER_PARAM_UPDATED_IV})
     if ((p = OSSL_PARAM_locate(params, name)) &&
         !OSSL_PARAM_set_octet_string(p, c->iv.data(), std::min(p->data_size, c->iv.size())))
@@ -311,6 +332,7 @@ int gcmSetParams(void* ctx, const OSSL_PARAM params[]) {
       VHSM_RAISE(c->provider, kInvalidParameter, "AES-GCM IV length must be 1 to 1024 bytes");
       return 0;
     }
+    if (length != c->ivLength) c->ivState = IvState::none;
     c->ivLength = length;
   }
   if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_CIPHER_PARAM_AEAD_TAG)) {
@@ -325,7 +347,18 @@ int gcmSetParams(void* ctx, const OSSL_PARAM params[]) {
     c->tagLength = p->data_size;
   }
   // Ordinary keys: the local cipher keeps the parameters, as the default provider would.
-  if (c->remote()) return 1;
+  if (c->remote()) {
+    // TLS 1.2's record layer (its AAD and the IV it generates) is libssl's business with the
+    // keys it derives; a key in keyd never takes it, and is refused rather than ignored.
+    for (const char* tls : {OSSL_CIPHER_PARAM_AEAD_TLS1_AAD, OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED,
+                            OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV})
+      if (OSSL_PARAM_locate_const(params, tls)) {
+        VHSM_RAISE(c->provider, kUnsupported,
+                   std::string(tls) + " is not supported with a key held by vhsm");
+        return 0;
+      }
+    return 1;
+  }
   if (!OSSL_PARAM_locate_const(params, kKeyUriParam))
     return c->cipher().setCtxParams(c->local, params);
   std::vector<OSSL_PARAM> forward;

@@ -15,12 +15,17 @@ bool applyKeyRefPreference(OSSL_LIB_CTX* libctx) {
   if (char* current = EVP_get1_default_properties(libctx)) {
     std::string existing = current;
     OPENSSL_free(current);
-    if (existing.find("vhsm") != std::string::npos) return true;  // the operator's own choice
+    // The operator's own choice of a vhsm preference stands.
+    if (existing.find("vhsm.keyref") != std::string::npos ||
+        existing.find("provider=vhsm") != std::string::npos)
+      return true;
     if (!existing.empty()) query = existing + "," + query;
   }
 #else
-  // 3.0 and 3.1 have no getter: keep the one setting that matters for compliance.
+  // 3.0 and 3.1 have no getter: keep the one setting that matters for compliance, and say
+  // that anything else set before vhsm loaded is replaced (docs/provider.md).
   if (EVP_default_properties_is_fips_enabled(libctx)) query += ",fips=yes";
+  debugLog("OpenSSL before 3.2: default properties set before vhsm loaded are replaced");
 #endif
   debugLog("default properties: " + query);
   return EVP_set_default_properties(libctx, query.c_str()) == 1;

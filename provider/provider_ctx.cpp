@@ -154,10 +154,10 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
   config_.preferKeyRefs = configValue(handle, getParams, "preference") != "none";
   // vhsm.so shares libcrypto with the application, so the core's library context is the
   // application's OSSL_LIB_CTX.
-  if (config_.preferKeyRefs && getLibctx &&
-      !applyKeyRefPreference(reinterpret_cast<OSSL_LIB_CTX*>(getLibctx(handle))))
+  if (config_.preferKeyRefs &&
+      (!getLibctx || !applyKeyRefPreference(reinterpret_cast<OSSL_LIB_CTX*>(getLibctx(handle)))))
     throw Error(ErrorKind::refused, ErrorCode::INVALID_ARGUMENT,
-                "OpenSSL refused vhsm's fetch preference");
+                "cannot set vhsm's fetch preference");
 
   defaultLibctx_ = OSSL_LIB_CTX_new();
   if (defaultLibctx_) defaultProvider_ = OSSL_PROVIDER_load(defaultLibctx_, "default");

@@ -125,7 +125,7 @@ int flood(const std::string& socket, double seconds) {
         } catch (const Error&) {
         }
   });
-  // Thousands of connections, held open: keyd keeps at most its per-container share.
+  // Thousands of connections, held open: keyd keeps at most the unregistered namespaces' share.
   attackers.emplace_back([&] {
     std::vector<int> fds;
     for (int i = 0; i < 3000 && Clock::now() < end; ++i) {
@@ -135,7 +135,8 @@ int flood(const std::string& socket, double seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     size_t open = 0;
     for (int fd : fds) open += !closedByPeer(fd, 1);
-    if (open > 256) violations |= 2;
+    // Unregistered namespaces share 64 connections (some used by the other attackers here).
+    if (open > 64) violations |= 2;
     while (Clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     for (int fd : fds) close(fd);
   });
@@ -159,7 +160,7 @@ int flood(const std::string& socket, double seconds) {
 
 }  // namespace
 
-TEST_CASE("a flooding neighbour does not disturb well-behaved clients") {
+TEST_CASE("a flooding neighbour does not disturb well-behaved clients", "[serial]") {
   Keyd keyd;
   auto alice = keyd.newUser("alice", "pw");
   auto key = randomBytes(20);
@@ -314,7 +315,7 @@ void unprivilegedAttacker(const std::string& socket, Clock::time_point end) {
 
 }  // namespace
 
-TEST_CASE("an unprivileged user with namespaces of its own locks no one out") {
+TEST_CASE("an unprivileged user with namespaces of its own locks no one out", "[serial]") {
   // Reachable by every local user (not the default), to test keyd rather than the file mode.
   Keyd keyd(1000, Keyd::MemoryLocking::inherited,
             {"--socket-mode", "0666", "--login-timeout", "2"});

@@ -62,10 +62,11 @@ std::string ProviderEnv::writeConfig(const ProviderOptions& options, const std::
   std::ofstream(passwordFile) << kPassword << "\n";
   auto path = dir_.path() / ("openssl-" + std::to_string(++counter) + ".cnf");
   std::ofstream cnf(path);
-  cnf << "openssl_conf = openssl_init\n"
-      << "[openssl_init]\nproviders = provider_sect\n";
-  if (options.globalPreference)
-    cnf << "alg_section = evp_properties\n[evp_properties]\ndefault_properties = ?provider=vhsm\n";
+  cnf << "openssl_conf = openssl_init\n[openssl_init]\n";
+  if (options.globalPreference && options.propertiesFirst) cnf << "alg_section = evp_properties\n";
+  cnf << "providers = provider_sect\n";
+  if (options.globalPreference && !options.propertiesFirst) cnf << "alg_section = evp_properties\n";
+  if (options.globalPreference) cnf << "[evp_properties]\ndefault_properties = ?provider=vhsm\n";
   cnf << "[provider_sect]\ndefault = default_sect\nvhsm = vhsm_sect\n"
       << "[default_sect]\nactivate = 1\n"
       << "[vhsm_sect]\nmodule = " << providerModule() << "\nactivate = 1\n"

@@ -12,6 +12,7 @@ namespace vhsm::test {
 
 struct ProviderOptions {
   bool globalPreference = true;  // default_properties = ?provider=vhsm
+  bool propertiesFirst = false;  // alg_section listed before providers (processed first)
   bool withPassword = true;      // password-file in the section (else: rely on unlock)
   std::string extraSectionLines;
 };

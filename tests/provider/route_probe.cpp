@@ -1,7 +1,8 @@
 // Computes with one key through one EVP route, as an application that never heard of vhsm
 // would: `route_probe LOAD ROUTE KEY DATAFILE`. LOAD is `config` (whatever OPENSSL_CONF
 // activates) or providers to load in that order (`vhsm,default`); ROUTE is `evp-mac`,
-// `pkey-hmac` (HMAC-SHA256), `gcm` (AES-256-GCM fetched) or `gcm-implicit` (EVP_aes_256_gcm());
+// `pkey-hmac`, `q-mac` (EVP_Q_mac; all HMAC-SHA256), `gcm` (AES-256-GCM fetched), `gcm-implicit`
+// (EVP_aes_256_gcm()) or `gcm-128` (AES-128-GCM fetched);
 // KEY is the key bytes as text (`vhsm:h1`, zero-padded for AES). Prints the MAC, or ciphertext
 // and tag after checking that decryption returns the data, in hex; on failure OpenSSL's errors.
 #include <openssl/core_names.h>
@@ -66,7 +67,8 @@ bool pkeyHmac(const std::string& key, const Bytes& data, Bytes& out) {
 // the data (or the tag does not verify).
 bool gcm(const EVP_CIPHER* cipher, const std::string& keyText, const Bytes& data, Bytes& out) {
   unsigned char key[32] = {}, iv[12], tag[16];
-  std::memcpy(key, keyText.data(), std::min(keyText.size(), sizeof key));
+  std::memcpy(key, keyText.data(),
+              std::min(keyText.size(), size_t(EVP_CIPHER_get_key_length(cipher))));
   for (unsigned i = 0; i < sizeof iv; ++i) iv[i] = static_cast<unsigned char>(i + 1);
   const unsigned char aad[] = "route probe";
   Bytes ct(data.size()), pt(data.size());
@@ -99,17 +101,26 @@ int main(int argc, char** argv) {
   std::ifstream file(argv[4], std::ios::binary);
   Bytes data((std::istreambuf_iterator<char>(file)), {}), out;
   bool ok = loadProviders(argv[1]);
-  if (ok && route == "evp-mac")
+  if (!ok) {
+    // the providers did not load: reported below
+  } else if (route == "evp-mac") {
     ok = evpMac(key, data, out);
-  else if (ok && route == "pkey-hmac")
+  } else if (route == "pkey-hmac") {
     ok = pkeyHmac(key, data, out);
-  else if (ok && route == "gcm") {
-    EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  } else if (route == "q-mac") {
+    out.resize(64);
+    size_t n = 0;
+    ok = EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(), data.data(),
+                   data.size(), out.data(), out.size(), &n) != nullptr;
+    out.resize(n);
+  } else if (route == "gcm" || route == "gcm-128") {
+    EVP_CIPHER* cipher =
+        EVP_CIPHER_fetch(nullptr, route == "gcm" ? "AES-256-GCM" : "AES-128-GCM", nullptr);
     ok = cipher && gcm(cipher, key, data, out);
     EVP_CIPHER_free(cipher);
-  } else if (ok && route == "gcm-implicit")
+  } else if (route == "gcm-implicit") {
     ok = gcm(EVP_aes_256_gcm(), key, data, out);
-  else if (ok) {
+  } else {
     std::fprintf(stderr, "unknown route %s\n", route.c_str());
     return 2;
   }

@@ -751,3 +751,74 @@ TEST_CASE("GCM specification test cases hold through the provider with keys impo
     CHECK(toHex(back) == c.plaintext);
   }
 }
+
+namespace {
+
+// One scripted use of an AES-256-GCM context, the same for the default provider with the key
+// bytes and for vhsm with the reference: what each step returned, and the ciphertexts.
+struct GcmScript {
+  std::vector<int> results;
+  std::vector<Bytes> outputs;
+};
+
+GcmScript runGcmScript(OSSL_LIB_CTX* libctx, const char* properties, const Bytes& key) {
+  GcmScript s;
+  EVP_CIPHER* cipher = EVP_CIPHER_fetch(libctx, "AES-256-GCM", properties);
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  Bytes iv1(12, 1), iv2(12, 2), data = bytesOf("one message under one IV"), out(64);
+  int n = 0;
+  auto encrypt = [&] {
+    bool ok = EVP_EncryptUpdate(c, out.data(), &n, data.data(), int(data.size())) == 1;
+    ok = ok && EVP_EncryptFinal_ex(c, out.data() + n, &n) == 1;
+    s.results.push_back(ok);
+    if (ok) s.outputs.emplace_back(out.begin(), out.begin() + long(data.size()));
+    ERR_clear_error();
+  };
+  s.results.push_back(EVP_EncryptInit_ex2(c, cipher, key.data(), iv1.data(), nullptr));
+  encrypt();
+  // Re-initialised without an IV: the old IV must not encrypt a second message.
+  s.results.push_back(EVP_EncryptInit_ex2(c, nullptr, nullptr, nullptr, nullptr));
+  encrypt();
+  // ... nor with the key alone.
+  s.results.push_back(EVP_EncryptInit_ex2(c, nullptr, key.data(), nullptr, nullptr));
+  encrypt();
+  // A new IV makes it usable again.
+  s.results.push_back(EVP_EncryptInit_ex2(c, nullptr, nullptr, iv2.data(), nullptr));
+  encrypt();
+  // A changed IV length voids the IV until a new one is given.
+  s.results.push_back(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 16, nullptr));
+  s.results.push_back(EVP_EncryptInit_ex2(c, nullptr, nullptr, nullptr, nullptr));
+  encrypt();
+  EVP_CIPHER_CTX_free(c);
+  EVP_CIPHER_free(cipher);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("AES-GCM IV rules equal the default provider's: one IV, one message") {
+  ProviderEnv env;
+  auto key = randomBytes(32);
+  env.alice().keyImport("g1", KeyType::AES, key);
+  auto* libctx = env.libctx();
+  auto reference = runGcmScript(libctx, "provider=default", key);
+  auto vhsm = runGcmScript(libctx, "provider=vhsm", paddedRef("vhsm:g1", 32));
+  CHECK(vhsm.results == reference.results);
+  CHECK(vhsm.outputs == reference.outputs);
+  // The script's expectations, so that a change in both cannot pass unnoticed.
+  CHECK(reference.results == std::vector<int>{1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0});
+  REQUIRE(reference.outputs.size() == 2);
+
+  // TLS 1.2's record-layer IV handling is refused for a key in keyd, not ignored.
+  EVP_CIPHER* cipher = EVP_CIPHER_fetch(libctx, "AES-256-GCM", "provider=vhsm");
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  auto ref = paddedRef("vhsm:g1", 32);
+  REQUIRE(EVP_EncryptInit_ex2(c, cipher, ref.data(), nullptr, nullptr) == 1);
+  unsigned char fixed[4] = {1, 2, 3, 4};
+  CHECK(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IV_FIXED, 4, fixed) <= 0);
+  unsigned char generated[12];
+  CHECK(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_IV_GEN, 12, generated) <= 0);
+  ERR_clear_error();
+  EVP_CIPHER_CTX_free(c);
+  EVP_CIPHER_free(cipher);
+}

@@ -31,8 +31,8 @@ struct Setup {
 };
 
 struct Key {
-  std::string text;  // what the application is given as key bytes
-  Bytes hmac, aes;   // the real key bytes the result must be computed with
+  std::string text;         // what the application is given as key bytes
+  Bytes hmac, aes, aes128;  // the real key bytes the result must be computed with
 };
 
 Bytes padded(const std::string& text, size_t n) {
@@ -46,15 +46,17 @@ Bytes padded(const std::string& text, size_t n) {
 TEST_CASE("a vhsm reference computes in keyd in every load order and configuration") {
   ProviderEnv env;
   TempDir dir;
-  auto hmacKey = randomBytes(20), aesKey = randomBytes(32);
+  auto hmacKey = randomBytes(20), aesKey = randomBytes(32), aes128Key = randomBytes(16);
   env.alice().keyImport("h1", KeyType::HMAC, hmacKey);
   env.alice().keyImport("a1", KeyType::AES, aesKey);
+  env.alice().keyImport("a2", KeyType::AES, aes128Key);
   auto data = randomBytes(3000);
   auto file = writeFile(dir, "data", data);
   auto passwordFile = writeFile(dir, "password", std::string(ProviderEnv::kPassword));
 
-  ProviderOptions activateOnly;
+  ProviderOptions activateOnly, propertiesFirst;
   activateOnly.globalPreference = false;
+  propertiesFirst.propertiesFirst = true;
   auto modules = std::filesystem::path(providerModule()).parent_path().string();
   // No openssl.cnf at all: the provider is configured by its environment variables.
   auto withBare = providerProcessEnv("/dev/null");
@@ -80,13 +82,17 @@ TEST_CASE("a vhsm reference computes in keyd in every load order and configurati
        withConfig(env.config()),
        {},
        "config"},
+      {"config with default_properties processed before vhsm loads",
+       withConfig(env.writeConfig(propertiesFirst, env.keyd().socket())),
+       {},
+       "config"},
   };
 
   // A plain key given as text: the same routes must compute it in-process, as before.
   std::string plainText = "plain-" + toHex(randomBytes(8));
-  std::vector<Key> keys = {
-      {"vhsm:h1", hmacKey, aesKey},
-      {plainText, Bytes(plainText.begin(), plainText.end()), padded(plainText, 32)}};
+  std::vector<Key> keys = {{"vhsm:h1", hmacKey, aesKey, aes128Key},
+                           {plainText, Bytes(plainText.begin(), plainText.end()),
+                            padded(plainText, 32), padded(plainText, 16)}};
   auto textHmac = toHex(referenceHmac("SHA256", Bytes{'v', 'h', 's', 'm', ':', 'h', '1'}, data));
 
   Bytes iv;
@@ -103,7 +109,11 @@ TEST_CASE("a vhsm reference computes in keyd in every load order and configurati
       Bytes sealed = gcm.ciphertext;
       sealed.insert(sealed.end(), gcm.tag.begin(), gcm.tag.end());
       auto expectedGcm = toHex(sealed);
+      auto gcm128 = referenceGcmEncrypt(key.aes128, iv, aadBytes, data);
+      Bytes sealed128 = gcm128.ciphertext;
+      sealed128.insert(sealed128.end(), gcm128.tag.begin(), gcm128.tag.end());
       std::string aesText = reference ? "vhsm:a1" : key.text;
+      std::string aes128Text = reference ? "vhsm:a2" : key.text.substr(0, 16);
 
       auto check = [&](const std::string& route, const CommandResult& r,
                        const std::string& expected) {
@@ -131,7 +141,7 @@ TEST_CASE("a vhsm reference computes in keyd in every load order and configurati
       check("openssl mac",
             cli({"mac", "-digest", "SHA256", "-macopt", "key:" + key.text, "-in", file, "HMAC"}),
             expectedMac);
-      for (const char* route : {"evp-mac", "pkey-hmac"})
+      for (const char* route : {"evp-mac", "pkey-hmac", "q-mac"})
         check(
             route,
             runCommand({ROUTE_PROBE_BINARY, setup.probeLoad, route, key.text, file}, "", setup.env),
