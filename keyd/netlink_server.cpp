@@ -22,6 +22,8 @@ namespace {
 constexpr int kReceiveBufferBytes = 32 << 20;  // a burst from every client at once
 constexpr int kSendBufferBytes = 4 << 20;      // several maximum-size replies
 constexpr size_t kSpareBuffersPerWorker = 4;
+// The session budget all unregistered namespaces share (no namespace has cookie 0).
+constexpr uint64_t kUnregisteredBudget = 0;
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
@@ -46,9 +48,10 @@ std::string registrationFailure(int error) {
 }  // namespace
 
 struct NetlinkServer::Client {
-  explicit Client(Peer peer) : session(peer) {}
+  Client(Peer peer, uint64_t budget) : session(peer), budgetKey(budget) {}
   Session session;
   unsigned badFrames = 0;
+  uint64_t budgetKey;  // the namespace's cookie, or kUnregisteredBudget
 };
 
 NetlinkServer::NetlinkServer(Service& service, NetlinkServerOptions options)
@@ -169,6 +172,9 @@ void NetlinkServer::receiveLoop() {
       auto stamp = proto::transportFields(body);
       enqueue(Job::Kind::frame, {stamp.containerId, stamp.clientPort, stamp.containerInode},
               header->nlmsg_seq, body, size_t(n) - NLMSG_HDRLEN);
+      // The worker has its own copy (wiped after use if it carried secrets); this one would
+      // otherwise keep a password or an imported key until the next frame overwrites it.
+      wipe(buffer.data(), kept);
     } else if (header->nlmsg_type == VHSM_NL_CLIENT_GONE &&
                body.size() >= sizeof(vhsm_nl_client_gone)) {
       vhsm_nl_client_gone gone;
@@ -183,10 +189,13 @@ void NetlinkServer::enqueue(Job::Kind kind, ClientId client, uint32_t sequence,
   if (kind == Job::Kind::frame) {
     std::lock_guard lock(countsMutex_);
     auto& queued = queuedBytes_[client.cookie];
-    if (queued + frame.size() > options_.maxQueuedBytesPerContainer)
+    if (queued + frame.size() > options_.maxQueuedBytesPerContainer ||
+        totalQueuedBytes_ + frame.size() > options_.maxQueuedBytes) {
       kind = Job::Kind::overflow;
-    else
+    } else {
       queued += frame.size();
+      totalQueuedBytes_ += frame.size();
+    }
   }
   Worker& w = workerFor(client);
   Job job{kind, client, sequence, fullSize, {}};
@@ -238,7 +247,9 @@ void NetlinkServer::workerLoop(Worker& w) {
 void NetlinkServer::releaseQueued(const Job& job) {
   std::lock_guard lock(countsMutex_);
   auto it = queuedBytes_.find(job.client.cookie);
-  if (it != queuedBytes_.end() && (it->second -= job.frame.size()) == 0) queuedBytes_.erase(it);
+  if (it == queuedBytes_.end()) return;
+  totalQueuedBytes_ -= job.frame.size();
+  if ((it->second -= job.frame.size()) == 0) queuedBytes_.erase(it);
 }
 
 void NetlinkServer::serveFrame(Worker& w, Job& job) {
@@ -259,22 +270,27 @@ NetlinkServer::Client* NetlinkServer::sessionFor(Worker& w, const ClientId& id, 
   if (it != w.clients.end()) return it->second.get();
   Peer peer;
   peer.netns = {id.inode, id.cookie};
+  bool unregistered = service_.classify(peer.netns) == Service::NamespaceClass::unregistered;
+  uint64_t budget = unregistered ? kUnregisteredBudget : id.cookie;
   const char* refused = nullptr;
   {
     std::lock_guard lock(countsMutex_);
-    auto& fromContainer = sessionsPerContainer_[id.cookie];
+    auto& fromContainer = sessionsPerContainer_[budget];
     if (sessions_ >= options_.maxSessions)
       refused = "session limit reached";
-    else if (fromContainer >= options_.maxSessionsPerContainer)
-      refused = "too many clients from this container";
+    else if (fromContainer >=
+             (unregistered ? options_.maxUnregisteredSessions : options_.maxSessionsPerContainer))
+      refused = unregistered ? "too many clients from unregistered namespaces"
+                             : "too many clients from this container";
     if (!refused) {
       ++fromContainer;
       ++sessions_;
     } else if (fromContainer == 0) {
-      sessionsPerContainer_.erase(id.cookie);
+      sessionsPerContainer_.erase(budget);
     }
   }
-  if (!refused) return w.clients.emplace(id, std::make_unique<Client>(peer)).first->second.get();
+  if (!refused)
+    return w.clients.emplace(id, std::make_unique<Client>(peer, budget)).first->second.get();
   refuseBusy(job, refused);
   return nullptr;
 }
@@ -297,10 +313,13 @@ void NetlinkServer::refuseOverflow(Worker& w, const Job& job) {
 }
 
 void NetlinkServer::endSession(Worker& w, const ClientId& id) {
-  if (w.clients.erase(id) == 0) return;
+  auto client = w.clients.find(id);
+  if (client == w.clients.end()) return;
+  uint64_t budget = client->second->budgetKey;
+  w.clients.erase(client);
   std::lock_guard lock(countsMutex_);
   --sessions_;
-  auto it = sessionsPerContainer_.find(id.cookie);
+  auto it = sessionsPerContainer_.find(budget);
   if (it != sessionsPerContainer_.end() && --it->second == 0) sessionsPerContainer_.erase(it);
 }
 

@@ -31,6 +31,10 @@ struct NetlinkServerOptions {
   // Per network namespace, so that one container cannot take every session or all the queue.
   size_t maxSessionsPerContainer = 256;
   size_t maxQueuedBytesPerContainer = 16 << 20;
+  // Namespaces are free to make: all of them together may queue this much, and all the
+  // unregistered ones together hold this many sessions.
+  size_t maxQueuedBytes = 64 << 20;
+  size_t maxUnregisteredSessions = 64;
   unsigned maxBadFramesPerClient = 16;
 };
 
@@ -100,6 +104,7 @@ class NetlinkServer {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex countsMutex_;  // the per-container counters below, shared by every thread
   std::unordered_map<uint64_t, size_t> queuedBytes_;
+  size_t totalQueuedBytes_ = 0;
   std::unordered_map<uint64_t, size_t> sessionsPerContainer_;
   size_t sessions_ = 0;
 };
