@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "dispatch.hpp"
 #include "key_uri.hpp"
 #include "provider_ctx.hpp"
 
@@ -396,20 +397,20 @@ const OSSL_PARAM* gcmSettableCtx(void*, void*) {
 
 template <size_t KeyBytes>
 const OSSL_DISPATCH kFunctions[] = {
-    {OSSL_FUNC_CIPHER_NEWCTX, reinterpret_cast<void (*)()>(gcmNew<KeyBytes>)},
-    {OSSL_FUNC_CIPHER_FREECTX, reinterpret_cast<void (*)()>(gcmFree)},
-    {OSSL_FUNC_CIPHER_DUPCTX, reinterpret_cast<void (*)()>(gcmDup)},
-    {OSSL_FUNC_CIPHER_ENCRYPT_INIT, reinterpret_cast<void (*)()>(gcmEncryptInit)},
-    {OSSL_FUNC_CIPHER_DECRYPT_INIT, reinterpret_cast<void (*)()>(gcmDecryptInit)},
-    {OSSL_FUNC_CIPHER_UPDATE, reinterpret_cast<void (*)()>(gcmUpdate)},
-    {OSSL_FUNC_CIPHER_FINAL, reinterpret_cast<void (*)()>(gcmFinal)},
-    {OSSL_FUNC_CIPHER_CIPHER, reinterpret_cast<void (*)()>(gcmCipher)},
-    {OSSL_FUNC_CIPHER_GET_PARAMS, reinterpret_cast<void (*)()>(gcmGetParams<KeyBytes>)},
-    {OSSL_FUNC_CIPHER_GETTABLE_PARAMS, reinterpret_cast<void (*)()>(gcmGettable)},
-    {OSSL_FUNC_CIPHER_GET_CTX_PARAMS, reinterpret_cast<void (*)()>(gcmGetCtxParams)},
-    {OSSL_FUNC_CIPHER_SET_CTX_PARAMS, reinterpret_cast<void (*)()>(gcmSetParams)},
-    {OSSL_FUNC_CIPHER_GETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(gcmGettableCtx)},
-    {OSSL_FUNC_CIPHER_SETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(gcmSettableCtx)},
+    VHSM_DISPATCH(CIPHER_NEWCTX, cipher_newctx, gcmNew<KeyBytes>),
+    VHSM_DISPATCH(CIPHER_FREECTX, cipher_freectx, gcmFree),
+    VHSM_DISPATCH(CIPHER_DUPCTX, cipher_dupctx, gcmDup),
+    VHSM_DISPATCH(CIPHER_ENCRYPT_INIT, cipher_encrypt_init, gcmEncryptInit),
+    VHSM_DISPATCH(CIPHER_DECRYPT_INIT, cipher_decrypt_init, gcmDecryptInit),
+    VHSM_DISPATCH(CIPHER_UPDATE, cipher_update, gcmUpdate),
+    VHSM_DISPATCH(CIPHER_FINAL, cipher_final, gcmFinal),
+    VHSM_DISPATCH(CIPHER_CIPHER, cipher_cipher, gcmCipher),
+    VHSM_DISPATCH(CIPHER_GET_PARAMS, cipher_get_params, gcmGetParams<KeyBytes>),
+    VHSM_DISPATCH(CIPHER_GETTABLE_PARAMS, cipher_gettable_params, gcmGettable),
+    VHSM_DISPATCH(CIPHER_GET_CTX_PARAMS, cipher_get_ctx_params, gcmGetCtxParams),
+    VHSM_DISPATCH(CIPHER_SET_CTX_PARAMS, cipher_set_ctx_params, gcmSetParams),
+    VHSM_DISPATCH(CIPHER_GETTABLE_CTX_PARAMS, cipher_gettable_ctx_params, gcmGettableCtx),
+    VHSM_DISPATCH(CIPHER_SETTABLE_CTX_PARAMS, cipher_settable_ctx_params, gcmSettableCtx),
     {0, nullptr}};
 
 }  // namespace

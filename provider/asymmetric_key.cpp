@@ -37,7 +37,7 @@ int passByReference(const AsymmetricKey& key, OSSL_CALLBACK* callback, void* arg
   return callback(params, arg);
 }
 
-int exportReferencedPublicKey(const void* reference, size_t size, OSSL_CALLBACK* callback,
+int exportReferencedPublicKey(void*, const void* reference, size_t size, OSSL_CALLBACK* callback,
                               void* arg) {
   if (size != sizeof(AsymmetricKey*)) return 0;
   AsymmetricKey* key;

@@ -43,8 +43,8 @@ inline constexpr const char* kRsa = "RSA";
 // takes its own copy during the callback.
 int passByReference(const AsymmetricKey& key, OSSL_CALLBACK* callback, void* arg);
 // export_object for such a reference: only the public part ever leaves a vhsm key.
-int exportReferencedPublicKey(const void* reference, size_t size, OSSL_CALLBACK* callback,
-                              void* arg);
+int exportReferencedPublicKey(void* ctx, const void* reference, size_t size,
+                              OSSL_CALLBACK* callback, void* arg);
 
 // A vhsm key by id, with its public key fetched from keyd; nullptr with the error raised.
 AsymmetricKey* loadVhsmKey(ProviderContext* provider, const std::string& keyId);

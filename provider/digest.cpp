@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "dispatch.hpp"
 #include "hash_names.hpp"
 #include "provider_ctx.hpp"
 #include "remote_hash.hpp"
@@ -133,14 +134,14 @@ const OSSL_PARAM* digestGettable(void*) {
 
 template <int Index>
 const OSSL_DISPATCH kFunctions[] = {
-    {OSSL_FUNC_DIGEST_NEWCTX, reinterpret_cast<void (*)()>(digestNew<Index>)},
-    {OSSL_FUNC_DIGEST_DUPCTX, reinterpret_cast<void (*)()>(digestDup)},
-    {OSSL_FUNC_DIGEST_FREECTX, reinterpret_cast<void (*)()>(digestFree)},
-    {OSSL_FUNC_DIGEST_INIT, reinterpret_cast<void (*)()>(digestInit)},
-    {OSSL_FUNC_DIGEST_UPDATE, reinterpret_cast<void (*)()>(digestUpdate)},
-    {OSSL_FUNC_DIGEST_FINAL, reinterpret_cast<void (*)()>(digestFinal)},
-    {OSSL_FUNC_DIGEST_GET_PARAMS, reinterpret_cast<void (*)()>(digestGetParams<Index>)},
-    {OSSL_FUNC_DIGEST_GETTABLE_PARAMS, reinterpret_cast<void (*)()>(digestGettable)},
+    VHSM_DISPATCH(DIGEST_NEWCTX, digest_newctx, digestNew<Index>),
+    VHSM_DISPATCH(DIGEST_DUPCTX, digest_dupctx, digestDup),
+    VHSM_DISPATCH(DIGEST_FREECTX, digest_freectx, digestFree),
+    VHSM_DISPATCH(DIGEST_INIT, digest_init, digestInit),
+    VHSM_DISPATCH(DIGEST_UPDATE, digest_update, digestUpdate),
+    VHSM_DISPATCH(DIGEST_FINAL, digest_final, digestFinal),
+    VHSM_DISPATCH(DIGEST_GET_PARAMS, digest_get_params, digestGetParams<Index>),
+    VHSM_DISPATCH(DIGEST_GETTABLE_PARAMS, digest_gettable_params, digestGettable),
     {0, nullptr}};
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include "asymmetric_key.hpp"
+#include "dispatch.hpp"
 #include "vhsm/pem.hpp"
 
 namespace vhsm::provider {
@@ -45,10 +46,10 @@ int encode(void* ctx, OSSL_CORE_BIO* out, const void* obj, const OSSL_PARAM[], i
 
 template <bool Pem>
 const OSSL_DISPATCH kFunctions[] = {
-    {OSSL_FUNC_ENCODER_NEWCTX, reinterpret_cast<void (*)()>(newCtx)},
-    {OSSL_FUNC_ENCODER_FREECTX, reinterpret_cast<void (*)()>(freeCtx)},
-    {OSSL_FUNC_ENCODER_DOES_SELECTION, reinterpret_cast<void (*)()>(doesSelection)},
-    {OSSL_FUNC_ENCODER_ENCODE, reinterpret_cast<void (*)()>(encode<Pem>)},
+    VHSM_DISPATCH(ENCODER_NEWCTX, encoder_newctx, newCtx),
+    VHSM_DISPATCH(ENCODER_FREECTX, encoder_freectx, freeCtx),
+    VHSM_DISPATCH(ENCODER_DOES_SELECTION, encoder_does_selection, doesSelection),
+    VHSM_DISPATCH(ENCODER_ENCODE, encoder_encode, encode<Pem>),
     {0, nullptr}};
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "dispatch.hpp"
 #include "hash_names.hpp"
 #include "key_uri.hpp"
 #include "provider_ctx.hpp"
@@ -316,16 +317,16 @@ const OSSL_PARAM* hmacSettable(void*, void*) {
 }  // namespace
 
 extern const OSSL_DISPATCH kHmacFunctions[] = {
-    {OSSL_FUNC_MAC_NEWCTX, reinterpret_cast<void (*)()>(hmacNew)},
-    {OSSL_FUNC_MAC_DUPCTX, reinterpret_cast<void (*)()>(hmacDup)},
-    {OSSL_FUNC_MAC_FREECTX, reinterpret_cast<void (*)()>(hmacFree)},
-    {OSSL_FUNC_MAC_INIT, reinterpret_cast<void (*)()>(hmacInit)},
-    {OSSL_FUNC_MAC_UPDATE, reinterpret_cast<void (*)()>(hmacUpdate)},
-    {OSSL_FUNC_MAC_FINAL, reinterpret_cast<void (*)()>(hmacFinal)},
-    {OSSL_FUNC_MAC_GETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(hmacGettable)},
-    {OSSL_FUNC_MAC_GET_CTX_PARAMS, reinterpret_cast<void (*)()>(hmacGetParams)},
-    {OSSL_FUNC_MAC_SETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(hmacSettable)},
-    {OSSL_FUNC_MAC_SET_CTX_PARAMS, reinterpret_cast<void (*)()>(hmacSetParams)},
+    VHSM_DISPATCH(MAC_NEWCTX, mac_newctx, hmacNew),
+    VHSM_DISPATCH(MAC_DUPCTX, mac_dupctx, hmacDup),
+    VHSM_DISPATCH(MAC_FREECTX, mac_freectx, hmacFree),
+    VHSM_DISPATCH(MAC_INIT, mac_init, hmacInit),
+    VHSM_DISPATCH(MAC_UPDATE, mac_update, hmacUpdate),
+    VHSM_DISPATCH(MAC_FINAL, mac_final, hmacFinal),
+    VHSM_DISPATCH(MAC_GETTABLE_CTX_PARAMS, mac_gettable_ctx_params, hmacGettable),
+    VHSM_DISPATCH(MAC_GET_CTX_PARAMS, mac_get_ctx_params, hmacGetParams),
+    VHSM_DISPATCH(MAC_SETTABLE_CTX_PARAMS, mac_settable_ctx_params, hmacSettable),
+    VHSM_DISPATCH(MAC_SET_CTX_PARAMS, mac_set_ctx_params, hmacSetParams),
     {0, nullptr}};
 
 }  // namespace vhsm::provider

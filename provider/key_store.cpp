@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "asymmetric_key.hpp"
+#include "dispatch.hpp"
 #include "key_uri.hpp"
 
 namespace vhsm::provider {
@@ -67,13 +68,13 @@ int close(void* loaderctx) {
 }  // namespace
 
 extern const OSSL_DISPATCH kKeyStoreFunctions[] = {
-    {OSSL_FUNC_STORE_OPEN, reinterpret_cast<void (*)()>(open)},
-    {OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS, reinterpret_cast<void (*)()>(settableParams)},
-    {OSSL_FUNC_STORE_SET_CTX_PARAMS, reinterpret_cast<void (*)()>(setParams)},
-    {OSSL_FUNC_STORE_LOAD, reinterpret_cast<void (*)()>(load)},
-    {OSSL_FUNC_STORE_EOF, reinterpret_cast<void (*)()>(eof)},
-    {OSSL_FUNC_STORE_CLOSE, reinterpret_cast<void (*)()>(close)},
-    {OSSL_FUNC_STORE_EXPORT_OBJECT, reinterpret_cast<void (*)()>(exportReferencedPublicKey)},
+    VHSM_DISPATCH(STORE_OPEN, store_open, open),
+    VHSM_DISPATCH(STORE_SETTABLE_CTX_PARAMS, store_settable_ctx_params, settableParams),
+    VHSM_DISPATCH(STORE_SET_CTX_PARAMS, store_set_ctx_params, setParams),
+    VHSM_DISPATCH(STORE_LOAD, store_load, load),
+    VHSM_DISPATCH(STORE_EOF, store_eof, eof),
+    VHSM_DISPATCH(STORE_CLOSE, store_close, close),
+    VHSM_DISPATCH(STORE_EXPORT_OBJECT, store_export_object, exportReferencedPublicKey),
     {0, nullptr}};
 
 }  // namespace vhsm::provider

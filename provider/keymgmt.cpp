@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "asymmetric_key.hpp"
+#include "dispatch.hpp"
 
 namespace vhsm::provider {
 namespace {
@@ -215,33 +216,31 @@ struct Functions {
 
 template <const char* const& Algorithm>
 const OSSL_DISPATCH kFunctions[] = {
-    {OSSL_FUNC_KEYMGMT_NEW, reinterpret_cast<void (*)()>(Functions<Algorithm>::newKey)},
-    {OSSL_FUNC_KEYMGMT_FREE, reinterpret_cast<void (*)()>(freeKey)},
-    {OSSL_FUNC_KEYMGMT_LOAD, reinterpret_cast<void (*)()>(load)},
-    {OSSL_FUNC_KEYMGMT_DUP, reinterpret_cast<void (*)()>(dup)},
-    {OSSL_FUNC_KEYMGMT_HAS, reinterpret_cast<void (*)()>(has)},
-    {OSSL_FUNC_KEYMGMT_MATCH, reinterpret_cast<void (*)()>(match)},
-    {OSSL_FUNC_KEYMGMT_IMPORT, reinterpret_cast<void (*)()>(import)},
-    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES,
-     reinterpret_cast<void (*)()>(Functions<Algorithm>::importTypes)},
-    {OSSL_FUNC_KEYMGMT_EXPORT, reinterpret_cast<void (*)()>(exportKey)},
-    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES,
-     reinterpret_cast<void (*)()>(Functions<Algorithm>::importTypes)},
-    {OSSL_FUNC_KEYMGMT_GET_PARAMS, reinterpret_cast<void (*)()>(getParams)},
-    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,
-     reinterpret_cast<void (*)()>(Functions<Algorithm>::gettableParams)},
-    {OSSL_FUNC_KEYMGMT_SET_PARAMS, reinterpret_cast<void (*)()>(setParams)},
-    {OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS,
-     reinterpret_cast<void (*)()>(Functions<Algorithm>::settableParams)},
-    {OSSL_FUNC_KEYMGMT_GEN_INIT, reinterpret_cast<void (*)()>(Functions<Algorithm>::genInit)},
-    {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, reinterpret_cast<void (*)()>(genSetParams)},
-    {OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS,
-     reinterpret_cast<void (*)()>(Functions<Algorithm>::genSettableParams)},
-    {OSSL_FUNC_KEYMGMT_GEN_SET_TEMPLATE, reinterpret_cast<void (*)()>(genSetTemplate)},
-    {OSSL_FUNC_KEYMGMT_GEN, reinterpret_cast<void (*)()>(gen)},
-    {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, reinterpret_cast<void (*)()>(genCleanup)},
-    {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,
-     reinterpret_cast<void (*)()>(Functions<Algorithm>::operationName)},
+    VHSM_DISPATCH(KEYMGMT_NEW, keymgmt_new, Functions<Algorithm>::newKey),
+    VHSM_DISPATCH(KEYMGMT_FREE, keymgmt_free, freeKey),
+    VHSM_DISPATCH(KEYMGMT_LOAD, keymgmt_load, load),
+    VHSM_DISPATCH(KEYMGMT_DUP, keymgmt_dup, dup),
+    VHSM_DISPATCH(KEYMGMT_HAS, keymgmt_has, has),
+    VHSM_DISPATCH(KEYMGMT_MATCH, keymgmt_match, match),
+    VHSM_DISPATCH(KEYMGMT_IMPORT, keymgmt_import, import),
+    VHSM_DISPATCH(KEYMGMT_IMPORT_TYPES, keymgmt_import_types, Functions<Algorithm>::importTypes),
+    VHSM_DISPATCH(KEYMGMT_EXPORT, keymgmt_export, exportKey),
+    VHSM_DISPATCH(KEYMGMT_EXPORT_TYPES, keymgmt_export_types, Functions<Algorithm>::importTypes),
+    VHSM_DISPATCH(KEYMGMT_GET_PARAMS, keymgmt_get_params, getParams),
+    VHSM_DISPATCH(KEYMGMT_GETTABLE_PARAMS, keymgmt_gettable_params,
+                  Functions<Algorithm>::gettableParams),
+    VHSM_DISPATCH(KEYMGMT_SET_PARAMS, keymgmt_set_params, setParams),
+    VHSM_DISPATCH(KEYMGMT_SETTABLE_PARAMS, keymgmt_settable_params,
+                  Functions<Algorithm>::settableParams),
+    VHSM_DISPATCH(KEYMGMT_GEN_INIT, keymgmt_gen_init, Functions<Algorithm>::genInit),
+    VHSM_DISPATCH(KEYMGMT_GEN_SET_PARAMS, keymgmt_gen_set_params, genSetParams),
+    VHSM_DISPATCH(KEYMGMT_GEN_SETTABLE_PARAMS, keymgmt_gen_settable_params,
+                  Functions<Algorithm>::genSettableParams),
+    VHSM_DISPATCH(KEYMGMT_GEN_SET_TEMPLATE, keymgmt_gen_set_template, genSetTemplate),
+    VHSM_DISPATCH(KEYMGMT_GEN, keymgmt_gen, gen),
+    VHSM_DISPATCH(KEYMGMT_GEN_CLEANUP, keymgmt_gen_cleanup, genCleanup),
+    VHSM_DISPATCH(KEYMGMT_QUERY_OPERATION_NAME, keymgmt_query_operation_name,
+                  Functions<Algorithm>::operationName),
     {0, nullptr}};
 
 }  // namespace

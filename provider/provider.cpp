@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "dispatch.hpp"
 #include "preference.hpp"
 #include "provider_ctx.hpp"
 
@@ -206,12 +207,12 @@ void teardown(void* provctx) {
 }
 
 const OSSL_DISPATCH kProviderFunctions[] = {
-    {OSSL_FUNC_PROVIDER_TEARDOWN, reinterpret_cast<void (*)()>(teardown)},
-    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, reinterpret_cast<void (*)()>(gettableParams)},
-    {OSSL_FUNC_PROVIDER_GET_PARAMS, reinterpret_cast<void (*)()>(getParams)},
-    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, reinterpret_cast<void (*)()>(queryOperation)},
-    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, reinterpret_cast<void (*)()>(getReasonStrings)},
-    {OSSL_FUNC_PROVIDER_GET_CAPABILITIES, reinterpret_cast<void (*)()>(getCapabilities)},
+    VHSM_DISPATCH(PROVIDER_TEARDOWN, provider_teardown, teardown),
+    VHSM_DISPATCH(PROVIDER_GETTABLE_PARAMS, provider_gettable_params, gettableParams),
+    VHSM_DISPATCH(PROVIDER_GET_PARAMS, provider_get_params, getParams),
+    VHSM_DISPATCH(PROVIDER_QUERY_OPERATION, provider_query_operation, queryOperation),
+    VHSM_DISPATCH(PROVIDER_GET_REASON_STRINGS, provider_get_reason_strings, getReasonStrings),
+    VHSM_DISPATCH(PROVIDER_GET_CAPABILITIES, provider_get_capabilities, getCapabilities),
     {0, nullptr}};
 
 }  // namespace

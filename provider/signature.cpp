@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "asymmetric_key.hpp"
+#include "dispatch.hpp"
 #include "hash_names.hpp"
 
 namespace vhsm::provider {
@@ -352,38 +353,41 @@ struct Functions {
   }
 };
 
-#define VHSM_FN(id, fn) \
-  { id, reinterpret_cast<void (*)()>(fn) }
-
-#define VHSM_COMMON_SIGNATURE_FUNCTIONS(A)                                                        \
-  VHSM_FN(OSSL_FUNC_SIGNATURE_NEWCTX, Functions<A>::newCtx),                                      \
-      VHSM_FN(OSSL_FUNC_SIGNATURE_FREECTX, freeCtx), VHSM_FN(OSSL_FUNC_SIGNATURE_DUPCTX, dupCtx), \
-      VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, Functions<A>::digestSignInit),                \
-      VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, Functions<A>::digestVerifyInit),            \
-      VHSM_FN(OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, getCtxParams),                                  \
-      VHSM_FN(OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, Functions<A>::gettable),                   \
-      VHSM_FN(OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, setCtxParams),                                  \
-      VHSM_FN(OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, Functions<A>::settable)
+#define VHSM_COMMON_SIGNATURE_FUNCTIONS(A)                                             \
+  VHSM_DISPATCH(SIGNATURE_NEWCTX, signature_newctx, Functions<A>::newCtx),             \
+      VHSM_DISPATCH(SIGNATURE_FREECTX, signature_freectx, freeCtx),                    \
+      VHSM_DISPATCH(SIGNATURE_DUPCTX, signature_dupctx, dupCtx),                       \
+      VHSM_DISPATCH(SIGNATURE_DIGEST_SIGN_INIT, signature_digest_sign_init,            \
+                    Functions<A>::digestSignInit),                                     \
+      VHSM_DISPATCH(SIGNATURE_DIGEST_VERIFY_INIT, signature_digest_verify_init,        \
+                    Functions<A>::digestVerifyInit),                                   \
+      VHSM_DISPATCH(SIGNATURE_GET_CTX_PARAMS, signature_get_ctx_params, getCtxParams), \
+      VHSM_DISPATCH(SIGNATURE_GETTABLE_CTX_PARAMS, signature_gettable_ctx_params,      \
+                    Functions<A>::gettable),                                           \
+      VHSM_DISPATCH(SIGNATURE_SET_CTX_PARAMS, signature_set_ctx_params, setCtxParams), \
+      VHSM_DISPATCH(SIGNATURE_SETTABLE_CTX_PARAMS, signature_settable_ctx_params,      \
+                    Functions<A>::settable)
 
 // ECDSA and RSA: sign a digest, or hash a message here and sign its digest.
 template <const char* const& A>
 const OSSL_DISPATCH kDigestSigner[] = {
     VHSM_COMMON_SIGNATURE_FUNCTIONS(A),
-    VHSM_FN(OSSL_FUNC_SIGNATURE_SIGN_INIT, Functions<A>::signInit),
-    VHSM_FN(OSSL_FUNC_SIGNATURE_SIGN, sign),
-    VHSM_FN(OSSL_FUNC_SIGNATURE_VERIFY_INIT, Functions<A>::verifyInit),
-    VHSM_FN(OSSL_FUNC_SIGNATURE_VERIFY, verify),
-    VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, digestUpdate),
-    VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, digestSignFinal),
-    VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, digestUpdate),
-    VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, digestVerifyFinal),
+    VHSM_DISPATCH(SIGNATURE_SIGN_INIT, signature_sign_init, Functions<A>::signInit),
+    VHSM_DISPATCH(SIGNATURE_SIGN, signature_sign, sign),
+    VHSM_DISPATCH(SIGNATURE_VERIFY_INIT, signature_verify_init, Functions<A>::verifyInit),
+    VHSM_DISPATCH(SIGNATURE_VERIFY, signature_verify, verify),
+    VHSM_DISPATCH(SIGNATURE_DIGEST_SIGN_UPDATE, signature_digest_sign_update, digestUpdate),
+    VHSM_DISPATCH(SIGNATURE_DIGEST_SIGN_FINAL, signature_digest_sign_final, digestSignFinal),
+    VHSM_DISPATCH(SIGNATURE_DIGEST_VERIFY_UPDATE, signature_digest_verify_update, digestUpdate),
+    VHSM_DISPATCH(SIGNATURE_DIGEST_VERIFY_FINAL, signature_digest_verify_final, digestVerifyFinal),
     {0, nullptr}};
 
 // Ed25519: one-shot over the whole message, as in the default provider.
-const OSSL_DISPATCH kMessageSigner[] = {VHSM_COMMON_SIGNATURE_FUNCTIONS(kEd25519),
-                                        VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN, digestSign),
-                                        VHSM_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, digestVerify),
-                                        {0, nullptr}};
+const OSSL_DISPATCH kMessageSigner[] = {
+    VHSM_COMMON_SIGNATURE_FUNCTIONS(kEd25519),
+    VHSM_DISPATCH(SIGNATURE_DIGEST_SIGN, signature_digest_sign, digestSign),
+    VHSM_DISPATCH(SIGNATURE_DIGEST_VERIFY, signature_digest_verify, digestVerify),
+    {0, nullptr}};
 
 }  // namespace
 

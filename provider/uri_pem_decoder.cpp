@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "asymmetric_key.hpp"
+#include "dispatch.hpp"
 #include "key_uri.hpp"
 #include "vhsm/pem.hpp"
 
@@ -60,11 +61,11 @@ void* newCtx(void* provctx) {
 
 template <const char* const& Algorithm>
 const OSSL_DISPATCH kFunctions[] = {
-    {OSSL_FUNC_DECODER_NEWCTX, reinterpret_cast<void (*)()>(newCtx<Algorithm>)},
-    {OSSL_FUNC_DECODER_FREECTX, reinterpret_cast<void (*)()>(freeCtx)},
-    {OSSL_FUNC_DECODER_DOES_SELECTION, reinterpret_cast<void (*)()>(doesSelection)},
-    {OSSL_FUNC_DECODER_DECODE, reinterpret_cast<void (*)()>(decode)},
-    {OSSL_FUNC_DECODER_EXPORT_OBJECT, reinterpret_cast<void (*)()>(exportReferencedPublicKey)},
+    VHSM_DISPATCH(DECODER_NEWCTX, decoder_newctx, newCtx<Algorithm>),
+    VHSM_DISPATCH(DECODER_FREECTX, decoder_freectx, freeCtx),
+    VHSM_DISPATCH(DECODER_DOES_SELECTION, decoder_does_selection, doesSelection),
+    VHSM_DISPATCH(DECODER_DECODE, decoder_decode, decode),
+    VHSM_DISPATCH(DECODER_EXPORT_OBJECT, decoder_export_object, exportReferencedPublicKey),
     {0, nullptr}};
 
 }  // namespace
