@@ -120,8 +120,12 @@ void Service::auditTransportRefusal(Session& s, ErrorCode code, const std::strin
   auditRefusal(s, "frame", "", code, detail);
 }
 
+void Service::auditConnectionRefusal(Session& s, const std::string& detail) {
+  auditRefusal(s, "connect", "", ErrorCode::TOO_MANY_OPERATIONS, detail, true);
+}
+
 void Service::auditRefusal(Session& s, const char* action, const std::string& target,
-                           ErrorCode code, const std::string& detail) {
+                           ErrorCode code, const std::string& detail, bool queued) {
   try {
     auto event = eventFor(s, action, target);
     // Namespaces cost nothing to make: the unregistered ones share one budget. A budget per
@@ -138,7 +142,10 @@ void Service::auditRefusal(Session& s, const char* action, const std::string& ta
       event.detail += " (" + std::to_string(*leftOut) +
                       " earlier refusals like this from this container not recorded: over the "
                       "rate limit)";
-    auditWriter_.writeNow(event);
+    if (queued)
+      auditWriter_.enqueue(std::move(event));
+    else
+      auditWriter_.writeNow(event);
   } catch (const std::exception& e) {
     logError(std::string("cannot audit a refusal: ") + e.what());
   }

@@ -28,7 +28,10 @@ bool boundTo(const store::User& user, const std::string& container) {
 // Throttled per (user, requesting container, peer uid); failures and throttling are audited.
 SecretBytes Service::checkPassword(Session& s, const store::User& user,
                                    capnp::Data::Reader password) {
-  LoginThrottle::Who who{user.name, containerOf(s), s.peer.uid};
+  // On the host every local user shares the container, so each uid has its own throttle;
+  // inside a container a process may hold many uids, which must not multiply its guesses.
+  const auto& container = containerOf(s);
+  LoginThrottle::Who who{user.name, container, container == "host" ? s.peer.uid : 0};
   if (uint32_t wait = throttle_.begin(who))
     throw Refusal(ErrorCode::LOGIN_THROTTLED,
                   wait == LoginThrottle::kBusyRetryMillis

@@ -16,6 +16,14 @@ uint32_t millisUntil(LoginThrottle::Clock::time_point t) {
 
 uint32_t LoginThrottle::begin(const Who& who) {
   std::lock_guard lock(mutex_);
+  // Entries whose delay has passed keep only a failure count; past a bound they are dropped,
+  // so that guesses from many (user, container) pairs cannot grow the table without end.
+  if (states_.size() >= kMaxEntries) {
+    auto now = Clock::now();
+    std::erase_if(states_, [&](const auto& entry) {
+      return entry.second.running == 0 && entry.second.notBefore <= now;
+    });
+  }
   auto& state = states_[who];
   if (uint32_t wait = millisUntil(state.notBefore)) return wait;
   unsigned allowed = state.failures < kFreeFailures ? kFreeFailures - state.failures : 1;
@@ -45,7 +53,18 @@ uint32_t LoginThrottle::end(const Who& who, bool succeeded) {
 
 void LoginThrottle::forget(const std::string& user) {
   std::lock_guard lock(mutex_);
-  std::erase_if(states_, [&](const auto& entry) { return entry.first.user == user; });
+  // Attempts still running keep their entry, or their end() would count against a new one.
+  for (auto it = states_.begin(); it != states_.end();) {
+    if (it->first.user != user) {
+      ++it;
+    } else if (it->second.running == 0) {
+      it = states_.erase(it);
+    } else {
+      it->second.failures = 0;
+      it->second.notBefore = {};
+      ++it;
+    }
+  }
 }
 
 }  // namespace vhsm::keyd

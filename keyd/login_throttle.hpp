@@ -3,8 +3,9 @@
 // work starts: while free failures remain, at most that many attempts run at once, and once
 // they are spent, one at a time — so racing threads cannot get more guesses through than one
 // thread could. An attempt kept waiting for others (not for a delay) is told to retry in a few
-// milliseconds, which the client library does by itself. Keyed by container and uid so that
-// neither a hostile neighbour nor another local user can lock a user out.
+// milliseconds, which the client library does by itself. Keyed by container, so that a hostile
+// neighbour cannot lock a user out, and on the host by uid too (login.cpp), so that another
+// local user cannot either.
 #pragma once
 
 #include <sys/types.h>
@@ -31,6 +32,7 @@ class LoginThrottle {
   };
 
   static constexpr uint32_t kBusyRetryMillis = 20;
+  static constexpr size_t kMaxEntries = 65536;
 
   // Starts an attempt: 0 when it may go ahead (then end() must follow), else the milliseconds
   // after which to retry (kBusyRetryMillis while other attempts are running).

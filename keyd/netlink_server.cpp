@@ -184,21 +184,35 @@ void NetlinkServer::receiveLoop() {
   }
 }
 
+uint64_t NetlinkServer::budgetFor(const ClientId& client) {
+  // From the receiving thread only (its own cache, no lock); a store read per new cookie.
+  if (uint64_t epoch = service_.containersEpoch();
+      epoch != budgetEpoch_ || budgetByCookie_.size() >= options_.maxSessions) {
+    budgetByCookie_.clear();
+    budgetEpoch_ = epoch;
+  }
+  auto [it, added] = budgetByCookie_.try_emplace(client.cookie, client.cookie);
+  if (added &&
+      service_.classify({client.inode, client.cookie}) == Service::NamespaceClass::unregistered)
+    it->second = kUnregisteredBudget;
+  return it->second;
+}
+
 void NetlinkServer::enqueue(Job::Kind kind, ClientId client, uint32_t sequence,
                             std::span<const std::byte> frame, size_t fullSize) {
+  uint64_t budget = kind == Job::Kind::frame ? budgetFor(client) : 0;
   if (kind == Job::Kind::frame) {
     std::lock_guard lock(countsMutex_);
-    auto& queued = queuedBytes_[client.cookie];
-    if (queued + frame.size() > options_.maxQueuedBytesPerContainer ||
-        totalQueuedBytes_ + frame.size() > options_.maxQueuedBytes) {
+    auto& queued = queuedBytes_[budget];
+    size_t limit = budget == kUnregisteredBudget ? options_.maxQueuedBytesUnregistered
+                                                 : options_.maxQueuedBytesPerContainer;
+    if (queued + frame.size() > limit)
       kind = Job::Kind::overflow;
-    } else {
+    else
       queued += frame.size();
-      totalQueuedBytes_ += frame.size();
-    }
   }
   Worker& w = workerFor(client);
-  Job job{kind, client, sequence, fullSize, {}};
+  Job job{kind, client, sequence, fullSize, budget, {}};
   if (kind == Job::Kind::frame) {
     {
       std::lock_guard lock(w.mutex);
@@ -246,10 +260,8 @@ void NetlinkServer::workerLoop(Worker& w) {
 
 void NetlinkServer::releaseQueued(const Job& job) {
   std::lock_guard lock(countsMutex_);
-  auto it = queuedBytes_.find(job.client.cookie);
-  if (it == queuedBytes_.end()) return;
-  totalQueuedBytes_ -= job.frame.size();
-  if ((it->second -= job.frame.size()) == 0) queuedBytes_.erase(it);
+  auto it = queuedBytes_.find(job.budget);
+  if (it != queuedBytes_.end() && (it->second -= job.frame.size()) == 0) queuedBytes_.erase(it);
 }
 
 void NetlinkServer::serveFrame(Worker& w, Job& job) {

@@ -31,9 +31,9 @@ struct NetlinkServerOptions {
   // Per network namespace, so that one container cannot take every session or all the queue.
   size_t maxSessionsPerContainer = 256;
   size_t maxQueuedBytesPerContainer = 16 << 20;
-  // Namespaces are free to make: all of them together may queue this much, and all the
-  // unregistered ones together hold this many sessions.
-  size_t maxQueuedBytes = 64 << 20;
+  // Namespaces are free to make: all the unregistered ones together may queue this much and
+  // hold this many sessions, so that none of them can take the room of a registered one.
+  size_t maxQueuedBytesUnregistered = 16 << 20;
   size_t maxUnregisteredSessions = 64;
   unsigned maxBadFramesPerClient = 16;
 };
@@ -67,6 +67,7 @@ class NetlinkServer {
     ClientId client;
     uint32_t sequence = 0;
     size_t fullSize = 0;  // the frame's size as received
+    uint64_t budget = 0;  // whose queue budget the frame counts against
     FrameBytes frame;
   };
   struct Client;
@@ -103,8 +104,12 @@ class NetlinkServer {
   std::thread receiver_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex countsMutex_;  // the per-container counters below, shared by every thread
+  // Queued bytes by budget: a registered namespace's cookie, or kUnregisteredBudget.
   std::unordered_map<uint64_t, size_t> queuedBytes_;
-  size_t totalQueuedBytes_ = 0;
+  // The receiving thread's classification of cookies, valid for one containers epoch.
+  uint64_t budgetFor(const ClientId& client);
+  std::unordered_map<uint64_t, uint64_t> budgetByCookie_;
+  uint64_t budgetEpoch_ = 0;
   std::unordered_map<uint64_t, size_t> sessionsPerContainer_;
   size_t sessions_ = 0;
 };

@@ -40,11 +40,16 @@ class Service {
 
   // For a refusal the transport detects before any request is parsed (bad frame).
   void auditTransportRefusal(Session& session, proto::ErrorCode code, const std::string& detail);
+  // For a connection (or netlink session) refused over a budget: no reply waits for it, so its
+  // record is queued for the audit writer rather than written on the accepting thread.
+  void auditConnectionRefusal(Session& session, const std::string& detail);
 
   // How a transport budgets a peer's namespace: the host, a registered container, or one of
   // the namespaces anyone can make for free, which share one budget.
   enum class NamespaceClass { host, registered, unregistered };
   NamespaceClass classify(const proto::NetnsIdentity& netns);
+  // Changes whenever a container is added or removed: classifications made before are stale.
+  uint64_t containersEpoch() const { return containersEpoch_.load(); }
   static bool isUnregisteredName(const std::string& container);
 
  private:
@@ -56,7 +61,7 @@ class Service {
               capnp::MessageBuilder& reply);
   // Appends a refusal record, within the per-container rate limit.
   void auditRefusal(Session& s, const char* action, const std::string& target,
-                    proto::ErrorCode code, const std::string& detail);
+                    proto::ErrorCode code, const std::string& detail, bool queued = false);
 
   // login.cpp
   void login(Session& s, Request::Login::Reader r);

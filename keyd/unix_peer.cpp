@@ -50,9 +50,14 @@ UnixPeers::~UnixPeers() {
   for (auto& [inode, ns] : byInode_) ::close(ns.fd);
 }
 
-const char* UnixPeers::admit(Namespace& ns) {
+const char* UnixPeers::admit(Namespace& ns, uid_t uid) {
   using Kind = Service::NamespaceClass;
   if (total_ >= budget_.total) return "connection limit reached";
+  if (uid != 0) {
+    auto it = ns.byUid.find(uid);
+    if (it != ns.byUid.end() && it->second >= budget_.perUid)
+      return "too many connections from this uid in this container";
+  }
   if (ns.kind == Kind::unregistered) {
     if (unregistered_ >= budget_.unregisteredTotal)
       return "too many connections from unregistered namespaces";
@@ -62,6 +67,7 @@ const char* UnixPeers::admit(Namespace& ns) {
              registered_ + budget_.perContainer + budget_.unregisteredTotal >= budget_.total) {
     return "registered containers hold every connection not kept for the host";
   }
+  if (uid != 0) ++ns.byUid[uid];
   ++ns.connections;
   ++total_;
   if (ns.kind == Kind::registered) ++registered_;
@@ -69,7 +75,11 @@ const char* UnixPeers::admit(Namespace& ns) {
   return nullptr;
 }
 
-void UnixPeers::release(Namespace& ns) {
+void UnixPeers::release(Namespace& ns, uid_t uid) {
+  if (uid != 0) {
+    auto it = ns.byUid.find(uid);
+    if (it != ns.byUid.end() && --it->second == 0) ns.byUid.erase(it);
+  }
   --ns.connections;
   --total_;
   if (ns.kind == Service::NamespaceClass::registered) --registered_;
@@ -109,7 +119,7 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
     auto known = byInode_.find(st.st_ino);
     if (known != byInode_.end()) {
       arrival.peer.netns = known->second.identity;
-      arrival.refused = admit(known->second);
+      arrival.refused = admit(known->second, cred.uid);
       return arrival;
     }
   }
@@ -128,18 +138,33 @@ UnixPeers::Arrival UnixPeers::arrive(int fd) {
     ::close(nsFd);
     throw;
   }
-  // Outside the lock: a store read.
-  auto kind = classify_(arrival.peer.netns);
+  Service::NamespaceClass kind;
+  try {
+    kind = classify_(arrival.peer.netns);  // outside the lock: a store read
+  } catch (...) {
+    ::close(nsFd);
+    throw;
+  }
   std::lock_guard lock(mutex_);
-  auto [entry, added] =
-      byInode_.try_emplace(arrival.peer.netns.inode, Namespace{nsFd, arrival.peer.netns, kind, 0});
+  auto [entry, added] = byInode_.try_emplace(arrival.peer.netns.inode,
+                                             Namespace{nsFd, arrival.peer.netns, kind, 0, {}});
   if (!added) ::close(nsFd);  // held already: the namespace is the same one
-  arrival.refused = admit(entry->second);
+  arrival.refused = admit(entry->second, cred.uid);
   if (entry->second.connections == 0) {
     ::close(entry->second.fd);
     byInode_.erase(entry);
   }
   return arrival;
+}
+
+bool UnixPeers::kernelHasPeerPidfd() {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return false;
+  int pidfd = peerPidfd(pair[0]);
+  if (pidfd >= 0) ::close(pidfd);
+  ::close(pair[0]);
+  ::close(pair[1]);
+  return pidfd >= 0;
 }
 
 bool UnixPeers::sameSender(const Peer& peer, pid_t senderPid) {
@@ -156,7 +181,7 @@ void UnixPeers::leave(const Peer& peer) {
   std::lock_guard lock(mutex_);
   auto ns = byInode_.find(peer.netns.inode);
   if (ns == byInode_.end()) return;
-  release(ns->second);
+  release(ns->second, peer.uid);
   if (ns->second.connections > 0) return;
   ::close(ns->second.fd);
   byInode_.erase(ns);

@@ -29,6 +29,9 @@ struct ConnectionBudget {
   size_t total = 4096;
   size_t perContainer = 256;      // the host, and each registered container
   size_t unregisteredTotal = 64;  // all unregistered namespaces together
+  // Each uid but root within one namespace: on the host every local user who may open the
+  // socket is container "host", and none may take the host's whole share.
+  size_t perUid = 64;
 };
 
 class UnixPeers {
@@ -50,6 +53,8 @@ class UnixPeers {
   // For a connection with verifyFirstFrame: whether the first frame's sender (its SCM
   // credentials) is the peer arrive() identified.
   static bool sameSender(const Peer& peer, pid_t senderPid);
+  // Whether this kernel gives SO_PEERPIDFD (Linux 6.5+).
+  static bool kernelHasPeerPidfd();
   // Identifies fd's peer and, when admitted, counts it until leave(). Throws std::system_error
   // when the peer's namespace cannot be read (the process is gone).
   Arrival arrive(int fd);
@@ -61,10 +66,11 @@ class UnixPeers {
     proto::NetnsIdentity identity;
     Service::NamespaceClass kind;  // classified when first held
     size_t connections;
+    std::unordered_map<uid_t, size_t> byUid;  // uids other than root
   };
-  // Counts a connection from a held namespace; why not, when a budget is full.
-  const char* admit(Namespace& ns);
-  void release(Namespace& ns);
+  // Counts a connection of uid from a held namespace; why not, when a budget is full.
+  const char* admit(Namespace& ns, uid_t uid);
+  void release(Namespace& ns, uid_t uid);
 
   ConnectionBudget budget_;
   Classifier classify_;

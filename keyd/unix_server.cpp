@@ -104,7 +104,8 @@ struct UnixServer::Connection {
   bool largeSendBuffer = false;
   bool verifyFirstFrame = false;  // see UnixPeers::Arrival
   // For sweep(), which reads them under connectionsMutex_ while the serving worker writes
-  // them: when the connection last became not logged in, or its replies unread (0: it is not).
+  // them: its accept or last frame while not logged in, and when its replies went unread (0:
+  // logged in, or nothing unread).
   std::atomic<int64_t> unauthenticatedSince, stalledSince{0};
 };
 
@@ -142,6 +143,13 @@ void UnixServer::bindListener() {
   }
   if (chmod(options_.socketPath.c_str(), options_.socketMode) != 0)
     fail("chmod " + options_.socketPath);
+  // Without pidfds, the first frame's credentials are checked (UnixPeers::Arrival). Accepted
+  // sockets inherit SO_PASSCRED from the listener, so even a frame sent between accept and
+  // any setsockopt carries them.
+  int on = 1;
+  if (!UnixPeers::kernelHasPeerPidfd() &&
+      setsockopt(listenFd_, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+    fail("SO_PASSCRED");
   if (listen(listenFd_, kListenBacklog) != 0) fail("listen");
 }
 
@@ -234,13 +242,11 @@ void UnixServer::acceptAll() {
     Connection* raw = c.get();
     if (const char* refused = arrival.refused) {
       logDebug(std::string(refused) + "; refusing pid " + std::to_string(c->session.peer.pid));
-      // Audited within the per-container rate limit, outside the lock (it is a disk write).
-      service_.auditTransportRefusal(c->session, proto::ErrorCode::TOO_MANY_OPERATIONS, refused);
+      // Audited within the per-container rate limit, by the audit writer: no reply waits.
+      service_.auditConnectionRefusal(c->session, refused);
       continue;
     }
     raw->verifyFirstFrame = arrival.verifyFirstFrame;
-    int on = 1;
-    if (raw->verifyFirstFrame) setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
     {
       std::lock_guard lock(connectionsMutex_);
       connections_.emplace(raw, std::move(c));
@@ -269,7 +275,6 @@ void UnixServer::serve(Connection& c, uint32_t events) {
       else if (t == 0)
         t = now;
     };
-    since(c.unauthenticatedSince, !c.session.user);
     since(c.stalledSince, !c.outbox.empty());
     rearm(c);
   } else {
@@ -315,6 +320,9 @@ bool UnixServer::readFrames(Connection& c) {
     size_t kept = std::min(size_t(n), buffer.size());
     bool replied = false;
     if (!handleFrame(c, buffer.first(kept), size_t(n), replied)) return false;
+    // The login deadline runs from the last frame of a connection that is not logged in, so a
+    // login kept waiting behind others (LOGIN_THROTTLED, retry soon) is not cut off.
+    c.unauthenticatedSince = c.session.user ? 0 : nowMillis();
     if (replied) break;
   }
   return true;

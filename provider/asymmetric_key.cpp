@@ -37,12 +37,8 @@ int passByReference(const AsymmetricKey& key, OSSL_CALLBACK* callback, void* arg
   return callback(params, arg);
 }
 
-int exportReferencedPublicKey(void*, const void* reference, size_t size, OSSL_CALLBACK* callback,
-                              void* arg) {
-  if (size != sizeof(AsymmetricKey*)) return 0;
-  AsymmetricKey* key;
-  std::memcpy(&key, reference, sizeof key);
-  return EVP_PKEY_export(key->pkey, EVP_PKEY_PUBLIC_KEY, callback, arg);
+int declineReferenceExport(void*, const void*, size_t, OSSL_CALLBACK*, void*) {
+  return 0;
 }
 
 AsymmetricKey* loadVhsmKey(ProviderContext* provider, const std::string& keyId) {

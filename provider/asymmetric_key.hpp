@@ -42,9 +42,13 @@ inline constexpr const char* kRsa = "RSA";
 // Hands key to OpenSSL by reference (store loader, decoder): the key management's load()
 // takes its own copy during the callback.
 int passByReference(const AsymmetricKey& key, OSSL_CALLBACK* callback, void* arg);
-// export_object for such a reference: only the public part ever leaves a vhsm key.
-int exportReferencedPublicKey(void* ctx, const void* reference, size_t size,
-                              OSSL_CALLBACK* callback, void* arg);
+// export_object for such a reference, which OpenSSL calls when another provider's key
+// management was fetched for the key: declined for a key held by vhsm, so that OpenSSL falls
+// back to vhsm's own key management. Exporting its public half instead would hand the program
+// a public key where it asked for a private one (openssl pkey -in vhsm:k, s_server -key).
+// The public half leaves through the key management's export (EVP_PKEY_todata).
+int declineReferenceExport(void* ctx, const void* reference, size_t size, OSSL_CALLBACK* callback,
+                           void* arg);
 
 // A vhsm key by id, with its public key fetched from keyd; nullptr with the error raised.
 AsymmetricKey* loadVhsmKey(ProviderContext* provider, const std::string& keyId);

@@ -74,7 +74,7 @@ extern const OSSL_DISPATCH kKeyStoreFunctions[] = {
     VHSM_DISPATCH(STORE_LOAD, store_load, load),
     VHSM_DISPATCH(STORE_EOF, store_eof, eof),
     VHSM_DISPATCH(STORE_CLOSE, store_close, close),
-    VHSM_DISPATCH(STORE_EXPORT_OBJECT, store_export_object, exportReferencedPublicKey),
+    VHSM_DISPATCH(STORE_EXPORT_OBJECT, store_export_object, declineReferenceExport),
     {0, nullptr}};
 
 }  // namespace vhsm::provider

@@ -65,7 +65,7 @@ const OSSL_DISPATCH kFunctions[] = {
     VHSM_DISPATCH(DECODER_FREECTX, decoder_freectx, freeCtx),
     VHSM_DISPATCH(DECODER_DOES_SELECTION, decoder_does_selection, doesSelection),
     VHSM_DISPATCH(DECODER_DECODE, decoder_decode, decode),
-    VHSM_DISPATCH(DECODER_EXPORT_OBJECT, decoder_export_object, exportReferencedPublicKey),
+    VHSM_DISPATCH(DECODER_EXPORT_OBJECT, decoder_export_object, declineReferenceExport),
     {0, nullptr}};
 
 }  // namespace

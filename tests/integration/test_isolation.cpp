@@ -494,3 +494,58 @@ TEST_CASE("connections that never log in or never read are closed after the logi
   CHECK(closed);
   close(fd);
 }
+
+TEST_CASE("one local uid cannot take the host's connections") {
+  Keyd keyd(1000, Keyd::MemoryLocking::inherited, {"--socket-mode", "0666"});
+  chmod(std::filesystem::path(keyd.socket()).parent_path().c_str(), 0755);
+  int held = asNobody([&] {
+    // uid 65534 stays in the host's namespace, so it counts as container host.
+    std::vector<int> fds;
+    for (int i = 0; i < 200; ++i) {
+      int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::strncpy(addr.sun_path, keyd.socket().c_str(), sizeof addr.sun_path - 1);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) fds.push_back(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    int open = 0;
+    for (int fd : fds) {
+      pollfd p{fd, POLLIN, 0};
+      char b;
+      bool closed = poll(&p, 1, 0) > 0 && recv(fd, &b, 1, MSG_DONTWAIT) == 0;
+      open += !closed;
+    }
+    // root logs in meanwhile (this child still holds its connections).
+    return std::min(open, 250);
+  });
+  CHECK(held <= 64);
+  CHECK(held > 0);
+  CHECK(outcome([&] { keyd.root(); }) == 0);
+}
+
+TEST_CASE("a logged-in client that never reads its replies is closed after the timeout") {
+  Keyd keyd(1000, Keyd::MemoryLocking::inherited, {"--login-timeout", "1"});
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, keyd.socket().c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(rawLogin(fd, Keyd::kRootPassword) == int(ErrorCode::OK));
+  // Requests without end, no reply read: keyd's send buffer fills, then it stops reading.
+  capnp::MallocMessageBuilder message;
+  message.initRoot<proto::Request>().setPing();
+  proto::FrameHeader header;
+  proto::OutgoingFrame out(header, message);
+  std::vector<std::byte> ping;
+  for (auto piece : out.pieces()) ping.insert(ping.end(), piece.begin(), piece.end());
+  auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(15)) {
+    if (send(fd, ping.data(), ping.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EPIPE)
+      closed = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(closed);
+  close(fd);
+}

@@ -65,3 +65,17 @@ TEST_CASE("refusal limiter: 20 records per second per key, then a count of those
   REQUIRE(next);
   CHECK(*next == 5);
 }
+
+TEST_CASE("login throttle: forgetting a user while its login runs leaves no stale count") {
+  LoginThrottle t;
+  LoginThrottle::Who who{"alice", "host", 0};
+  REQUIRE(t.begin(who) == 0);
+  t.forget("alice");           // deleted while the attempt runs
+  REQUIRE(t.begin(who) == 0);  // a new alice logs in
+  t.end(who, true);
+  t.end(who, true);
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(t.begin(who) == 0);
+    t.end(who, true);
+  }
+}
