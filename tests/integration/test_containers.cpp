@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "frame.hpp"
+#include "helpers.hpp"
 #include "hex.hpp"
 #include "keyd_process.hpp"
 #include "refusal.hpp"
@@ -29,20 +30,6 @@ int outcome(const std::function<void()>& fn) {
 
 int refused(ErrorCode code) {
   return 10 + int(code);
-}
-
-UserInfo keyUser(const std::string& name, std::vector<std::string> containers) {
-  UserInfo u;
-  u.name = name;
-  u.flags = {true, true, true, true, false};
-  u.containers = std::move(containers);
-  return u;
-}
-
-std::unique_ptr<Client> clientAt(const std::string& socket) {
-  ClientOptions o;
-  o.socketPath = socket;
-  return std::make_unique<Client>(o);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "frame.hpp"
+#include "helpers.hpp"
 #include "hex.hpp"
 #include "keyd_process.hpp"
 #include "openssl_reference.hpp"
@@ -39,18 +40,6 @@ namespace {
 double floodSeconds() {
   const char* s = std::getenv("VHSM_FLOOD_SECONDS");
   return s ? std::atof(s) : 5.0;
-}
-
-int rawConnect(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // True once keyd has closed fd (or within the wait).
@@ -249,19 +238,6 @@ size_t unreclaimableKb() {
   for (std::string line; std::getline(meminfo, line);)
     if (line.rfind("SUnreclaim:", 0) == 0) return std::stoul(line.substr(11));
   return 0;
-}
-
-// A complete ping request frame, as the client library sends it.
-std::vector<std::byte> pingFrame() {
-  capnp::MallocMessageBuilder message;
-  message.initRoot<proto::Request>().setPing();
-  proto::FrameHeader header;
-  header.type = proto::FrameType::request;
-  header.requestId = 1;
-  std::vector<std::byte> frame;
-  proto::OutgoingFrame out(header, message);
-  for (auto piece : out.pieces()) frame.insert(frame.end(), piece.begin(), piece.end());
-  return frame;
 }
 
 // An unprivileged local user (uid 65534): namespaces of its own by the dozen, each filling its

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "frame.hpp"
+#include "helpers.hpp"
 #include "hex.hpp"
 #include "identity.hpp"
 #include "keyd_process.hpp"
@@ -34,21 +35,6 @@ using namespace std::string_literals;
 namespace {
 
 constexpr uid_t kNobody = 65534;
-
-UserInfo keyUser(const std::string& name, std::vector<std::string> containers) {
-  UserInfo u;
-  u.name = name;
-  u.flags = {true, true, true, true, false};
-  u.containers = std::move(containers);
-  return u;
-}
-
-std::unique_ptr<Client> clientAt(const std::string& socket) {
-  ClientOptions o;
-  o.socketPath = socket;
-  o.timeout = std::chrono::milliseconds(20000);
-  return std::make_unique<Client>(o);
-}
 
 // Runs body in a child as uid/gid 65534 (optionally in new user and network namespaces, as
 // `unshare -Urn` would make them); returns its exit code.
@@ -406,11 +392,7 @@ int rawLogin(int fd, const std::string& password) {
   auto login = message.initRoot<proto::Request>().initLogin();
   login.setUser("root");
   login.setPassword(kj::StringPtr(password.c_str()).asBytes());
-  proto::FrameHeader header;
-  header.requestId = 7;
-  proto::OutgoingFrame out(header, message);
-  std::vector<std::byte> frame;
-  for (auto piece : out.pieces()) frame.insert(frame.end(), piece.begin(), piece.end());
+  auto frame = frameOf(message, 7);
   if (send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) < 0) return -1;
   std::vector<std::byte> reply(proto::kMaxFrame);
   ssize_t n = recv(fd, reply.data(), reply.size(), 0);
@@ -433,11 +415,8 @@ TEST_CASE("a connection whose process exited before keyd accepted it is never th
   pid_t connector = fork();
   if (connector == 0) {
     if (unshare(CLONE_NEWNET) != 0) _exit(1);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, keyd.socket().c_str(), sizeof addr.sun_path - 1);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(2);
+    int fd = rawConnect(keyd.socket());
+    if (fd < 0) _exit(2);
     passFd(pair[1], fd);
     _exit(0);
   }
@@ -479,11 +458,8 @@ TEST_CASE("connections that never log in or never read are closed after the logi
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   CHECK_NOTHROW(active->whoami());  // logged in: kept
   // The idle one was closed; the client reconnects on its next call, so ask the raw socket.
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, keyd.socket().c_str(), sizeof addr.sun_path - 1);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int fd = rawConnect(keyd.socket());
+  REQUIRE(fd >= 0);
   pollfd p{fd, POLLIN, 0};
   auto start = std::chrono::steady_clock::now();
   bool closed = false;
@@ -502,11 +478,7 @@ TEST_CASE("one local uid cannot take the host's connections") {
     // uid 65534 stays in the host's namespace, so it counts as container host.
     std::vector<int> fds;
     for (int i = 0; i < 200; ++i) {
-      int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      std::strncpy(addr.sun_path, keyd.socket().c_str(), sizeof addr.sun_path - 1);
-      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) fds.push_back(fd);
+      if (int fd = rawConnect(keyd.socket()); fd >= 0) fds.push_back(fd);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     int open = 0;
@@ -526,19 +498,11 @@ TEST_CASE("one local uid cannot take the host's connections") {
 
 TEST_CASE("a logged-in client that never reads its replies is closed after the timeout") {
   Keyd keyd(1000, Keyd::MemoryLocking::inherited, {"--login-timeout", "1"});
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, keyd.socket().c_str(), sizeof addr.sun_path - 1);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int fd = rawConnect(keyd.socket());
+  REQUIRE(fd >= 0);
   REQUIRE(rawLogin(fd, Keyd::kRootPassword) == int(ErrorCode::OK));
   // Requests without end, no reply read: keyd's send buffer fills, then it stops reading.
-  capnp::MallocMessageBuilder message;
-  message.initRoot<proto::Request>().setPing();
-  proto::FrameHeader header;
-  proto::OutgoingFrame out(header, message);
-  std::vector<std::byte> ping;
-  for (auto piece : out.pieces()) ping.insert(ping.end(), piece.begin(), piece.end());
+  auto ping = pingFrame();
   auto start = std::chrono::steady_clock::now();
   bool closed = false;
   while (!closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(15)) {

@@ -1,0 +1,63 @@
+// Small helpers the integration tests share: key users, clients at a socket, raw connections
+// and frames (for tests that must not use the client library's own behaviour).
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frame.hpp"
+#include "vhsm/client.hpp"
+
+namespace vhsm::test {
+
+inline UserInfo keyUser(const std::string& name, std::vector<std::string> containers) {
+  UserInfo u;
+  u.name = name;
+  u.flags = {true, true, true, true, false};
+  u.containers = std::move(containers);
+  return u;
+}
+
+inline std::unique_ptr<Client> clientAt(const std::string& socket) {
+  ClientOptions o;
+  o.socketPath = socket;
+  o.timeout = std::chrono::milliseconds(20000);
+  return std::make_unique<Client>(o);
+}
+
+// A connected SOCK_SEQPACKET socket to path, or -1.
+inline int rawConnect(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// One request as the bytes of a whole frame.
+inline std::vector<std::byte> frameOf(capnp::MessageBuilder& request, uint64_t requestId = 1) {
+  proto::FrameHeader header;
+  header.requestId = requestId;
+  proto::OutgoingFrame out(header, request);
+  std::vector<std::byte> frame;
+  for (auto piece : out.pieces()) frame.insert(frame.end(), piece.begin(), piece.end());
+  return frame;
+}
+
+inline std::vector<std::byte> pingFrame() {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<proto::Request>().setPing();
+  return frameOf(message);
+}
+
+}  // namespace vhsm::test
