@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,21 @@ inline std::unique_ptr<Client> clientAt(const std::string& socket) {
   o.socketPath = socket;
   o.timeout = std::chrono::milliseconds(20000);
   return std::make_unique<Client>(o);
+}
+
+// What a call came to, as a child's exit code: 0 = allowed, 10 + error code = refused, 99 =
+// unreachable or anything else.
+inline int outcome(const std::function<void()>& fn) {
+  try {
+    fn();
+    return 0;
+  } catch (const Error& e) {
+    return e.kind() == ErrorKind::refused ? 10 + int(e.code()) : 99;
+  }
+}
+
+inline int refused(ErrorCode code) {
+  return 10 + int(code);
 }
 
 // A connected SOCK_SEQPACKET socket to path, or -1.

@@ -16,24 +16,6 @@
 using namespace vhsm;
 using namespace vhsm::test;
 
-namespace {
-
-// Exit codes from a child: 0 = allowed, 10 + error code = refused, 99 = anything else.
-int outcome(const std::function<void()>& fn) {
-  try {
-    fn();
-    return 0;
-  } catch (const Error& e) {
-    return e.kind() == ErrorKind::refused ? 10 + int(e.code()) : 99;
-  }
-}
-
-int refused(ErrorCode code) {
-  return 10 + int(code);
-}
-
-}  // namespace
-
 TEST_CASE("a user bound to container A works from A only") {
   Keyd keyd;
   auto root = keyd.root();

@@ -126,7 +126,8 @@ int flood(const std::string& socket, double seconds) {
     for (int fd : fds) open += !closedByPeer(fd, 1);
     // Unregistered namespaces share 64 connections (some used by the other attackers here).
     if (open > 64) violations |= 2;
-    while (Clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Then let them go: the shared budget is the other attackers' too, and their refusals
+    // (malformed frames) must reach the audit as well.
     for (int fd : fds) close(fd);
   });
   // Logins it may not make: a user bound elsewhere (refused before any password work) and

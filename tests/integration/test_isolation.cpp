@@ -55,20 +55,6 @@ int asNobody(const std::function<int()>& body, bool ownNamespaces = false) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// 0 = allowed, 10 + code = refused, 99 = unreachable or other failure.
-int outcome(const std::function<void()>& fn) {
-  try {
-    fn();
-    return 0;
-  } catch (const Error& e) {
-    return e.kind() == ErrorKind::refused ? 10 + int(e.code()) : 99;
-  }
-}
-
-int refused(ErrorCode code) {
-  return 10 + int(code);
-}
-
 }  // namespace
 
 TEST_CASE("namespace identity: an inode alone never names a container") {
