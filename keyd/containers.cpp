@@ -64,24 +64,24 @@ bool Service::isUnregisteredName(const std::string& container) {
   return container.starts_with(kUnregisteredPrefix);
 }
 
-Service::NamespaceClass Service::classify(const proto::NetnsIdentity& netns) {
-  if (proto::sameNamespace(hostNetns_, netns)) return NamespaceClass::host;
+std::string Service::containerNamed(const proto::NetnsIdentity& netns) {
+  if (proto::sameNamespace(hostNetns_, netns)) return kHost;
   for (const auto& c : store_.read([](const store::ReadTxn& t) { return t.containers(); }))
-    if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, netns))
-      return NamespaceClass::registered;
-  return NamespaceClass::unregistered;
+    if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, netns)) return c.name;
+  return std::string(kUnregisteredPrefix) + std::to_string(netns.inode);
+}
+
+Service::NamespaceClass Service::classify(const proto::NetnsIdentity& netns) {
+  auto name = containerNamed(netns);
+  return name == kHost              ? NamespaceClass::host
+         : isUnregisteredName(name) ? NamespaceClass::unregistered
+                                    : NamespaceClass::registered;
 }
 
 const std::string& Service::containerOf(Session& s) {
   uint64_t epoch = containersEpoch_.load();
   if (s.containersEpoch == epoch) return s.container;
-  if (proto::sameNamespace(hostNetns_, s.peer.netns)) {
-    s.container = kHost;
-  } else {
-    s.container = std::string(kUnregisteredPrefix) + std::to_string(s.peer.netns.inode);
-    for (const auto& c : store_.read([](const store::ReadTxn& t) { return t.containers(); }))
-      if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, s.peer.netns)) s.container = c.name;
-  }
+  s.container = containerNamed(s.peer.netns);
   s.containersEpoch = epoch;
   return s.container;
 }

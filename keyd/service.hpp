@@ -80,6 +80,8 @@ class Service {
   void containerRemove(Session& s, const std::string& name);
   void containerList(Session& s, Response out);
   const std::string& containerOf(Session& s);
+  // host, the registered container's name, or unregistered-netns-INODE.
+  std::string containerNamed(const proto::NetnsIdentity& netns);
   void requireKnownContainer(const store::ReadTxn& txn, const std::string& name);
   // keys.cpp
   void keyGenerate(Session& s, Request::KeyGenerate::Reader r);

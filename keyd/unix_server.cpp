@@ -268,14 +268,11 @@ void UnixServer::serve(Connection& c, uint32_t events) {
   bool keep = !(events & EPOLLERR) && flush(c);
   if (keep && c.outbox.empty()) keep = readFrames(c);
   if (keep && !c.closing) {
-    auto now = nowMillis();
-    auto since = [now](std::atomic<int64_t>& t, bool state) {
-      if (!state)
-        t = 0;
-      else if (t == 0)
-        t = now;
-    };
-    since(c.stalledSince, !c.outbox.empty());
+    // Since when its replies have gone unread (0: none are).
+    if (c.outbox.empty())
+      c.stalledSince.store(0, std::memory_order_relaxed);
+    else if (c.stalledSince.load(std::memory_order_relaxed) == 0)
+      c.stalledSince.store(nowMillis(), std::memory_order_relaxed);
     rearm(c);
   } else {
     close(c);
@@ -322,7 +319,12 @@ bool UnixServer::readFrames(Connection& c) {
     if (!handleFrame(c, buffer.first(kept), size_t(n), replied)) return false;
     // The login deadline runs from the last frame of a connection that is not logged in, so a
     // login kept waiting behind others (LOGIN_THROTTLED, retry soon) is not cut off.
-    c.unauthenticatedSince = c.session.user ? 0 : nowMillis();
+    // Relaxed: sweep() only compares it with a deadline seconds away; a logged-in connection
+    // (the hot path) reads the clock and writes nothing.
+    if (!c.session.user)
+      c.unauthenticatedSince.store(nowMillis(), std::memory_order_relaxed);
+    else if (c.unauthenticatedSince.load(std::memory_order_relaxed) != 0)
+      c.unauthenticatedSince.store(0, std::memory_order_relaxed);
     if (replied) break;
   }
   return true;

@@ -338,36 +338,35 @@ TEST_CASE("client text in refusals is bounded before it reaches the audit chain"
 
 namespace {
 
-// Sends fd over a Unix socket pair (SCM_RIGHTS) / receives it.
-void passFd(int via, int fd) {
+// One byte with room for one descriptor (SCM_RIGHTS), to send or to receive into.
+struct FdMessage {
   char byte = 'f';
   iovec iov{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* h = CMSG_FIRSTHDR(&msg);
+  FdMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+};
+
+void passFd(int via, int fd) {
+  FdMessage m;
+  cmsghdr* h = CMSG_FIRSTHDR(&m.msg);
   h->cmsg_level = SOL_SOCKET;
   h->cmsg_type = SCM_RIGHTS;
   h->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
-  [[maybe_unused]] auto n = sendmsg(via, &msg, 0);
+  [[maybe_unused]] auto n = sendmsg(via, &m.msg, 0);
 }
 
 int receiveFd(int via) {
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  if (recvmsg(via, &msg, 0) != 1) return -1;
+  FdMessage m;
+  if (recvmsg(via, &m.msg, 0) != 1) return -1;
   int fd = -1;
-  if (cmsghdr* h = CMSG_FIRSTHDR(&msg)) std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
+  if (cmsghdr* h = CMSG_FIRSTHDR(&m.msg)) std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
   return fd;
 }
 
