@@ -27,13 +27,14 @@ uint64_t get(const std::byte* p, int bytes) {
 // Header layout (little endian, every field naturally aligned):
 //   0 magic u32 | 4 version u16 | 6 type u16 | 8 requestId u64 | 16 payloadLength u32
 //   20 flags u16 | 22 reserved | 24 clientPort u32 | 28 containerInode u32 | 32 containerId u64
+//   40 clientId u64
 // The fields the kernel module touches are named in vhsm_netlink.h.
 constexpr size_t kMagic = VHSM_FRAME_OFF_MAGIC, kVersion = 4, kType = VHSM_FRAME_OFF_TYPE,
                  kRequestId = 8, kLength = VHSM_FRAME_OFF_LENGTH, kFlags = 20,
                  kClientPort = VHSM_FRAME_OFF_CLIENT_PORT,
                  kContainerInode = VHSM_FRAME_OFF_CONTAINER_INODE,
-                 kContainer = VHSM_FRAME_OFF_CONTAINER;
-static_assert(kContainer + 8 == kHeaderSize);
+                 kContainer = VHSM_FRAME_OFF_CONTAINER, kClientId = VHSM_FRAME_OFF_CLIENT_ID;
+static_assert(kClientId + 8 == kHeaderSize);
 static_assert(uint16_t(FrameType::request) == VHSM_FRAME_TYPE_REQUEST &&
               uint16_t(FrameType::response) == VHSM_FRAME_TYPE_RESPONSE);
 
@@ -64,6 +65,7 @@ void encodeHeader(const FrameHeader& h, std::span<std::byte, kHeaderSize> out) {
   put32(p + kClientPort, h.clientPort);
   put32(p + kContainerInode, h.containerInode);
   put64(p + kContainer, h.containerId);
+  put64(p + kClientId, h.clientId);
 }
 
 FrameError decodeHeader(std::span<const std::byte> frame, FrameHeader& out) {
@@ -85,6 +87,7 @@ FrameError decodeHeader(std::span<const std::byte> frame, FrameHeader& out) {
   out.clientPort = uint32_t(get(p + kClientPort, 4));
   out.containerInode = uint32_t(get(p + kContainerInode, 4));
   out.containerId = get(p + kContainer, 8);
+  out.clientId = get(p + kClientId, 8);
   return FrameError::none;
 }
 
@@ -95,6 +98,7 @@ FrameHeader transportFields(std::span<const std::byte> frame) {
   out.clientPort = uint32_t(get(p + kClientPort, 4));
   out.containerInode = uint32_t(get(p + kContainerInode, 4));
   out.containerId = get(p + kContainer, 8);
+  out.clientId = get(p + kClientId, 8);
   return out;
 }
 

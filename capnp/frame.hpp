@@ -20,7 +20,7 @@
 namespace vhsm::proto {
 
 inline constexpr uint32_t kFrameMagic = VHSM_FRAME_MAGIC;  // "VHSM" on the wire
-inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;
 inline constexpr size_t kHeaderSize = VHSM_FRAME_HEADER_SIZE;
 // Largest payload one frame may carry; data beyond kMaxChunk streams as init/update/final.
 inline constexpr size_t kMaxPayload = 512 * 1024;
@@ -44,6 +44,7 @@ struct FrameHeader {
   uint32_t clientPort = 0;
   uint32_t containerInode = 0;  // network namespace inode
   uint64_t containerId = 0;     // network namespace cookie
+  uint64_t clientId = 0;        // the module's id of the client socket, never reused
 };
 
 enum class FrameError { none, tooShort, badMagic, badVersion, badType, badLength, tooLarge };

@@ -20,12 +20,13 @@ enum vhsm_nl_type {
 /* Payload of VHSM_NL_CLIENT_GONE, host byte order. */
 struct vhsm_nl_client_gone {
   __u64 cookie; /* the client's network namespace cookie */
+  __u64 client; /* the module's id of the socket (never reused; ports are) */
   __u32 port;   /* its netlink port id */
   __u32 inode;  /* its network namespace inode */
 };
 
 /* Frame header fields the module reads and stamps (little endian). */
-#define VHSM_FRAME_HEADER_SIZE 40
+#define VHSM_FRAME_HEADER_SIZE 48
 #define VHSM_FRAME_MAGIC 0x4d534856u
 #define VHSM_FRAME_OFF_MAGIC 0
 #define VHSM_FRAME_OFF_TYPE 6
@@ -33,6 +34,7 @@ struct vhsm_nl_client_gone {
 #define VHSM_FRAME_OFF_CLIENT_PORT 24
 #define VHSM_FRAME_OFF_CONTAINER_INODE 28
 #define VHSM_FRAME_OFF_CONTAINER 32
+#define VHSM_FRAME_OFF_CLIENT_ID 40
 #define VHSM_FRAME_TYPE_REQUEST 1
 #define VHSM_FRAME_TYPE_RESPONSE 2
 #define VHSM_FRAME_MAX (VHSM_FRAME_HEADER_SIZE + 512 * 1024)

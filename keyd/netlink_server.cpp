@@ -170,7 +170,8 @@ void NetlinkServer::receiveLoop() {
     auto body = std::span<const std::byte>(buffer).subspan(NLMSG_HDRLEN, kept - NLMSG_HDRLEN);
     if (header->nlmsg_type == VHSM_NL_FRAME && body.size() >= proto::kHeaderSize) {
       auto stamp = proto::transportFields(body);
-      enqueue(Job::Kind::frame, {stamp.containerId, stamp.clientPort, stamp.containerInode},
+      enqueue(Job::Kind::frame,
+              {stamp.containerId, stamp.clientId, stamp.clientPort, stamp.containerInode},
               header->nlmsg_seq, body, size_t(n) - NLMSG_HDRLEN);
       // The worker has its own copy (wiped after use if it carried secrets); this one would
       // otherwise keep a password or an imported key until the next frame overwrites it.
@@ -179,7 +180,7 @@ void NetlinkServer::receiveLoop() {
                body.size() >= sizeof(vhsm_nl_client_gone)) {
       vhsm_nl_client_gone gone;
       std::memcpy(&gone, body.data(), sizeof gone);
-      enqueue(Job::Kind::gone, {gone.cookie, gone.port, gone.inode}, 0, {}, 0);
+      enqueue(Job::Kind::gone, {gone.cookie, gone.client, gone.port, gone.inode}, 0, {}, 0);
     }
   }
 }
@@ -340,10 +341,11 @@ void NetlinkServer::reply(const ClientId& client, uint32_t sequence, uint64_t re
   proto::FrameHeader header;
   header.type = proto::FrameType::response;
   header.requestId = requestId;
-  // The module routes the reply by these: back to the client that asked.
+  // The module routes the reply by these: to the socket that asked, if it is still open.
   header.clientPort = client.port;
   header.containerInode = client.inode;
   header.containerId = client.cookie;
+  header.clientId = client.socket;
   sendReply(header, message, [&](const proto::OutgoingFrame& out) {
     nlmsghdr nl{};
     nl.nlmsg_len = uint32_t(NLMSG_HDRLEN + out.size());

@@ -1,8 +1,9 @@
 // The netlink transport (kmod/vhsm_transport.ko): keyd registers one netlink socket as the
 // server, the module delivers every client's frame to it stamped with the client's network
-// namespace and port, and routes each reply back by those stamps. There are no connections:
-// a client is (namespace cookie, port id) and its session lasts until the module reports
-// that the client's socket closed.
+// namespace, port and socket id, and delivers each reply to the socket those stamps name. There
+// are no connections: a client is (namespace cookie, socket id) — never the port, which the
+// kernel hands to the next socket before it reports the close — and its session lasts until
+// the module reports that the client's socket closed.
 //
 // One thread receives and hands each frame to the worker that owns the client (chosen by a
 // hash of its identity), so one client's frames are served in order and sessions need no
@@ -52,14 +53,18 @@ class NetlinkServer {
   void stop();
 
  private:
+  // Every field stamped by the module.
   struct ClientId {
-    uint64_t cookie = 0;  // network namespace cookie, stamped by the module
-    uint32_t port = 0;    // netlink port id, stamped by the module
-    uint32_t inode = 0;   // network namespace inode, stamped by the module
-    bool operator==(const ClientId& o) const { return cookie == o.cookie && port == o.port; }
+    uint64_t cookie = 0;  // network namespace cookie
+    uint64_t socket = 0;  // the module's id of the client socket, never reused
+    uint32_t port = 0;    // netlink port id: the reply's route, not part of the identity
+    uint32_t inode = 0;   // network namespace inode
+    bool operator==(const ClientId& o) const { return cookie == o.cookie && socket == o.socket; }
   };
   struct ClientIdHash {
-    size_t operator()(const ClientId& id) const { return id.cookie * 0x9e3779b97f4a7c15 ^ id.port; }
+    size_t operator()(const ClientId& id) const {
+      return id.cookie * 0x9e3779b97f4a7c15 ^ id.socket;
+    }
   };
   using FrameBytes = std::vector<std::byte, LockedAllocator<std::byte>>;
   struct Job {

@@ -8,15 +8,20 @@
  * bound). A client learns of a frame that could not be delivered from a netlink error
  * message carrying the reason, queued before its sendmsg() returns.
  *
- * Identity: a client is (network namespace cookie, port id). Cookies are never reused within
- * a boot, unlike namespace inodes, so keyd cannot mistake a new namespace for a dead one.
+ * Identity: a client is (network namespace cookie, client id). Cookies are never reused within
+ * a boot, unlike namespace inodes, so keyd cannot mistake a new namespace for a dead one. A
+ * port is not an identity: the kernel frees it before it tells anyone the socket closed, so
+ * another process may bind it at once. The module therefore gives every client socket an id of
+ * its own (never reused) and delivers each reply to the very socket that sent the request,
+ * never to whoever holds the port now.
  */
 #include <linux/atomic.h>
+#include <linux/hashtable.h>
 #include <linux/kobject.h>
-#include <linux/list.h>
 #include <linux/module.h>
 #include <linux/netlink.h>
 #include <linux/skbuff.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/sysfs.h>
 #include <linux/version.h>
@@ -53,13 +58,9 @@ static atomic64_t frames_forwarded, replies_routed, frames_dropped, frames_refus
 
 struct vhsm_net {
 	struct sock *sk; /* this namespace's kernel end of the protocol */
-	struct net *net;
-	struct list_head node;
 };
 
 static unsigned int vhsm_net_id;
-static LIST_HEAD(vhsm_nets); /* every namespace's vhsm_net, to find a client's by cookie */
-static DEFINE_SPINLOCK(vhsm_nets_lock);
 
 /* The registered server. server_net holds a reference while a server is registered. */
 static DEFINE_SPINLOCK(server_lock);
@@ -67,26 +68,44 @@ static u64 server_ns_cookie; /* the namespace allowed to register */
 static struct net *server_net;
 static u32 server_portid;
 
+/*
+ * Client sockets that have sent a frame, by (namespace cookie, port). An entry holds its socket,
+ * so the socket outlives the entry; it ends when a socket at that port is released or another
+ * socket sends from the port (the first one is then gone: a port names one socket at a time).
+ * A release is reported without the socket it concerns, so an entry may end early when
+ * releases and sends race on one port; the client then starts a new session (logged out),
+ * which harms nobody else.
+ */
+struct vhsm_client {
+	struct hlist_node node;
+	u64 net_cookie;
+	u32 portid;
+	u64 id; /* never reused: keyd's sessions and every reply name it */
+	struct sock *sk;
+};
+static DEFINE_HASHTABLE(vhsm_clients, 10);
+static DEFINE_SPINLOCK(clients_lock);
+static u64 last_client_id; /* under clients_lock */
+
+static u64 client_key(u64 net_cookie, u32 portid)
+{
+	return net_cookie ^ ((u64)portid << 32) ^ portid;
+}
+
+/* Under clients_lock. */
+static struct vhsm_client *find_client(u64 net_cookie, u32 portid)
+{
+	struct vhsm_client *c;
+
+	hash_for_each_possible(vhsm_clients, c, node, client_key(net_cookie, portid))
+		if (c->net_cookie == net_cookie && c->portid == portid)
+			return c;
+	return NULL;
+}
+
 static struct sock *vhsm_sock(struct net *net)
 {
 	return ((struct vhsm_net *)net_generic(net, vhsm_net_id))->sk;
-}
-
-/* A reference to the live namespace with this cookie, or NULL. */
-static struct net *get_net_by_cookie(u64 cookie)
-{
-	struct vhsm_net *vn;
-	struct net *found = NULL;
-
-	spin_lock(&vhsm_nets_lock);
-	list_for_each_entry(vn, &vhsm_nets, node) {
-		if (vn->net->net_cookie == cookie) {
-			found = maybe_get_net(vn->net);
-			break;
-		}
-	}
-	spin_unlock(&vhsm_nets_lock);
-	return found;
 }
 
 /* A reference to the server's namespace and its port, or NULL when none is registered. */
@@ -154,6 +173,75 @@ static int send_to(struct net *net, u32 portid, struct sk_buff *skb)
 	return err < 0 ? err : 0;
 }
 
+/* Tells keyd that a client's session is over; an entry already unlinked is freed here. */
+static void client_gone(struct vhsm_client *c)
+{
+	struct vhsm_nl_client_gone gone = {
+		.cookie = c->net_cookie,
+		.client = c->id,
+		.port = c->portid,
+		.inode = sock_net(c->sk)->ns.inum,
+	};
+	struct net *server;
+	u32 server_port;
+
+	server = get_server(&server_port);
+	if (server && !send_to(server, server_port,
+			       build_message(VHSM_NL_CLIENT_GONE, 0, &gone, sizeof(gone))))
+		atomic64_inc(&clients_gone);
+	else
+		atomic64_inc(&frames_dropped);
+	if (server)
+		put_net(server);
+	sock_put(c->sk);
+	kfree(c);
+}
+
+/* The id of the socket that sent in, recorded on its first frame; 0 when memory is short. */
+static u64 client_id(struct sk_buff *in)
+{
+	struct sock *sk = NETLINK_CB(in).sk;
+	u64 cookie = sock_net(sk)->net_cookie;
+	u32 portid = NETLINK_CB(in).portid;
+	struct vhsm_client *c, *fresh = NULL, *replaced = NULL;
+	u64 id = 0;
+
+	for (;;) {
+		spin_lock(&clients_lock);
+		c = find_client(cookie, portid);
+		if (c && c->sk == sk) {
+			id = c->id;
+		} else if (fresh) {
+			if (c) {
+				/* Ports are unique among live sockets: the recorded one is gone. */
+				hash_del(&c->node);
+				replaced = c;
+			}
+			fresh->id = ++last_client_id;
+			id = fresh->id;
+			hash_add(vhsm_clients, &fresh->node, client_key(cookie, portid));
+			fresh = NULL;
+		}
+		spin_unlock(&clients_lock);
+		if (id || fresh)
+			break;
+		fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!fresh)
+			return 0;
+		fresh->net_cookie = cookie;
+		fresh->portid = portid;
+		sock_hold(sk);
+		fresh->sk = sk;
+	}
+	if (fresh) { /* another thread of the same socket recorded it first */
+		sock_put(fresh->sk);
+		kfree(fresh);
+	}
+	if (replaced)
+		client_gone(replaced);
+	return id;
+}
+
 /* Checks the frame header against the message; returns the frame type or -EINVAL. */
 static int frame_type(const u8 *frame, size_t len)
 {
@@ -165,17 +253,34 @@ static int frame_type(const u8 *frame, size_t len)
 	return get_unaligned_le16(frame + VHSM_FRAME_OFF_TYPE);
 }
 
-/* keyd's reply: routed to the client its header names, which keyd took from our stamp. */
+/*
+ * keyd's reply: delivered to the socket its header names, which keyd took from our stamp, and
+ * only while that socket is the one recorded: a socket that closed loses its reply, and a
+ * socket that took its port over never sees it.
+ */
 static void route_reply(const u8 *frame, size_t len, u32 seq)
 {
 	u64 cookie = get_unaligned_le64(frame + VHSM_FRAME_OFF_CONTAINER);
 	u32 port = get_unaligned_le32(frame + VHSM_FRAME_OFF_CLIENT_PORT);
-	struct net *net = get_net_by_cookie(cookie);
+	u64 id = get_unaligned_le64(frame + VHSM_FRAME_OFF_CLIENT_ID);
+	struct vhsm_client *c;
+	struct sock *sk = NULL;
+	struct sk_buff *skb;
 	int err = -ENOENT;
 
-	if (net) {
-		err = send_to(net, port, build_message(VHSM_NL_FRAME, seq, frame, len));
-		put_net(net);
+	spin_lock(&clients_lock);
+	c = find_client(cookie, port);
+	if (c && c->id == id) {
+		sk = c->sk;
+		sock_hold(sk);
+	}
+	spin_unlock(&clients_lock);
+	if (sk) {
+		skb = build_message(VHSM_NL_FRAME, seq, frame, len);
+		err = skb ? sock_queue_rcv_skb(sk, skb) : -ENOMEM;
+		if (err && skb)
+			kfree_skb(skb);
+		sock_put(sk);
 	}
 	/* A client that went away or stopped reading loses its own reply, nothing more. */
 	atomic64_inc(err ? &frames_dropped : &replies_routed);
@@ -189,16 +294,21 @@ static int forward_request(struct sk_buff *in, const u8 *frame, size_t len, u32 
 	struct sk_buff *skb;
 	u8 *stamped;
 	u32 server_port;
+	u64 id;
 	int err;
 
 	if (!client_allowed(from))
 		return -EPERM;
+	id = client_id(in);
+	if (!id)
+		return -ENOMEM;
 	server = get_server(&server_port);
 	if (!server)
 		return -ECONNREFUSED;
 	skb = build_message(VHSM_NL_FRAME, seq, frame, len);
 	if (skb) {
 		stamped = nlmsg_data(nlmsg_hdr(skb));
+		put_unaligned_le64(id, stamped + VHSM_FRAME_OFF_CLIENT_ID);
 		put_unaligned_le32(NETLINK_CB(in).portid, stamped + VHSM_FRAME_OFF_CLIENT_PORT);
 		put_unaligned_le32(from->ns.inum, stamped + VHSM_FRAME_OFF_CONTAINER_INODE);
 		put_unaligned_le64(from->net_cookie, stamped + VHSM_FRAME_OFF_CONTAINER);
@@ -306,13 +416,12 @@ static void vhsm_input(struct sk_buff *skb)
 	}
 }
 
-/* A closed socket: the server's ends its registration; a client's ends its sessions in keyd. */
+/* A closed socket: the server's ends its registration; a client's ends its session in keyd. */
 static int vhsm_release(struct notifier_block *nb, unsigned long event, void *ptr)
 {
 	struct netlink_notify *n = ptr;
-	struct vhsm_nl_client_gone gone;
-	struct net *server = NULL, *old = NULL;
-	u32 server_port = 0;
+	struct vhsm_client *c;
+	struct net *old = NULL;
 
 	if (event != NETLINK_URELEASE || n->protocol != VHSM_NETLINK_PROTOCOL)
 		return NOTIFY_DONE;
@@ -321,24 +430,19 @@ static int vhsm_release(struct notifier_block *nb, unsigned long event, void *pt
 		old = server_net;
 		server_net = NULL;
 		server_portid = 0;
-	} else if (server_net) {
-		server = maybe_get_net(server_net);
-		server_port = server_portid;
 	}
 	spin_unlock(&server_lock);
-	if (old)
+	if (old) {
 		put_net(old);
-	if (!server)
 		return NOTIFY_DONE;
-	gone.cookie = n->net->net_cookie;
-	gone.port = n->portid;
-	gone.inode = n->net->ns.inum;
-	if (!send_to(server, server_port,
-		     build_message(VHSM_NL_CLIENT_GONE, 0, &gone, sizeof(gone))))
-		atomic64_inc(&clients_gone);
-	else
-		atomic64_inc(&frames_dropped);
-	put_net(server);
+	}
+	spin_lock(&clients_lock);
+	c = find_client(n->net->net_cookie, n->portid);
+	if (c)
+		hash_del(&c->node);
+	spin_unlock(&clients_lock);
+	if (c)
+		client_gone(c);
 	return NOTIFY_DONE;
 }
 
@@ -356,10 +460,6 @@ static int __net_init vhsm_net_init(struct net *net)
 	vn->sk = netlink_kernel_create(net, VHSM_NETLINK_PROTOCOL, &cfg);
 	if (!vn->sk)
 		return -ENOMEM;
-	vn->net = net;
-	spin_lock(&vhsm_nets_lock);
-	list_add_tail(&vn->node, &vhsm_nets);
-	spin_unlock(&vhsm_nets_lock);
 	spin_lock(&server_lock);
 	if (server_netns && !server_ns_cookie && net->ns.inum == server_netns)
 		server_ns_cookie = net->net_cookie;
@@ -371,9 +471,6 @@ static void __net_exit vhsm_net_exit(struct net *net)
 {
 	struct vhsm_net *vn = net_generic(net, vhsm_net_id);
 
-	spin_lock(&vhsm_nets_lock);
-	list_del(&vn->node);
-	spin_unlock(&vhsm_nets_lock);
 	netlink_kernel_release(vn->sk);
 }
 
@@ -457,6 +554,7 @@ static void __exit vhsm_transport_exit(void)
 	netlink_unregister_notifier(&vhsm_release_notifier);
 	unregister_pernet_subsys(&vhsm_net_ops);
 	WARN_ON(server_net);
+	WARN_ON(!hash_empty(vhsm_clients));
 }
 
 module_init(vhsm_transport_init);

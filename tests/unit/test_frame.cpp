@@ -28,6 +28,7 @@ std::vector<std::byte> sampleFrame() {
   h.clientPort = 3;
   h.containerInode = 4026531840u;
   h.containerId = 7;
+  h.clientId = 0x0102030405060708u;
   return flatten(OutgoingFrame(h, m));
 }
 
@@ -59,6 +60,7 @@ TEST_CASE("a frame round-trips through encode and decode") {
   CHECK(h.containerId == 7);
   CHECK(h.containerInode == 4026531840u);
   CHECK(h.clientPort == 3);
+  CHECK(h.clientId == 0x0102030405060708u);
   CHECK(h.type == FrameType::request);
   CHECK(h.payloadLength == frame.size() - kHeaderSize);
   REQUIRE(parse(frame));
@@ -77,6 +79,7 @@ TEST_CASE("the transport's fields sit where the kernel module stamps them") {
   CHECK(le(VHSM_FRAME_OFF_CLIENT_PORT, 4) == 3);
   CHECK(le(VHSM_FRAME_OFF_CONTAINER_INODE, 4) == 4026531840u);
   CHECK(le(VHSM_FRAME_OFF_CONTAINER, 8) == 7);
+  CHECK(le(VHSM_FRAME_OFF_CLIENT_ID, 8) == 0x0102030405060708u);
   // Read before anything else is checked, as the netlink server routes a frame.
   frame[4] = std::byte{0xff};  // a version no one speaks
   auto fields = transportFields(frame);
@@ -84,6 +87,7 @@ TEST_CASE("the transport's fields sit where the kernel module stamps them") {
   CHECK(fields.clientPort == 3);
   CHECK(fields.containerInode == 4026531840u);
   CHECK(fields.containerId == 7);
+  CHECK(fields.clientId == 0x0102030405060708u);
 }
 
 TEST_CASE("every truncation of a valid frame is rejected") {

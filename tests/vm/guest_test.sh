@@ -123,6 +123,30 @@ dropped=$(stat_of frames_dropped)
 out=$(in_ns cb $probe forge-reply)
 check "a client's frame typed as a reply is dropped ($out)" \
   test "$out" = "forged reply: no answer" -a "$(stat_of frames_dropped)" -gt "$dropped"
+# A logged-in socket closes with requests queued in a stopped keyd, whose queue is then filled
+# so that the module's report of the close is lost; a new socket binds the freed port.
+wait_line() { for _ in $(seq 300); do grep -q "$1" "$2" && return 0; sleep 0.1; done; return 1; }
+trap '' PIPE # a probe that failed early must not take the script with it
+mkfifo $w/reuse
+in_ns ca $probe port-reuse alice alicepw <$w/reuse >$w/reuse.out 2>&1 &
+reuse_pid=$!
+exec 4>$w/reuse
+wait_line "logged in" $w/reuse.out
+dropped=$(stat_of frames_dropped)
+kill -STOP $keyd_pid
+echo go >&4
+wait_line "closed" $w/reuse.out
+kill -CONT $keyd_pid
+echo go >&4
+exec 4>&-
+wait $reuse_pid
+out=$(tr '\n' ' ' <$w/reuse.out)
+out=${out##*closed }
+out=${out% }
+check "the module's report of the close was lost to keyd's full queue" \
+  test "$(stat_of frames_dropped)" -gt "$dropped"
+check "a socket on a closed client's port gets neither its session nor its replies ($out)" \
+  test "$out" = "port-reuse: old login ok, new socket's whoami notLoggedIn, replies meant for the old socket 0"
 out=$(in_ns ca $probe register)
 check "a client namespace cannot register as the server ($out)" test "$out" = "register: EPERM"
 out=$(in_ns keyd $probe register)

@@ -9,6 +9,9 @@
 //   gcm KEY IVHEX                           AES-256-GCM of stdin through EVP (OPENSSL_CONF
 //                                           decides the provider); prints hex ciphertext||tag
 //   rtt unix|netlink USER KEY COUNT         HMAC-SHA1 64 B round trips; prints rate and latency
+//   port-reuse USER PASSWORD                a socket logs in, sends requests and closes unread;
+//                                           a new socket on its port asks whoami; prints what
+//                                           the new socket received (steps on stdin lines)
 #include <linux/netlink.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -23,6 +26,9 @@
 #include <cstring>
 #include <iostream>
 #include <iterator>
+#include <memory>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -205,6 +211,128 @@ int rtt(const std::string& transport, const std::string& user, const std::string
   return 0;
 }
 
+// A netlink client on a port of its own choosing, as any process in the namespace may bind.
+class RawClient {
+ public:
+  explicit RawClient(uint32_t port) : fd_(socket(AF_NETLINK, SOCK_RAW, VHSM_NETLINK_PROTOCOL)) {
+    sockaddr_nl self{};
+    self.nl_family = AF_NETLINK;
+    self.nl_pid = port;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&self), sizeof self) != 0)
+      throw std::runtime_error(std::string("bind to the port: ") + strerror(errno));
+  }
+  ~RawClient() { close(fd_); }
+  void allowLargeFrames() {
+    int bytes = 4 << 20;  // root in the guest may exceed wmem_max
+    setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes);
+  }
+  void send(uint64_t requestId, capnp::MessageBuilder& m) {
+    proto::FrameHeader header;
+    header.requestId = requestId;
+    auto frame = flatten(proto::OutgoingFrame(header, m));
+    sendRaw(std::as_bytes(std::span(frame)));
+  }
+  void sendRaw(std::span<const std::byte> frame) {
+    nlmsghdr nl{};
+    nl.nlmsg_len = uint32_t(NLMSG_HDRLEN + frame.size());
+    nl.nlmsg_type = VHSM_NL_FRAME;
+    nl.nlmsg_flags = NLM_F_REQUEST;
+    iovec iov[2] = {{&nl, NLMSG_HDRLEN}, {const_cast<std::byte*>(frame.data()), frame.size()}};
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    msghdr msg{};
+    msg.msg_name = &kernel;
+    msg.msg_namelen = sizeof kernel;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    if (sendmsg(fd_, &msg, 0) < 0) throw std::runtime_error("sendmsg failed");
+  }
+  // The replies that arrive within the time, as (request id, error); stops after `most`.
+  std::vector<std::pair<uint64_t, ErrorCode>> receive(int millis, size_t most) {
+    std::vector<std::pair<uint64_t, ErrorCode>> out;
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+    alignas(capnp::word) static std::byte buffer[NLMSG_HDRLEN + proto::kMaxFrame];
+    while (out.size() < most) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || poll(&p, 1, int(left.count())) <= 0) break;
+      ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
+      auto* nl = reinterpret_cast<nlmsghdr*>(buffer);
+      if (n < ssize_t(NLMSG_HDRLEN + proto::kHeaderSize) || nl->nlmsg_type != VHSM_NL_FRAME)
+        continue;
+      auto frame = std::span<const std::byte>(buffer + NLMSG_HDRLEN, size_t(n) - NLMSG_HDRLEN);
+      proto::FrameHeader h;
+      if (proto::decodeHeader(frame, h) != proto::FrameError::none) continue;
+      auto words = kj::heapArray<capnp::word>(h.payloadLength / 8);
+      std::memcpy(words.begin(), frame.data() + proto::kHeaderSize, h.payloadLength);
+      auto message = proto::openMessage(words);
+      out.emplace_back(h.requestId, message->getRoot<proto::Response>().getError());
+    }
+    return out;
+  }
+
+ private:
+  int fd_;
+};
+
+// The kernel frees a closed socket's port before it reports the close: whoever binds the port
+// next must get neither the old socket's session nor the replies still on their way to it.
+// The guest script stops keyd between the steps (a line on stdin each time), so that the old
+// socket's requests are still queued when it closes, and keyd's queue is full when the module
+// reports the close, which is then lost.
+int portReuse(const std::string& user, const std::string& password) {
+  const uint32_t port = 0x40000000u | uint32_t(getpid());
+  constexpr int kUnread = 32;
+  std::string line, first = "none";
+  auto old = std::make_unique<RawClient>(port);
+  capnp::MallocMessageBuilder login;
+  auto l = login.initRoot<proto::Request>().initLogin();
+  l.setUser(user);
+  l.setPassword(kj::StringPtr(password.c_str()).asBytes());
+  old->send(1, login);
+  auto answer = old->receive(20000, 1);
+  if (!answer.empty()) first = errorName(answer[0].second);
+  std::cout << "logged in" << std::endl;
+  std::getline(std::cin, line);  // keyd is stopped now
+  for (int i = 0; i < kUnread; ++i) {
+    capnp::MallocMessageBuilder whoami;
+    whoami.initRoot<proto::Request>().setWhoami();
+    old->send(uint64_t(100 + i), whoami);
+  }
+  {
+    // Fills keyd's receive queue, so that the module's report of the close is dropped.
+    RawClient filler(port + 1);
+    filler.allowLargeFrames();
+    std::vector<std::byte> junk(proto::kMaxFrame);
+    proto::FrameHeader header;
+    header.payloadLength = uint32_t(proto::kMaxPayload);
+    proto::encodeHeader(header,
+                        std::span<std::byte, proto::kHeaderSize>(junk.data(), proto::kHeaderSize));
+    for (int i = 0; i < 200; ++i) filler.sendRaw(junk);
+  }
+  old.reset();  // closed with kUnread replies due
+  RawClient next(port);
+  std::cout << "closed" << std::endl;
+  std::getline(std::cin, line);  // keyd runs again
+  sleep(3);                      // and drains its queue
+  capnp::MallocMessageBuilder whoami;
+  whoami.initRoot<proto::Request>().setWhoami();
+  next.send(1000, whoami);
+  auto frames = next.receive(3000, kUnread + 1);
+  std::string own = "none";
+  int foreign = 0;
+  for (auto [id, error] : frames) {
+    if (id == 1000)
+      own = errorName(error);
+    else
+      ++foreign;
+  }
+  std::cout << "port-reuse: old login " << first << ", new socket's whoami " << own
+            << ", replies meant for the old socket " << foreign << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -215,6 +343,7 @@ int main(int argc, char** argv) {
     if (a.size() == 1 && a[0] == "register") return registerServer();
     if (a.size() == 3 && a[0] == "hmac-wait") return hmacWait(a[1], a[2]);
     if (a.size() == 3 && a[0] == "gcm") return gcm(a[1], a[2]);
+    if (a.size() == 3 && a[0] == "port-reuse") return portReuse(a[1], a[2]);
     if (a.size() == 5 && a[0] == "rtt") return rtt(a[1], a[2], a[3], std::stoi(a[4]));
   } catch (const std::exception& e) {
     std::cout << a[0] << " failed: " << e.what() << "\n";
