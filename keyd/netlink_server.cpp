@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -144,6 +145,8 @@ void NetlinkServer::receiveLoop() {
   // Locked like every buffer that logins and key imports pass through.
   FrameBytes buffer(NLMSG_HDRLEN + proto::kMaxFrame);
   pollfd waits[2] = {{fd_, POLLIN, 0}, {stopFd_, POLLIN, 0}};
+  uint64_t overflows = 0;
+  std::chrono::steady_clock::time_point lastOverflowLog;
   for (;;) {
     if (poll(waits, 2, -1) < 0 && errno != EINTR) {
       logError(std::string("netlink poll: ") + strerror(errno));
@@ -160,7 +163,14 @@ void NetlinkServer::receiveLoop() {
     // MSG_TRUNC: the datagram's full size even when it did not fit.
     ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
-      if (errno == ENOBUFS) logWarn("netlink: keyd's receive queue overflowed; frames were lost");
+      // Each frame the module could not queue is reported: one line a second at most.
+      if (errno == ENOBUFS && ++overflows &&
+          std::chrono::steady_clock::now() - lastOverflowLog >= std::chrono::seconds(1)) {
+        logWarn("netlink: keyd's receive queue overflowed (" + std::to_string(overflows) +
+                " times since the last report); frames were lost");
+        overflows = 0;
+        lastOverflowLog = std::chrono::steady_clock::now();
+      }
       continue;
     }
     // Only the module speaks to keyd; a process in keyd's own namespace could try too.

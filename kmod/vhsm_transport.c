@@ -5,7 +5,7 @@
  *
  * The module keeps no queues of its own: a frame is copied once, stamped and delivered
  * without blocking into the receiving socket, whose receive buffer is the only queue (and its
- * bound). A client learns of a frame that could not be delivered from a netlink error
+ * bound). Its state is the server's socket and a small record per client socket. A client learns of a frame that could not be delivered from a netlink error
  * message carrying the reason, queued before its sendmsg() returns.
  *
  * Identity: a client is (network namespace cookie, client id). Cookies are never reused within
@@ -16,10 +16,12 @@
  * never to whoever holds the port now.
  */
 #include <linux/atomic.h>
+#include <linux/random.h>
 #include <linux/hashtable.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
 #include <linux/netlink.h>
+#include <linux/siphash.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -62,19 +64,22 @@ struct vhsm_net {
 
 static unsigned int vhsm_net_id;
 
-/* The registered server. server_net holds a reference while a server is registered. */
+/*
+ * The registered server: its socket, held, never its port (a port outlives nobody: the kernel
+ * frees it before it reports the close, and whoever binds it next must not be taken for keyd).
+ */
 static DEFINE_SPINLOCK(server_lock);
 static u64 server_ns_cookie; /* the namespace allowed to register */
-static struct net *server_net;
-static u32 server_portid;
+static struct sock *server_sk;
+static u32 server_portid; /* to recognise the server's release report */
 
 /*
  * Client sockets that have sent a frame, by (namespace cookie, port). An entry holds its socket,
  * so the socket outlives the entry; it ends when a socket at that port is released or another
  * socket sends from the port (the first one is then gone: a port names one socket at a time).
- * A release is reported without the socket it concerns, so an entry may end early when
- * releases and sends race on one port; the client then starts a new session (logged out),
- * which harms nobody else.
+ * A release is reported by port only, but after the socket is marked dead: an entry whose
+ * socket is alive is never ended by another socket's release. Buckets are chosen by a keyed
+ * hash, since ports are the client's choice.
  */
 struct vhsm_client {
 	struct hlist_node node;
@@ -86,10 +91,11 @@ struct vhsm_client {
 static DEFINE_HASHTABLE(vhsm_clients, 10);
 static DEFINE_SPINLOCK(clients_lock);
 static u64 last_client_id; /* under clients_lock */
+static siphash_key_t clients_hash_key;
 
 static u64 client_key(u64 net_cookie, u32 portid)
 {
-	return net_cookie ^ ((u64)portid << 32) ^ portid;
+	return siphash_2u64(net_cookie, portid, &clients_hash_key);
 }
 
 /* Under clients_lock. */
@@ -103,31 +109,25 @@ static struct vhsm_client *find_client(u64 net_cookie, u32 portid)
 	return NULL;
 }
 
-static struct sock *vhsm_sock(struct net *net)
+/* The server's socket, held, or NULL when none is registered. */
+static struct sock *get_server(void)
 {
-	return ((struct vhsm_net *)net_generic(net, vhsm_net_id))->sk;
-}
-
-/* A reference to the server's namespace and its port, or NULL when none is registered. */
-static struct net *get_server(u32 *portid)
-{
-	struct net *net = NULL;
+	struct sock *sk;
 
 	spin_lock(&server_lock);
-	if (server_net) {
-		net = maybe_get_net(server_net);
-		*portid = server_portid;
-	}
+	sk = server_sk;
+	if (sk)
+		sock_hold(sk);
 	spin_unlock(&server_lock);
-	return net;
+	return sk;
 }
 
-static bool is_server(struct net *net, u32 portid)
+static bool is_server(const struct sock *sk)
 {
 	bool yes;
 
 	spin_lock(&server_lock);
-	yes = server_net == net && server_portid == portid;
+	yes = server_sk == sk;
 	spin_unlock(&server_lock);
 	return yes;
 }
@@ -161,16 +161,25 @@ static struct sk_buff *build_message(u16 type, u32 seq, const void *payload, siz
 	return skb;
 }
 
-/* Never blocks: a full receiver loses the message (and the skb is freed either way). */
-static int send_to(struct net *net, u32 portid, struct sk_buff *skb)
+/*
+ * Queues the message on that very socket without blocking; a full receiver loses it and, as
+ * netlink_unicast would tell it, reads ENOBUFS next. The skb is consumed either way.
+ */
+static int deliver(struct sock *sk, struct sk_buff *skb)
 {
 	int err;
 
 	if (!skb)
 		return -ENOMEM;
-	err = netlink_unicast(vhsm_sock(net), skb, portid, MSG_DONTWAIT);
-
-	return err < 0 ? err : 0;
+	err = sock_queue_rcv_skb(sk, skb);
+	if (!err)
+		return 0;
+	kfree_skb(skb);
+	if (err != -ENOMEM)
+		return err;
+	WRITE_ONCE(sk->sk_err, ENOBUFS);
+	sk_error_report(sk);
+	return -EAGAIN;
 }
 
 /* Tells keyd that a client's session is over; an entry already unlinked is freed here. */
@@ -182,17 +191,14 @@ static void client_gone(struct vhsm_client *c)
 		.port = c->portid,
 		.inode = sock_net(c->sk)->ns.inum,
 	};
-	struct net *server;
-	u32 server_port;
+	struct sock *server = get_server();
 
-	server = get_server(&server_port);
-	if (server && !send_to(server, server_port,
-			       build_message(VHSM_NL_CLIENT_GONE, 0, &gone, sizeof(gone))))
+	if (server && !deliver(server, build_message(VHSM_NL_CLIENT_GONE, 0, &gone, sizeof(gone))))
 		atomic64_inc(&clients_gone);
 	else
 		atomic64_inc(&frames_dropped);
 	if (server)
-		put_net(server);
+		sock_put(server);
 	sock_put(c->sk);
 	kfree(c);
 }
@@ -265,7 +271,6 @@ static void route_reply(const u8 *frame, size_t len, u32 seq)
 	u64 id = get_unaligned_le64(frame + VHSM_FRAME_OFF_CLIENT_ID);
 	struct vhsm_client *c;
 	struct sock *sk = NULL;
-	struct sk_buff *skb;
 	int err = -ENOENT;
 
 	spin_lock(&clients_lock);
@@ -276,10 +281,7 @@ static void route_reply(const u8 *frame, size_t len, u32 seq)
 	}
 	spin_unlock(&clients_lock);
 	if (sk) {
-		skb = build_message(VHSM_NL_FRAME, seq, frame, len);
-		err = skb ? sock_queue_rcv_skb(sk, skb) : -ENOMEM;
-		if (err && skb)
-			kfree_skb(skb);
+		err = deliver(sk, build_message(VHSM_NL_FRAME, seq, frame, len));
 		sock_put(sk);
 	}
 	/* A client that went away or stopped reading loses its own reply, nothing more. */
@@ -290,10 +292,9 @@ static void route_reply(const u8 *frame, size_t len, u32 seq)
 static int forward_request(struct sk_buff *in, const u8 *frame, size_t len, u32 seq)
 {
 	struct net *from = sock_net(in->sk);
-	struct net *server;
+	struct sock *server;
 	struct sk_buff *skb;
 	u8 *stamped;
-	u32 server_port;
 	u64 id;
 	int err;
 
@@ -302,7 +303,7 @@ static int forward_request(struct sk_buff *in, const u8 *frame, size_t len, u32 
 	id = client_id(in);
 	if (!id)
 		return -ENOMEM;
-	server = get_server(&server_port);
+	server = get_server();
 	if (!server)
 		return -ECONNREFUSED;
 	skb = build_message(VHSM_NL_FRAME, seq, frame, len);
@@ -313,21 +314,19 @@ static int forward_request(struct sk_buff *in, const u8 *frame, size_t len, u32 
 		put_unaligned_le32(from->ns.inum, stamped + VHSM_FRAME_OFF_CONTAINER_INODE);
 		put_unaligned_le64(from->net_cookie, stamped + VHSM_FRAME_OFF_CONTAINER);
 	}
-	err = send_to(server, server_port, skb);
-	put_net(server);
+	err = deliver(server, skb);
+	sock_put(server);
 	return err;
 }
 
 static void handle_frame(struct sk_buff *skb, struct nlmsghdr *nlh)
 {
-	struct net *net = sock_net(skb->sk);
-	u32 portid = NETLINK_CB(skb).portid;
 	const u8 *frame = nlmsg_data(nlh);
 	size_t len = nlmsg_len(nlh);
 	int type = frame_type(frame, len);
 	int err;
 
-	if (is_server(net, portid)) {
+	if (is_server(NETLINK_CB(skb).sk)) {
 		if (type == VHSM_FRAME_TYPE_RESPONSE)
 			route_reply(frame, len, nlh->nlmsg_seq);
 		else
@@ -359,12 +358,13 @@ static int register_server(struct sk_buff *skb)
 	if (!netlink_net_capable(skb, CAP_NET_ADMIN))
 		return -EPERM;
 	spin_lock(&server_lock);
-	if (net->net_cookie != server_ns_cookie)
+	if (net->net_cookie != server_ns_cookie) {
 		err = -EPERM;
-	else if (server_net)
+	} else if (server_sk) {
 		err = -EBUSY;
-	else {
-		server_net = get_net(net);
+	} else {
+		server_sk = NETLINK_CB(skb).sk;
+		sock_hold(server_sk);
 		server_portid = NETLINK_CB(skb).portid;
 	}
 	spin_unlock(&server_lock);
@@ -375,20 +375,20 @@ static int register_server(struct sk_buff *skb)
 static int set_server_ns(struct sk_buff *skb)
 {
 	struct net *net = sock_net(skb->sk);
-	struct net *old = NULL;
+	struct sock *old = NULL;
 
 	if (!netlink_capable(skb, CAP_NET_ADMIN))
 		return -EPERM;
 	spin_lock(&server_lock);
 	server_ns_cookie = net->net_cookie;
-	if (server_net && server_net != net) {
-		old = server_net;
-		server_net = NULL;
+	if (server_sk && sock_net(server_sk) != net) {
+		old = server_sk;
+		server_sk = NULL;
 		server_portid = 0;
 	}
 	spin_unlock(&server_lock);
 	if (old)
-		put_net(old);
+		sock_put(old);
 	return 0;
 }
 
@@ -416,30 +416,36 @@ static void vhsm_input(struct sk_buff *skb)
 	}
 }
 
-/* A closed socket: the server's ends its registration; a client's ends its session in keyd. */
+/*
+ * A closed socket: the server's ends its registration; a client's ends its session in keyd.
+ * The report names a port, not a socket, and comes after the socket was marked dead and its
+ * port freed: only a dead socket's entry is ended here, never that of a live socket that has
+ * taken the port over since.
+ */
 static int vhsm_release(struct notifier_block *nb, unsigned long event, void *ptr)
 {
 	struct netlink_notify *n = ptr;
 	struct vhsm_client *c;
-	struct net *old = NULL;
+	struct sock *old = NULL;
 
 	if (event != NETLINK_URELEASE || n->protocol != VHSM_NETLINK_PROTOCOL)
 		return NOTIFY_DONE;
 	spin_lock(&server_lock);
-	if (server_net == n->net && server_portid == n->portid) {
-		old = server_net;
-		server_net = NULL;
+	if (server_sk && sock_net(server_sk) == n->net && server_portid == n->portid &&
+	    sock_flag(server_sk, SOCK_DEAD)) {
+		old = server_sk;
+		server_sk = NULL;
 		server_portid = 0;
 	}
 	spin_unlock(&server_lock);
-	if (old) {
-		put_net(old);
-		return NOTIFY_DONE;
-	}
+	if (old)
+		sock_put(old);
 	spin_lock(&clients_lock);
 	c = find_client(n->net->net_cookie, n->portid);
-	if (c)
+	if (c && sock_flag(c->sk, SOCK_DEAD))
 		hash_del(&c->node);
+	else
+		c = NULL;
 	spin_unlock(&clients_lock);
 	if (c)
 		client_gone(c);
@@ -511,6 +517,7 @@ static int __init vhsm_transport_init(void)
 
 	for (i = 0; i < ARRAY_SIZE(vhsm_stats); i++)
 		vhsm_stat_attrs[i] = &vhsm_stats[i].attr.attr;
+	get_random_bytes(&clients_hash_key, sizeof(clients_hash_key));
 	if (!server_netns)
 		server_ns_cookie = init_net.net_cookie;
 	err = register_pernet_subsys(&vhsm_net_ops);
@@ -553,7 +560,7 @@ static void __exit vhsm_transport_exit(void)
 	kobject_put(stats_kobj);
 	netlink_unregister_notifier(&vhsm_release_notifier);
 	unregister_pernet_subsys(&vhsm_net_ops);
-	WARN_ON(server_net);
+	WARN_ON(server_sk);
 	WARN_ON(!hash_empty(vhsm_clients));
 }
 
