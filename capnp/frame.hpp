@@ -63,9 +63,8 @@ FrameHeader transportFields(std::span<const std::byte> frame);
 capnp::ReaderOptions readerOptions(size_t payloadBytes);
 
 // Builds one request or reply. Cap'n Proto's default first segment (8 KiB) is zeroed on every
-// allocation, which cost more than all the rest of a small request's framing (callgrind: 8 200
-// of 13 300 instructions per HMAC call); most messages fit 1 KiB, and bulk data gets a segment
-// of its own size either way.
+// allocation, which cost more than all the rest of a small request's framing (bench/README.md);
+// most messages fit 1 KiB, and bulk data gets a segment of its own size either way.
 class SmallMessageBuilder : public capnp::MallocMessageBuilder {
  public:
   SmallMessageBuilder() : capnp::MallocMessageBuilder(128) {}

@@ -70,7 +70,7 @@ enum UserType {
   so @1;
 }
 
-# Bit set of user flags, as in SPEC §3.
+# Bit set of user flags, as in docs/security-model.md.
 struct UserFlags {
   read @0 :Bool;
   create @1 :Bool;

@@ -44,10 +44,9 @@ struct Client::Impl {
   bool keydAnswered = false;
   std::optional<Credentials> credentials;
   std::vector<uint32_t> abandonedStreams;  // this connection's, listed in the next request
-  // Page-aligned: the kernel copies a large datagram out of page-aligned memory, and on these
-  // AMD CPUs that copy runs 3-5x slower into a destination a few bytes past a page boundary
-  // (where malloc puts a large block), which made 1 MiB AES-GCM replies cost more than the
-  // cipher.
+  // Page-aligned: the kernel copies a large datagram out of page-aligned memory, and on some
+  // CPUs that copy runs several times slower into a destination a few bytes past a page
+  // boundary, where malloc puts a large block (bench/README.md).
   struct FreeAligned {
     void operator()(std::byte* p) const { std::free(p); }
   };

@@ -1,4 +1,4 @@
-// Containers: names for network namespaces (SPEC §3). "host" is built in and always names the
+// Containers: names for network namespaces (docs/security-model.md). "host" is built in and always names the
 // host's own namespace; the others are registered by security officers.
 #include <fcntl.h>
 #include <linux/magic.h>

@@ -1,4 +1,4 @@
-// The key hierarchy of SPEC §3:
+// The key hierarchy of docs/security-model.md ("Passwords and keys at rest"):
 //   password --PBKDF2-HMAC-SHA256(salt, iterations)--> master key
 //   master key --AES-256-GCM(aad: user name)--> 256-bit user secret
 //   user secret --HKDF-SHA256--> key-wrapping key --AES-256-GCM(aad: owner, id, type)--> key

@@ -1,4 +1,4 @@
-// Key objects (SPEC §5 `key ...`): created inside keyd or imported, stored wrapped under the
+// Key objects (`vhsm-admin key ...`): created inside keyd or imported, stored wrapped under the
 // owner's user secret, used only by their owner. Unwrapped keys are cached per session until
 // any key is deleted anywhere.
 #include <chrono>

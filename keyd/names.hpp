@@ -1,4 +1,4 @@
-// Names of users, containers and keys: 1–64 of A-Za-z0-9._- (SPEC §6), so they can never
+// Names of users, containers and keys: 1–64 of A-Za-z0-9._- (docs/provider.md), so they can never
 // carry a separator, a path or a control character into the store or a log line.
 #pragma once
 

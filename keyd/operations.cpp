@@ -1,4 +1,5 @@
-// Cryptographic operations on keys by id: HMAC, digest and AES-GCM, in one frame or streamed.
+// Cryptographic operations on keys by id: HMAC, digest, AES-GCM and signing, in one frame, and
+// HMAC, digest and AES-GCM streamed (init, update…, final; cloned and abandoned streams).
 #include "aes_gcm.hpp"
 #include "hashes.hpp"
 #include "primitives.hpp"

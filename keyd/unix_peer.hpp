@@ -3,10 +3,10 @@
 // the count of open connections per namespace that the per-container limit reads.
 // The netlink transport gets the same Peer from the kernel module's stamp instead.
 //
-// Resolving a namespace from scratch costs ~40 µs here: opening its file makes the kernel build
-// and drop a dentry, and its cookie takes two setns and a socket. While a namespace has
-// connections open, keyd keeps it open too, so its inode cannot name another namespace: the next
-// connection from it is resolved with one stat. A container opening connections in a loop
+// Resolving a namespace from scratch is slow (bench/README.md): opening its file makes the
+// kernel build and drop a dentry, and its cookie takes two setns and a socket. While a namespace
+// has connections open, keyd keeps it open too, so its inode cannot name another namespace: the
+// next connection from it is resolved with one stat. A container opening connections in a loop
 // thereby delays the ones queued behind it in the listen backlog less. A namespace is only
 // entered by arrive(), which the server calls from one thread at a time: so a namespace found
 // by the inode a peer had at its stat was held, and thus named by that inode, ever since.

@@ -1,4 +1,4 @@
-// User flags (SPEC §3) as stored bits, and their protocol and text forms.
+// User flags (docs/security-model.md) as stored bits, and their protocol and text forms.
 #pragma once
 
 #include <cstdint>

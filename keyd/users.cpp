@@ -1,4 +1,4 @@
-// User management by security officers (SPEC §3, §5).
+// User management by security officers (docs/security-model.md).
 #include <algorithm>
 #include <chrono>
 

@@ -242,10 +242,9 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
 
 // The pass-through: libssl's own HMACs under the global preference, an ordinary key and at most
 // a digest name, handed to the default HMAC in one call as the default provider would get them.
-// What it costs is room in the instruction cache more than instructions (callgrind's cache
-// simulation: the default provider's HMAC-SHA256 misses 70 times per MAC, through here 95, and
-// 157 when every HMAC went through hmacSetParams), so these functions are short, placed together
-// (hot), and leave every other case to the out-of-line functions above.
+// What it costs is room in the instruction cache more than instructions (bench/README.md,
+// "Measurements behind the code"), so these functions are short, placed together (hot), and
+// leave every other case to the out-of-line functions above.
 bool passThrough(const unsigned char* key, size_t keyLength, const OSSL_PARAM params[]) {
   if (!key || hasKeyRefPrefix(key, keyLength)) return false;
   return !params || !params->key ||

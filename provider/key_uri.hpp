@@ -1,4 +1,4 @@
-// Key references: the text "vhsm:<id>" (SPEC §6) where an application puts key bytes —
+// Key references: the text "vhsm:<id>" (docs/provider.md) where an application puts key bytes —
 // possibly zero-padded to a cipher's key length — or in the parameter "vhsm-key-uri".
 #pragma once
 

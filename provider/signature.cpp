@@ -99,7 +99,7 @@ bool setShadowDigest(SignatureCtx* c) {
 // A signature with a vhsm key needs no shadow until its parameters are set or read (PSS
 // padding, a certificate's AlgorithmIdentifier); TLS's ECDSA never does either. Making it —
 // a context on the public key and the digest set on it, which the default provider resolves
-// with a fetch — was a fifth of the client's instructions per ECDSA signature.
+// with a fetch — was a large share of the client's work per ECDSA signature (bench/README.md).
 bool ensureShadow(SignatureCtx* c, const OSSL_PARAM params[] = nullptr) {
   if (c->shadow || !c->key || c->isEd25519()) return c->shadow != nullptr;
   if (c->key->verifyTemplate) {

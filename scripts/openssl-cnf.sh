@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints an openssl.cnf that loads vhsm.so next to the default provider (SPEC §6), for the
+# Prints an openssl.cnf that loads vhsm.so next to the default provider (docs/provider.md), for the
 # scripts that need one (bench, valgrind). Usage:
 #   scripts/openssl-cnf.sh MODULE SOCKET USER [PASSWORD_FILE] [--prefer]
 # Without PASSWORD_FILE (or with "") the provider logs in through an unlock; --prefer adds

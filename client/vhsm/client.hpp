@@ -55,7 +55,7 @@ class Error : public std::runtime_error {
 std::string errorName(ErrorCode code);
 
 enum class Transport { unixSocket, netlink };
-// "unix" or "netlink" (SPEC's `transport =`); throws Error (invalidArgument) for anything else.
+// "unix" or "netlink" (the provider's `transport =`); throws Error (invalidArgument) for anything else.
 Transport transportNamed(const std::string& name);
 
 struct ClientOptions {

@@ -1,4 +1,4 @@
-// Roles and flags (SPEC §3): each allowed and each refused with its specific error.
+// Roles and flags (docs/security-model.md): each allowed and each refused with its specific error.
 #include <catch2/catch.hpp>
 
 #include "hex.hpp"

@@ -1,7 +1,7 @@
 // The authorisation rules as one table: every request type × {not logged in, wrong password,
 // key user, SO, root} × each flag set, from the container the user is bound to, gets exactly
 // the expected outcome; and logins × {bound, other registered, unregistered, host} containers.
-// The expectation is written here from SPEC §3, independently of keyd's code.
+// The expectation is written here from docs/security-model.md, independently of keyd's code.
 #include <catch2/catch.hpp>
 #include <functional>
 #include <map>
@@ -26,7 +26,7 @@ struct Actor {
   std::string name;
 };
 
-// What a request needs (SPEC §3): nothing, a login, a key user with a flag, or an SO with one.
+// What a request needs (docs/security-model.md): nothing, a login, a key user with a flag, or an SO with one.
 struct RequestRow {
   const char* name;
   Need need;

@@ -1,4 +1,4 @@
-// Container binding (SPEC §3) with real network namespaces: a user bound to container A works
+// Container binding (docs/security-model.md) with real network namespaces: a user bound to container A works
 // from A, is refused from B and from the host, whatever its password; unlock lets A use the
 // user's keys with no password at all. Needs root (CI runs as root).
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // The real `openssl` binary with a generated openssl.cnf loading vhsm.so against a real keyd:
-// every SPEC §6 HMAC route and digests compared with the default provider's output for the
+// every HMAC route of docs/provider.md and digests compared with the default provider's output for the
 // same raw key, errors as openssl prints them, and the global preference leaving ordinary
 // work (openssl speed, a TLS 1.3 exchange) to the default implementations.
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// The key hierarchy (SPEC §3) and what reaches the disk.
+// The key hierarchy (docs/security-model.md) and what reaches the disk.
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <iterator>

@@ -1,4 +1,4 @@
-// vhsm-admin: manage a vhsm store through vhsm-keyd (SPEC §5).
+// vhsm-admin: manage a vhsm store through vhsm-keyd (README, "Using it").
 #include <cstdlib>
 #include <iostream>
 
