@@ -117,6 +117,7 @@ int serve(const std::string& dir, const std::string& hostNetns, UnixServerOption
   UnixServer unixServer(service, options);
   NetlinkServerOptions netlinkOptions;
   netlinkOptions.threads = options.threads;
+  netlinkOptions.loginTimeout = options.loginTimeout;
   NetlinkServer netlinkServer(service, netlinkOptions);
   if (transports.unixSocket) unixServer.start();
   if (transports.netlink) netlinkServer.start();

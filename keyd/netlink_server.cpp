@@ -53,6 +53,7 @@ struct NetlinkServer::Client {
   Session session;
   unsigned badFrames = 0;
   uint64_t budgetKey;  // the namespace's cookie, or kUnregisteredBudget
+  std::chrono::steady_clock::time_point lastFrame = std::chrono::steady_clock::now();
 };
 
 NetlinkServer::NetlinkServer(Service& service, NetlinkServerOptions options)
@@ -244,14 +245,25 @@ void NetlinkServer::enqueue(Job::Kind kind, ClientId client, uint32_t sequence,
 }
 
 void NetlinkServer::workerLoop(Worker& w) {
+  auto nextSweep = std::chrono::steady_clock::now() + options_.loginTimeout / 2;
   for (;;) {
     Job job;
     {
       std::unique_lock lock(w.mutex);
-      w.wake.wait(lock, [&] { return stopping_ || !w.jobs.empty(); });
+      w.wake.wait_until(lock, nextSweep, [&] { return stopping_ || !w.jobs.empty(); });
       if (stopping_) break;
+      if (w.jobs.empty()) {
+        lock.unlock();
+        endIdleSessions(w);
+        nextSweep = std::chrono::steady_clock::now() + options_.loginTimeout / 2;
+        continue;
+      }
       job = std::move(w.jobs.front());
       w.jobs.pop_front();
+    }
+    if (std::chrono::steady_clock::now() >= nextSweep) {
+      endIdleSessions(w);
+      nextSweep = std::chrono::steady_clock::now() + options_.loginTimeout / 2;
     }
     switch (job.kind) {
       case Job::Kind::frame:
@@ -269,6 +281,14 @@ void NetlinkServer::workerLoop(Worker& w) {
   while (!w.clients.empty()) endSession(w, w.clients.begin()->first);
 }
 
+void NetlinkServer::endIdleSessions(Worker& w) {
+  auto deadline = std::chrono::steady_clock::now() - options_.loginTimeout;
+  std::vector<ClientId> idle;
+  for (auto& [id, client] : w.clients)
+    if (!client->session.user && client->lastFrame < deadline) idle.push_back(id);
+  for (auto& id : idle) endSession(w, id);
+}
+
 void NetlinkServer::releaseQueued(const Job& job) {
   std::lock_guard lock(countsMutex_);
   auto it = queuedBytes_.find(job.budget);
@@ -278,6 +298,7 @@ void NetlinkServer::releaseQueued(const Job& job) {
 void NetlinkServer::serveFrame(Worker& w, Job& job) {
   Client* client = sessionFor(w, job.client, job);
   if (!client) return;
+  client->lastFrame = std::chrono::steady_clock::now();
   proto::SmallMessageBuilder message;
   auto outcome = handleFrame(service_, client->session, job.frame, job.fullSize, message);
   if (outcome.replyDue) reply(job.client, job.sequence, outcome.requestId, message);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -37,6 +38,9 @@ struct NetlinkServerOptions {
   size_t maxQueuedBytesUnregistered = 16 << 20;
   size_t maxUnregisteredSessions = 64;
   unsigned maxBadFramesPerClient = 16;
+  // A session that has not logged in ends this long after its last frame, as an idle Unix
+  // connection is closed: a client that only holds sessions holds none for long.
+  std::chrono::milliseconds loginTimeout{10000};
 };
 
 class NetlinkServer {
@@ -90,6 +94,7 @@ class NetlinkServer {
   void enqueue(Job::Kind kind, ClientId client, uint32_t sequence, std::span<const std::byte> frame,
                size_t fullSize);
   void workerLoop(Worker& worker);
+  void endIdleSessions(Worker& worker);
   void serveFrame(Worker& worker, Job& job);
   void refuseOverflow(Worker& worker, const Job& job);
   // Audits (rate-limited) and answers the job's frame with tooManyOperations.

@@ -498,3 +498,47 @@ TEST_CASE("a logged-in client that never reads its replies is closed after the t
   CHECK(closed);
   close(fd);
 }
+
+TEST_CASE("a registered container holds at most its own 256 connections; others keep theirs") {
+  Keyd keyd;
+  auto root = keyd.root();
+  root->userCreate(keyUser("alice", {"host"}), "alice-pw");
+  int ready[2], go[2];
+  REQUIRE(pipe(ready) == 0);
+  REQUIRE(pipe(go) == 0);
+  int hostOutcome = -1;
+  std::thread host([&] {
+    char c;
+    if (read(ready[0], &c, 1) != 1) return;
+    // While the container holds everything it can: the host and its users still get in.
+    hostOutcome = outcome([&] {
+      keyd.root()->whoami();
+      auto alice = keyd.client();
+      alice->login("alice", "alice-pw");
+      alice->whoami();
+    });
+    [[maybe_unused]] auto n = write(go[1], "g", 1);
+  });
+  int code = inNewNetns(
+      [&] {
+        std::vector<int> fds;
+        for (int i = 0; i < 320; ++i)
+          if (int fd = rawConnect(keyd.socket()); fd >= 0) fds.push_back(fd);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        int open = 0;
+        for (int fd : fds) {
+          pollfd p{fd, POLLIN, 0};
+          char b;
+          open += !(poll(&p, 1, 0) > 0 && recv(fd, &b, 1, MSG_DONTWAIT) == 0);
+        }
+        [[maybe_unused]] auto n = write(ready[1], "r", 1);
+        char c;
+        n = read(go[0], &c, 1);
+        return open == 256 ? 0 : open < 256 ? 1 : 2;
+      },
+      [&](pid_t child) { root->containerAdd("web", netnsOf(child)); });
+  host.join();
+  for (int fd : {ready[0], ready[1], go[0], go[1]}) close(fd);
+  CHECK(code == 0);  // exactly its share: 256 held, the rest closed
+  CHECK(hostOutcome == 0);
+}

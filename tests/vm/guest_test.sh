@@ -33,6 +33,7 @@ keyd_pid=
 start_keyd() {
   rm -f $w/keyd.ready
   ip netns exec keyd "$keyd" --store $w/store --netlink --socket $w/keyd.sock --threads 2 \
+    --login-timeout 2 \
     >>$w/keyd.log 2>&1 3>&- &
   keyd_pid=$!
   for _ in $(seq 200); do
@@ -51,7 +52,7 @@ stop_keyd() {
 }
 
 ip link set lo up
-for ns in keyd ca cb; do
+for ns in keyd ca cb cc; do
   ip netns add $ns
   ip -n $ns link set lo up
 done
@@ -147,6 +148,9 @@ check "the module's report of the close was lost to keyd's full queue" \
   test "$(stat_of frames_dropped)" -gt "$dropped"
 check "a socket on a closed client's port gets neither its session nor its replies ($out)" \
   test "$out" = "port-reuse: old login ok, new socket's whoami notLoggedIn, replies meant for the old socket 0"
+out=$(in_ns cc $probe idle-sessions 64 4)
+check "unregistered namespaces share 64 sessions, and idle ones without a login end ($out)" \
+  test "$out" = "idle-sessions: 64 held, 0 refused; one more: tooManyOperations; after 4 s idle: ok"
 out=$(in_ns ca $probe register)
 check "a client namespace cannot register as the server ($out)" test "$out" = "register: EPERM"
 out=$(in_ns keyd $probe register)
