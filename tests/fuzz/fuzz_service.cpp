@@ -3,11 +3,15 @@
 // frames from one connection (the host's). Each input starts from the same store: a root SO,
 // a key user alice (password "alice-pw") with HMAC, AES, EC and Ed25519 keys.
 //
-// Input: records of [kind: 1 byte][length: 2 bytes LE][bytes]. Even kinds: the bytes are a
-// Cap'n Proto message, sent with a valid header (kind & 2: the no-reply flag). Odd kinds: the
-// bytes are a whole raw frame. VHSM_FUZZ_WRITE_SEEDS=DIR writes the seed inputs and exits.
+// Input: records of [kind: 1 byte][length: 2 bytes LE][bytes]. Kinds with bit 2 set (4-7): the
+// bytes are [slot: 1 byte][record], written over one record of the store before any frame runs
+// (kStoreSlots: users, keys, audit): whoever can write the store is trusted, but keyd must not
+// crash or misbehave on anything it reads there. Other even kinds: the bytes are a Cap'n Proto
+// message, sent with a valid header (kind & 2: the no-reply flag). Other odd kinds: a whole raw
+// frame. VHSM_FUZZ_WRITE_SEEDS=DIR writes the seed inputs and exits.
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <lmdb.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -31,6 +35,73 @@ namespace {
 
 const proto::NetnsIdentity kHost{1, 1};
 fs::path templateDir, workDir;
+
+// Records an input may overwrite: (database, key) as lmdb_store/store.cpp lays them out.
+struct StoreSlot {
+  const char* db;
+  std::string key;
+};
+const StoreSlot kStoreSlots[] = {
+    {"users", "alice"},
+    {"users", "root"},
+    {"keys", std::string("alice\0h", 7)},
+    {"keys", std::string("alice\0a", 7)},
+    {"keys", std::string("alice\0e", 7)},
+    {"keys", std::string("alice\0d", 7)},
+    {"audit", std::string("\0\0\0\0\0\0\0\1", 8)},
+    {"audit", std::string("\0\0\0\0\0\0\0\2", 8)},
+};
+constexpr uint8_t kStoreRecordKind = 4;
+
+// Reads (value empty) or writes one record with LMDB itself, the store being closed.
+std::vector<uint8_t> rawRecord(const fs::path& dir, const StoreSlot& slot,
+                               const std::vector<uint8_t>* value) {
+  std::vector<uint8_t> out;
+  MDB_env* env = nullptr;
+  MDB_txn* txn = nullptr;
+  MDB_dbi dbi;
+  if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 8) == 0 &&
+      mdb_env_open(env, dir.c_str(), MDB_NOTLS, 0600) == 0 &&
+      mdb_txn_begin(env, nullptr, value ? 0 : MDB_RDONLY, &txn) == 0) {
+    MDB_val k{slot.key.size(), const_cast<char*>(slot.key.data())}, v;
+    if (mdb_dbi_open(txn, slot.db, 0, &dbi) == 0) {
+      if (value) {
+        v = {value->size(), const_cast<uint8_t*>(value->data())};
+        if (mdb_put(txn, dbi, &k, &v, 0) == 0) mdb_txn_commit(txn), txn = nullptr;
+      } else if (mdb_get(txn, dbi, &k, &v) == 0) {
+        out.assign(static_cast<uint8_t*>(v.mv_data), static_cast<uint8_t*>(v.mv_data) + v.mv_size);
+      }
+    }
+    if (txn) mdb_txn_abort(txn);
+  }
+  if (env) mdb_env_close(env);
+  return out;
+}
+
+// Writes the input's store records; false when the input is to be skipped: a user record
+// asking for more PBKDF2 iterations than a fuzzer can afford is slow, not wrong.
+bool applyStoreRecords(const uint8_t* data, size_t size) {
+  for (size_t at = 0; at + 3 <= size;) {
+    uint8_t kind = data[at];
+    size_t length = std::min(size_t(data[at + 1] | data[at + 2] << 8), size - at - 3);
+    at += 3;
+    if ((kind & kStoreRecordKind) && length > 0) {
+      std::vector<uint8_t> value(data + at + 1, data + at + length);
+      rawRecord(workDir, kStoreSlots[data[at] % std::size(kStoreSlots)], &value);
+    }
+    at += length;
+  }
+  try {
+    auto store = store::Store::open(workDir);
+    return store->read([](const store::ReadTxn& t) {
+      for (const auto& user : t.users())
+        if (user.kdfIterations > 10000) return false;
+      return true;
+    });
+  } catch (...) {
+    return true;  // an unreadable record: keyd's to handle
+  }
+}
 
 kj::ArrayPtr<const kj::byte> bytes(std::string_view s) {
   return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
@@ -73,6 +144,7 @@ void deliver(keyd::Service& service, keyd::Session& session, std::vector<std::by
 void run(const uint8_t* data, size_t size) {
   fs::remove_all(workDir);
   fs::copy(templateDir, workDir, fs::copy_options::recursive);
+  if (!applyStoreRecords(data, size)) return;
   auto store = store::Store::open(workDir);
   keyd::Service service(*store, kHost);
   keyd::Session session(keyd::Peer{kHost, 1, 0});
@@ -82,6 +154,10 @@ void run(const uint8_t* data, size_t size) {
     size_t length = data[at + 1] | size_t(data[at + 2]) << 8;
     at += 3;
     length = std::min(length, size - at);
+    if (kind & kStoreRecordKind) {
+      at += length;
+      continue;
+    }
     std::vector<std::byte> frame;
     if (kind & 1) {
       frame.assign(reinterpret_cast<const std::byte*>(data + at),
@@ -196,6 +272,17 @@ std::vector<std::vector<uint8_t>> seeds() {
     append(s, [](auto r) { r.setUserDelete("bob"); });
     out.push_back(s);
   }
+  // Each store record as it is, then alice's and root's usual requests: a start for mutations.
+  for (size_t slot = 0; slot < std::size(kStoreSlots); ++slot) {
+    auto value = rawRecord(templateDir, kStoreSlots[slot], nullptr);
+    if (value.empty()) continue;
+    std::vector<uint8_t> s = {kStoreRecordKind, uint8_t(value.size() + 1),
+                              uint8_t((value.size() + 1) >> 8), uint8_t(slot)};
+    s.insert(s.end(), value.begin(), value.end());
+    const auto& then = slot == 1 || std::string(kStoreSlots[slot].db) == "audit" ? out[2] : out[0];
+    s.insert(s.end(), then.begin(), then.end());
+    out.push_back(s);
+  }
   {
     std::vector<uint8_t> s;
     append(s, [](auto r) { r.setPing(); });
@@ -263,6 +350,7 @@ void prepareTemplate() {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   keyd::setLogLevel(keyd::LogLevel::error);
+  prepareTemplate();
   if (const char* dir = std::getenv("VHSM_FUZZ_WRITE_SEEDS")) {
     int n = 0;
     for (const auto& s : seeds())
@@ -270,7 +358,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
           .write(reinterpret_cast<const char*>(s.data()), std::streamsize(s.size()));
     std::exit(0);
   }
-  prepareTemplate();
   return 0;
 }
 
