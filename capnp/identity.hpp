@@ -1,19 +1,15 @@
-// Container identity as the protocol defines it: a network namespace named by its inode
-// (what `stat -L /proc/PID/ns/net` shows) and its net cookie. Inodes are reused as soon as a
-// namespace dies; cookies never repeat within a boot, so the pair cannot name a newer
-// namespace by accident. Shared by keyd (peers) and vhsm-admin (container add).
+// Container identity as the protocol defines it: a network namespace named by its inode and
+// its net cookie (the type is the installed API's, vhsm/types.hpp). Shared by keyd (peers) and
+// vhsm-admin (container add).
 #pragma once
 
-#include <cstdint>
 #include <string>
+
+#include "vhsm/types.hpp"
 
 namespace vhsm::proto {
 
-struct NetnsIdentity {
-  uint64_t inode = 0;
-  uint64_t cookie = 0;  // 0 when it could not be read (needs CAP_SYS_ADMIN)
-  bool operator==(const NetnsIdentity&) const = default;
-};
+using NetnsIdentity = vhsm::NetnsIdentity;
 
 // Identity of the network namespace file at path (/proc/PID/ns/net, /run/netns/NAME).
 // Throws std::system_error when it cannot be opened or is not a network namespace.

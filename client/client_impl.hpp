@@ -8,11 +8,39 @@
 #include <cstdlib>
 #include <memory>
 
+#include "vhsm.capnp.h"
 #include "vhsm/client.hpp"
 
 namespace vhsm {
 
 class Channel;
+
+// The API's enums and the schema's have equal values (enum_mirror.cpp checks each).
+#define VHSM_MIRROR(Type)                         \
+  inline proto::Type wire(Type v) {               \
+    return static_cast<proto::Type>(uint16_t(v)); \
+  }                                               \
+  inline Type api(proto::Type v) {                \
+    return static_cast<Type>(uint16_t(v));        \
+  }
+VHSM_MIRROR(ErrorCode)
+VHSM_MIRROR(HashAlgorithm)
+VHSM_MIRROR(KeyType)
+VHSM_MIRROR(KeyUsage)
+VHSM_MIRROR(RsaPadding)
+#undef VHSM_MIRROR
+
+using BuildRequest = std::function<void(proto::Request::Builder)>;
+using ReadReply = std::function<void(proto::Response::Reader)>;
+
+// What the client's own files (and tests of keyd's protocol) do with a Client beyond its API.
+struct ClientInternals {
+  // One request built by `build`, its reply read by `read` (only valid inside the callback).
+  // Throws Error for an error reply.
+  static void call(Client& client, const BuildRequest& build, const ReadReply& read = {});
+  // Sends a frame without waiting for a reply (streamUpdate with the no-reply flag).
+  static void send(Client& client, const BuildRequest& build);
+};
 
 struct Client::Impl {
   explicit Impl(ClientOptions options);
@@ -22,11 +50,11 @@ struct Client::Impl {
   void ensureConnected();
   void disconnect();
   bool sendFrame(capnp::MessageBuilder& message, uint64_t requestId, uint16_t flags);
-  void receiveReply(uint64_t requestId, const Read& read);
-  bool exchange(const Build& build, const Read& read, bool noReply);
+  void receiveReply(uint64_t requestId, const ReadReply& read);
+  bool exchange(const BuildRequest& build, const ReadReply& read, bool noReply);
   // retry: resend once on a fresh connection when the old one turned out dead before sending,
   // or broke before the reply to a request that changes nothing.
-  void call(const Build& build, const Read& read, bool noReply, bool retry);
+  void call(const BuildRequest& build, const ReadReply& read, bool noReply, bool retry);
   bool keydLost(const Error& e);
 
   struct Credentials {

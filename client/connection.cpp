@@ -15,7 +15,7 @@ namespace vhsm {
 using namespace std::chrono_literals;
 
 std::string errorName(ErrorCode code) {
-  auto enumerants = capnp::Schema::from<ErrorCode>().getEnumerants();
+  auto enumerants = capnp::Schema::from<proto::ErrorCode>().getEnumerants();
   if (unsigned(code) < enumerants.size())
     return enumerants[unsigned(code)].getProto().getName().cStr();
   return "error" + std::to_string(unsigned(code));
@@ -119,7 +119,7 @@ bool Client::Impl::sendFrame(capnp::MessageBuilder& message, uint64_t requestId,
   return false;
 }
 
-void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
+void Client::Impl::receiveReply(uint64_t requestId, const ReadReply& read) {
   auto deadline = std::chrono::steady_clock::now() + options.timeout;
   std::span<std::byte> buffer(receiveBuffer.get(), receiveBufferSize);
   for (;;) {
@@ -151,10 +151,10 @@ void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
     try {
       auto message = proto::openMessage(words);
       auto response = message->getRoot<proto::Response>();
-      if (response.getError() != ErrorCode::OK)
-        throw Error(ErrorKind::refused, response.getError(),
+      if (auto code = api(response.getError()); code != ErrorCode::OK)
+        throw Error(ErrorKind::refused, code,
                     response.getMessage().size() ? std::string(response.getMessage().cStr())
-                                                 : errorName(response.getError()),
+                                                 : errorName(code),
                     response.getRetryAfterMillis());
       if (read) read(response);
     } catch (const kj::Exception& e) {
@@ -165,7 +165,7 @@ void Client::Impl::receiveReply(uint64_t requestId, const Read& read) {
   }
 }
 
-bool Client::Impl::exchange(const Build& build, const Read& read, bool noReply) {
+bool Client::Impl::exchange(const BuildRequest& build, const ReadReply& read, bool noReply) {
   proto::SmallMessageBuilder message;
   auto request = message.initRoot<proto::Request>();
   build(request);
@@ -184,7 +184,7 @@ namespace {
 
 // Requests that change nothing in keyd: when the connection breaks before their reply
 // arrives (keyd restarting), asking again on a new connection is safe.
-bool changesNothing(const Client::Build& build) {
+bool changesNothing(const BuildRequest& build) {
   capnp::MallocMessageBuilder message;
   build(message.initRoot<proto::Request>());
   using W = proto::Request::Which;
@@ -228,7 +228,8 @@ bool Client::Impl::keydLost(const Error& e) {
   }
 }
 
-void Client::Impl::call(const Build& build, const Read& read, bool noReply, bool retry) {
+void Client::Impl::call(const BuildRequest& build, const ReadReply& read, bool noReply,
+                        bool retry) {
   // A restarting keyd may still accept a connection it is about to close: a harmless request
   // is asked again until it is answered or the restart grace is over.
   auto giveUp = std::chrono::steady_clock::now() + options.restartGrace;
@@ -251,14 +252,14 @@ void Client::Impl::call(const Build& build, const Read& read, bool noReply, bool
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Client::~Client() = default;
 
-void Client::call(const Build& build, const Read& read) {
-  std::lock_guard lock(impl_->mutex);
-  impl_->call(build, read, false, true);
+void ClientInternals::call(Client& client, const BuildRequest& build, const ReadReply& read) {
+  std::lock_guard lock(client.impl_->mutex);
+  client.impl_->call(build, read, false, true);
 }
 
-void Client::send(const Build& build) {
-  std::lock_guard lock(impl_->mutex);
-  impl_->call(build, {}, true, false);
+void ClientInternals::send(Client& client, const BuildRequest& build) {
+  std::lock_guard lock(client.impl_->mutex);
+  client.impl_->call(build, {}, true, false);
 }
 
 void Client::abandonStream(uint32_t handle, uint64_t generation) noexcept {

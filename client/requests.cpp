@@ -32,8 +32,8 @@ UserInfo userFrom(proto::UserInfo::Reader r) {
 }
 
 KeyInfo keyFrom(proto::KeyInfo::Reader r) {
-  return {r.getId(),    r.getType(), r.getBits(), r.getCreatedUnixSeconds(),
-          r.getOwner(), r.getUsage()};
+  return {r.getId(),    api(r.getType()), r.getBits(), r.getCreatedUnixSeconds(),
+          r.getOwner(), api(r.getUsage())};
 }
 
 kj::ArrayPtr<const kj::byte> textBytes(std::string_view s) {
@@ -43,17 +43,18 @@ kj::ArrayPtr<const kj::byte> textBytes(std::string_view s) {
 }  // namespace
 
 void Client::ping() {
-  call([](Req r) { r.setPing(); });
+  ClientInternals::call(*this, [](Req r) { r.setPing(); });
 }
 
 UserInfo Client::whoami() {
   UserInfo out;
-  call([](Req r) { r.setWhoami(); }, [&](Rep r) { out = userFrom(r.getWhoami()); });
+  ClientInternals::call(
+      *this, [](Req r) { r.setWhoami(); }, [&](Rep r) { out = userFrom(r.getWhoami()); });
   return out;
 }
 
 void Client::userCreate(const UserInfo& user, std::string_view password) {
-  call([&](Req r) {
+  ClientInternals::call(*this, [&](Req r) {
     auto create = r.initUserCreate();
     auto info = create.initInfo();
     info.setName(user.name);
@@ -66,7 +67,7 @@ void Client::userCreate(const UserInfo& user, std::string_view password) {
 
 void Client::userModify(const std::string& name, const std::optional<UserFlags>& flags,
                         const std::optional<std::vector<std::string>>& containers) {
-  call([&](Req r) {
+  ClientInternals::call(*this, [&](Req r) {
     auto modify = r.initUserModify();
     modify.setName(name);
     if (flags) {
@@ -81,21 +82,22 @@ void Client::userModify(const std::string& name, const std::optional<UserFlags>&
 }
 
 void Client::userDelete(const std::string& name) {
-  call([&](Req r) { r.setUserDelete(name); });
+  ClientInternals::call(*this, [&](Req r) { r.setUserDelete(name); });
 }
 
 std::vector<UserInfo> Client::userList() {
   std::vector<UserInfo> out;
-  call([](Req r) { r.setUserList(); },
-       [&](Rep r) {
-         for (auto u : r.getUsers()) out.push_back(userFrom(u));
-       });
+  ClientInternals::call(
+      *this, [](Req r) { r.setUserList(); },
+      [&](Rep r) {
+        for (auto u : r.getUsers()) out.push_back(userFrom(u));
+      });
   return out;
 }
 
 void Client::userPasswd(const std::string& name, std::string_view oldPassword,
                         std::string_view newPassword) {
-  call([&](Req r) {
+  ClientInternals::call(*this, [&](Req r) {
     auto p = r.initUserPasswd();
     p.setName(name);
     p.setOldPassword(textBytes(oldPassword));
@@ -103,26 +105,13 @@ void Client::userPasswd(const std::string& name, std::string_view oldPassword,
   });
 }
 
-proto::NetnsIdentity Client::containerAdd(const std::string& name, proto::NetnsIdentity netns) {
-  return addContainer(name, [&](proto::ContainerInfo::Builder c) {
-    c.setNetnsInode(netns.inode);
-    c.setNetnsCookie(netns.cookie);
-  });
-}
+namespace {
 
-proto::NetnsIdentity Client::containerAddPid(const std::string& name, pid_t pid) {
-  return addContainer(name, [&](proto::ContainerInfo::Builder c) { c.setPid(uint32_t(pid)); });
-}
-
-proto::NetnsIdentity Client::containerAddPath(const std::string& name,
-                                              const std::string& netnsPath) {
-  return addContainer(name, [&](proto::ContainerInfo::Builder c) { c.setNetnsPath(netnsPath); });
-}
-
-proto::NetnsIdentity Client::addContainer(
-    const std::string& name, const std::function<void(proto::ContainerInfo::Builder)>& fill) {
-  proto::NetnsIdentity registered;
-  call(
+NetnsIdentity addContainer(Client& client, const std::string& name,
+                           const std::function<void(proto::ContainerInfo::Builder)>& fill) {
+  NetnsIdentity registered;
+  ClientInternals::call(
+      client,
       [&](Req r) {
         auto c = r.initContainerAdd();
         c.setName(name);
@@ -136,23 +125,43 @@ proto::NetnsIdentity Client::addContainer(
   return registered;
 }
 
+}  // namespace
+
+NetnsIdentity Client::containerAdd(const std::string& name, NetnsIdentity netns) {
+  return addContainer(*this, name, [&](proto::ContainerInfo::Builder c) {
+    c.setNetnsInode(netns.inode);
+    c.setNetnsCookie(netns.cookie);
+  });
+}
+
+NetnsIdentity Client::containerAddPid(const std::string& name, pid_t pid) {
+  return addContainer(*this, name,
+                      [&](proto::ContainerInfo::Builder c) { c.setPid(uint32_t(pid)); });
+}
+
+NetnsIdentity Client::containerAddPath(const std::string& name, const std::string& netnsPath) {
+  return addContainer(*this, name,
+                      [&](proto::ContainerInfo::Builder c) { c.setNetnsPath(netnsPath); });
+}
+
 void Client::containerRemove(const std::string& name) {
-  call([&](Req r) { r.setContainerRemove(name); });
+  ClientInternals::call(*this, [&](Req r) { r.setContainerRemove(name); });
 }
 
 std::vector<ContainerInfo> Client::containerList() {
   std::vector<ContainerInfo> out;
-  call([](Req r) { r.setContainerList(); },
-       [&](Rep r) {
-         for (auto c : r.getContainers())
-           out.push_back({c.getName(), {c.getNetnsInode(), c.getNetnsCookie()}});
-       });
+  ClientInternals::call(
+      *this, [](Req r) { r.setContainerList(); },
+      [&](Rep r) {
+        for (auto c : r.getContainers())
+          out.push_back({c.getName(), {c.getNetnsInode(), c.getNetnsCookie()}});
+      });
   return out;
 }
 
 void Client::unlock(const std::string& user, std::string_view password,
                     const std::string& container, uint32_t ttlSeconds) {
-  call([&](Req r) {
+  ClientInternals::call(*this, [&](Req r) {
     auto u = r.initUnlock();
     u.setUser(user);
     u.setPassword(textBytes(password));
@@ -162,7 +171,7 @@ void Client::unlock(const std::string& user, std::string_view password,
 }
 
 void Client::lock(const std::string& user, const std::string& container) {
-  call([&](Req r) {
+  ClientInternals::call(*this, [&](Req r) {
     auto l = r.initLock();
     l.setUser(user);
     l.setContainer(container);
@@ -170,19 +179,19 @@ void Client::lock(const std::string& user, const std::string& container) {
 }
 
 void Client::keyGenerate(const std::string& id, KeyType type, uint32_t bits) {
-  call([&](Req r) {
+  ClientInternals::call(*this, [&](Req r) {
     auto g = r.initKeyGenerate();
     g.setId(id);
-    g.setType(type);
+    g.setType(wire(type));
     g.setBits(bits);
   });
 }
 
 void Client::keyImport(const std::string& id, KeyType type, ByteView material) {
-  call([&](Req r) {
+  ClientInternals::call(*this, [&](Req r) {
     auto i = r.initKeyImport();
     i.setId(id);
-    i.setType(type);
+    i.setType(wire(type));
     i.setMaterial(capnpBytes(material));
   });
 }
@@ -191,23 +200,25 @@ std::vector<KeyInfo> Client::keyList() {
   std::vector<KeyInfo> out;
   for (bool more = true; more;) {
     std::string after = out.empty() ? std::string() : out.back().id;
-    call([&](Req r) { r.initKeyListPage().setStartAfter(after); },
-         [&](Rep r) {
-           for (auto k : r.getKeys()) out.push_back(keyFrom(k));
-           more = r.getMoreKeys() && r.getKeys().size() > 0;
-         });
+    ClientInternals::call(
+        *this, [&](Req r) { r.initKeyListPage().setStartAfter(after); },
+        [&](Rep r) {
+          for (auto k : r.getKeys()) out.push_back(keyFrom(k));
+          more = r.getMoreKeys() && r.getKeys().size() > 0;
+        });
   }
   return out;
 }
 
 KeyInfo Client::keyInfo(const std::string& id) {
   KeyInfo out;
-  call([&](Req r) { r.setKeyInfo(id); }, [&](Rep r) { out = keyFrom(r.getKey()); });
+  ClientInternals::call(
+      *this, [&](Req r) { r.setKeyInfo(id); }, [&](Rep r) { out = keyFrom(r.getKey()); });
   return out;
 }
 
 void Client::keyDelete(const std::string& id) {
-  call([&](Req r) { r.setKeyDelete(id); });
+  ClientInternals::call(*this, [&](Req r) { r.setKeyDelete(id); });
 }
 
 Bytes Client::hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView data) {
@@ -217,11 +228,12 @@ Bytes Client::hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView d
     return stream.final();
   }
   Bytes out;
-  call(
+  ClientInternals::call(
+      *this,
       [&](Req r) {
         auto h = r.initHmac();
         h.setKeyId(keyId);
-        h.setAlgorithm(algorithm);
+        h.setAlgorithm(wire(algorithm));
         h.adoptData(bulk(h, data));
       },
       [&](Rep r) { out = toBytes(r.getBytes()); });
@@ -230,22 +242,24 @@ Bytes Client::hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView d
 
 Bytes Client::keyPublic(const std::string& id) {
   Bytes out;
-  call([&](Req r) { r.setKeyPublic(id); }, [&](Rep r) { out = toBytes(r.getBytes()); });
+  ClientInternals::call(
+      *this, [&](Req r) { r.setKeyPublic(id); }, [&](Rep r) { out = toBytes(r.getBytes()); });
   return out;
 }
 
 Bytes Client::sign(const std::string& keyId, const SignOptions& options, ByteView data) {
   Bytes out;
-  call(
+  ClientInternals::call(
+      *this,
       [&](Req r) {
         auto s = r.initSign();
         s.setKeyId(keyId);
         s.setData(capnpBytes(data));
-        s.setHash(options.hash);
+        s.setHash(wire(options.hash));
         s.setRaw(options.raw);
-        s.setRsaPadding(options.rsaPadding);
+        s.setRsaPadding(wire(options.rsaPadding));
         s.setPssSaltLength(options.pssSaltLength);
-        s.setMgf1Hash(options.mgf1Hash);
+        s.setMgf1Hash(wire(options.mgf1Hash));
       },
       [&](Rep r) { out = toBytes(r.getBytes()); });
   return out;
@@ -258,10 +272,11 @@ Bytes Client::digest(HashAlgorithm algorithm, ByteView data) {
     return stream.final();
   }
   Bytes out;
-  call(
+  ClientInternals::call(
+      *this,
       [&](Req r) {
         auto d = r.initDigest();
-        d.setAlgorithm(algorithm);
+        d.setAlgorithm(wire(algorithm));
         d.adoptData(bulk(d, data));
       },
       [&](Rep r) { out = toBytes(r.getBytes()); });
@@ -281,7 +296,8 @@ GcmSealed Client::gcmEncrypt(const std::string& keyId, ByteView iv, ByteView aad
     out.ciphertext.insert(out.ciphertext.end(), rest.begin(), rest.end());
     return out;
   }
-  call(
+  ClientInternals::call(
+      *this,
       [&](Req r) {
         auto g = r.initGcmEncrypt();
         g.setKeyId(keyId);
@@ -313,7 +329,8 @@ Bytes Client::gcmDecrypt(const std::string& keyId, ByteView iv, ByteView aad, By
     return out;
   }
   Bytes out;
-  call(
+  ClientInternals::call(
+      *this,
       [&](Req r) {
         auto g = r.initGcmDecrypt();
         g.setKeyId(keyId);
@@ -328,7 +345,8 @@ Bytes Client::gcmDecrypt(const std::string& keyId, ByteView iv, ByteView aad, By
 
 std::vector<AuditRecord> Client::auditList(uint64_t fromSequence, uint32_t limit) {
   std::vector<AuditRecord> out;
-  call(
+  ClientInternals::call(
+      *this,
       [&](Req r) {
         auto a = r.initAuditList();
         a.setFromSequence(fromSequence);
@@ -337,18 +355,19 @@ std::vector<AuditRecord> Client::auditList(uint64_t fromSequence, uint32_t limit
       [&](Rep r) {
         for (auto a : r.getAudit())
           out.push_back({a.getSequence(), a.getUnixMillis(), a.getActor(), a.getContainer(),
-                         a.getAction(), a.getTarget(), a.getDetail(), a.getResult()});
+                         a.getAction(), a.getTarget(), a.getDetail(), api(a.getResult())});
       });
   return out;
 }
 
 AuditVerdict Client::auditVerify() {
   AuditVerdict out;
-  call([](Req r) { r.setAuditVerify(); },
-       [&](Rep r) {
-         auto v = r.getAuditVerify();
-         out = {v.getRecords(), v.getOk(), v.getFirstBadSequence()};
-       });
+  ClientInternals::call(
+      *this, [](Req r) { r.setAuditVerify(); },
+      [&](Rep r) {
+        auto v = r.getAuditVerify();
+        out = {v.getRecords(), v.getOk(), v.getFirstBadSequence()};
+      });
   return out;
 }
 

@@ -27,16 +27,17 @@ struct OpenStream {
       throw Error(ErrorKind::disconnected, ErrorCode::UNKNOWN_OPERATION,
                   "the connection to vhsm-keyd was re-established; the stream is lost");
   }
-  void start(const Client::Build& build) {
-    client.call(build, [&](Rep r) { handle = r.getStream(); });
+  void start(const BuildRequest& build) {
+    ClientInternals::call(client, build, [&](Rep r) { handle = r.getStream(); });
     generation = client.connectionGeneration();
   }
   // Sends streamFinal; the stream is over whatever keyd answers.
   void finish(const std::function<void(proto::Request::StreamFinal::Builder)>& fill,
-              const Client::Read& read) {
+              const ReadReply& read) {
     checkAlive();
     uint32_t ending = std::exchange(handle, 0);
-    client.call(
+    ClientInternals::call(
+        client,
         [&](Req r) {
           auto f = r.initStreamFinal();
           f.setHandle(ending);
@@ -65,11 +66,11 @@ struct HashStream::State {
     if (hmac) {
       auto h = init.initHmac();
       h.setKeyId(keyId);
-      h.setAlgorithm(algorithm);
+      h.setAlgorithm(wire(algorithm));
       h.adoptData(bulk(h, data));
     } else {
       auto d = init.initDigest();
-      d.setAlgorithm(algorithm);
+      d.setAlgorithm(wire(algorithm));
       d.adoptData(bulk(d, data));
     }
   }
@@ -99,7 +100,7 @@ struct HashStream::State {
       return;
     }
     stream.checkAlive();
-    stream.client.send([&](Req r) {
+    ClientInternals::send(stream.client, [&](Req r) {
       auto u = r.initStreamUpdate();
       u.setHandle(stream.handle);
       u.adoptData(bulk(u, chunk));
@@ -168,7 +169,8 @@ struct GcmStream::State {
   // output goes to out.
   void open(ByteView first, uint8_t* out) {
     bool aadFits = pendingAad.size() <= proto::kMaxChunk;
-    stream.client.call(
+    ClientInternals::call(
+        stream.client,
         [&](Req r) {
           auto init = r.initStreamInit();
           auto aad = aadFits ? capnpBytes(pendingAad) : kj::ArrayPtr<const kj::byte>();
@@ -210,7 +212,7 @@ struct GcmStream::State {
     for (size_t at = 0; at < aad.size(); at += proto::kMaxChunk) {
       ByteView piece = aad.subspan(at, std::min(proto::kMaxChunk, aad.size() - at));
       stream.checkAlive();
-      stream.client.call([&](Req r) {
+      ClientInternals::call(stream.client, [&](Req r) {
         auto u = r.initStreamUpdate();
         u.setHandle(stream.handle);
         u.setAad(capnpBytes(piece));
@@ -246,7 +248,8 @@ void GcmStream::update(ByteView data, uint8_t* out) {
     ByteView piece = data.subspan(at, std::min(proto::kMaxChunk, data.size() - at));
     bool last = at + piece.size() == data.size();
     s.stream.checkAlive();
-    s.stream.client.call(
+    ClientInternals::call(
+        s.stream.client,
         [&](Req r) {
           auto u = r.initStreamUpdate();
           u.setHandle(s.stream.handle);

@@ -3,7 +3,7 @@
 
 #include "hex.hpp"
 #include "keyd_process.hpp"
-#include "refusal.hpp"
+#include "refusal_of.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;
@@ -46,7 +46,7 @@ TEST_CASE("logins: wrong password, unknown user, already logged in") {
   c->login("alice", "pw");
   CHECK(c->whoami().name == "alice");
   CHECK(refusalOf([&] {
-          c->call([](proto::Request::Builder r) {
+          ClientInternals::call(*c, [](proto::Request::Builder r) {
             auto l = r.initLogin();
             l.setUser("root");
             l.setPassword(kj::StringPtr("x").asBytes());

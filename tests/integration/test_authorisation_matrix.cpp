@@ -10,7 +10,7 @@
 #include "hex.hpp"
 #include "keyd_process.hpp"
 #include "openssl_reference.hpp"
-#include "refusal.hpp"
+#include "refusal_of.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;
@@ -26,7 +26,8 @@ struct Actor {
   std::string name;
 };
 
-// What a request needs (docs/security-model.md): nothing, a login, a key user with a flag, or an SO with one.
+// What a request needs (docs/security-model.md): nothing, a login, a key user with a flag, or an SO
+// with one.
 struct RequestRow {
   const char* name;
   Need need;

@@ -1,6 +1,6 @@
-// Container binding (docs/security-model.md) with real network namespaces: a user bound to container A works
-// from A, is refused from B and from the host, whatever its password; unlock lets A use the
-// user's keys with no password at all. Needs root (CI runs as root).
+// Container binding (docs/security-model.md) with real network namespaces: a user bound to
+// container A works from A, is refused from B and from the host, whatever its password; unlock lets
+// A use the user's keys with no password at all. Needs root (CI runs as root).
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -11,7 +11,7 @@
 #include "helpers.hpp"
 #include "hex.hpp"
 #include "keyd_process.hpp"
-#include "refusal.hpp"
+#include "refusal_of.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

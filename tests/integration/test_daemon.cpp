@@ -18,7 +18,7 @@
 #include "hex.hpp"
 #include "keyd_process.hpp"
 #include "openssl_reference.hpp"
-#include "refusal.hpp"
+#include "refusal_of.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;
@@ -104,7 +104,7 @@ TEST_CASE("malformed and oversized frames get errors and keyd goes on serving") 
     REQUIRE(proto::decodeHeader(bytes, h) == proto::FrameError::none);
     kj::Array<capnp::word> words = kj::heapArray<capnp::word>(h.payloadLength / 8);
     memcpy(words.begin(), reply.data() + proto::kHeaderSize, h.payloadLength);
-    return proto::openMessage(words)->getRoot<proto::Response>().getError();
+    return api(proto::openMessage(words)->getRoot<proto::Response>().getError());
   };
   CHECK(errorOf(raw->exchangeRaw(bytesOf("garbage"))) == ErrorCode::MALFORMED_FRAME);
   Bytes header(proto::kHeaderSize + 16, 0);
@@ -114,7 +114,7 @@ TEST_CASE("malformed and oversized frames get errors and keyd goes on serving") 
                              reinterpret_cast<std::byte*>(header.data()), proto::kHeaderSize));
   header[4] = 99;  // version
   CHECK(errorOf(raw->exchangeRaw(header)) == ErrorCode::UNSUPPORTED_VERSION);
-  header[4] = 1;
+  header[4] = uint8_t(proto::kProtocolVersion);
   std::fill(header.begin() + proto::kHeaderSize, header.end(), 0xff);  // nonsense segment table
   CHECK(errorOf(raw->exchangeRaw(header)) == ErrorCode::MALFORMED_MESSAGE);
   Bytes huge(proto::kMaxFrame + 4096, 0);

@@ -25,7 +25,7 @@
 #include "hex.hpp"
 #include "identity.hpp"
 #include "keyd_process.hpp"
-#include "refusal.hpp"
+#include "refusal_of.hpp"
 #include "store.hpp"
 
 using namespace vhsm;

@@ -6,7 +6,7 @@
 #include "hex.hpp"
 #include "keyd_process.hpp"
 #include "openssl_reference.hpp"
-#include "refusal.hpp"
+#include "refusal_of.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;
@@ -179,7 +179,7 @@ TEST_CASE("bad parameters get specific errors") {
         ErrorCode::INVALID_ARGUMENT);
   CHECK(refusalOf([&] { alice->keyGenerate("h1", KeyType::HMAC); }) == ErrorCode::KEY_EXISTS);
   CHECK(refusalOf([&] {
-          alice->call([](proto::Request::Builder r) {
+          ClientInternals::call(*alice, [](proto::Request::Builder r) {
             auto u = r.initStreamUpdate();
             u.setHandle(999);
           });

@@ -8,7 +8,7 @@
 #include "hex.hpp"
 #include "keyd_process.hpp"
 #include "openssl_reference.hpp"
-#include "refusal.hpp"
+#include "refusal_of.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

@@ -1,7 +1,7 @@
 // The real `openssl` binary with a generated openssl.cnf loading vhsm.so against a real keyd:
-// every HMAC route of docs/provider.md and digests compared with the default provider's output for the
-// same raw key, errors as openssl prints them, and the global preference leaving ordinary
-// work (openssl speed, a TLS 1.3 exchange) to the default implementations.
+// every HMAC route of docs/provider.md and digests compared with the default provider's output for
+// the same raw key, errors as openssl prints them, and the global preference leaving ordinary work
+// (openssl speed, a TLS 1.3 exchange) to the default implementations.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>

@@ -23,6 +23,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "identity.hpp"
+
 namespace vhsm::test {
 
 namespace fs = std::filesystem;
@@ -361,7 +363,7 @@ std::unique_ptr<Client> Keyd::newUser(const std::string& name, const std::string
   return c;
 }
 
-proto::NetnsIdentity netnsOf(pid_t pid) {
+NetnsIdentity netnsOf(pid_t pid) {
   return proto::netnsIdentity("/proc/" + std::to_string(pid) + "/ns/net");
 }
 

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "vhsm/client.hpp"
+#include "client_impl.hpp"  // the API, and the protocol beneath it: tests speak both
+#include "identity.hpp"
 
 namespace vhsm::test {
 
@@ -128,7 +129,7 @@ class Keyd {
 // with the child's pid once the namespace exists and before body starts (to add a container).
 // Returns body's return value (the child's exit code).
 // The network namespace identity of a process (for containerAdd in tests).
-proto::NetnsIdentity netnsOf(pid_t pid);
+NetnsIdentity netnsOf(pid_t pid);
 
 int inNewNetns(const std::function<int()>& body, const std::function<void(pid_t)>& registered = {});
 

@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "client_impl.hpp"
 #include "frame.hpp"
 #include "identity.hpp"
 #include "vhsm/client.hpp"
@@ -92,13 +93,13 @@ int forgeLogin(const std::string& user, const std::string& password, const std::
   std::memcpy(words.begin(), reply.data() + proto::kHeaderSize, words.size() * 8);
   auto message = proto::openMessage(words);
   std::cout << "forged login answered: "
-            << errorName(message->getRoot<proto::Response>().getError()) << "\n";
+            << errorName(api(message->getRoot<proto::Response>().getError())) << "\n";
   return 0;
 }
 
 int forgeReply() {
   capnp::MallocMessageBuilder m;
-  m.initRoot<proto::Response>().setError(ErrorCode::OK);
+  m.initRoot<proto::Response>().setError(proto::ErrorCode::OK);
   proto::FrameHeader header;
   header.type = proto::FrameType::response;
   header.requestId = 9;
@@ -269,7 +270,7 @@ class RawClient {
       auto words = kj::heapArray<capnp::word>(h.payloadLength / 8);
       std::memcpy(words.begin(), frame.data() + proto::kHeaderSize, h.payloadLength);
       auto message = proto::openMessage(words);
-      out.emplace_back(h.requestId, message->getRoot<proto::Response>().getError());
+      out.emplace_back(h.requestId, api(message->getRoot<proto::Response>().getError()));
     }
     return out;
   }

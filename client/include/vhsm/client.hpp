@@ -16,18 +16,12 @@
 #include <string_view>
 #include <vector>
 
-#include "identity.hpp"
-#include "vhsm.capnp.h"
+#include "vhsm/types.hpp"
 
 namespace vhsm {
 
 using Bytes = std::vector<uint8_t>;
 using ByteView = std::span<const uint8_t>;
-using proto::ErrorCode;
-using proto::HashAlgorithm;
-using proto::KeyType;
-using proto::KeyUsage;
-using proto::RsaPadding;
 
 enum class ErrorKind {
   refused,       // keyd answered with an error code
@@ -55,7 +49,8 @@ class Error : public std::runtime_error {
 std::string errorName(ErrorCode code);
 
 enum class Transport { unixSocket, netlink };
-// "unix" or "netlink" (the provider's `transport =`); throws Error (invalidArgument) for anything else.
+// "unix" or "netlink" (the provider's `transport =`); throws Error (invalidArgument) for anything
+// else.
 Transport transportNamed(const std::string& name);
 
 struct ClientOptions {
@@ -80,7 +75,7 @@ struct UserInfo {
 
 struct ContainerInfo {
   std::string name;
-  proto::NetnsIdentity netns;
+  NetnsIdentity netns;
 };
 
 struct KeyInfo {
@@ -185,9 +180,9 @@ class Client {
 
   // Registers a namespace by its identity (inode and cookie, both required), or by a process in
   // it or its namespace file, which keyd reads itself. Returns the identity keyd registered.
-  proto::NetnsIdentity containerAdd(const std::string& name, proto::NetnsIdentity netns);
-  proto::NetnsIdentity containerAddPid(const std::string& name, pid_t pid);
-  proto::NetnsIdentity containerAddPath(const std::string& name, const std::string& netnsPath);
+  NetnsIdentity containerAdd(const std::string& name, NetnsIdentity netns);
+  NetnsIdentity containerAddPid(const std::string& name, pid_t pid);
+  NetnsIdentity containerAddPath(const std::string& name, const std::string& netnsPath);
   void containerRemove(const std::string& name);
   std::vector<ContainerInfo> containerList();
 
@@ -223,13 +218,6 @@ class Client {
   std::vector<AuditRecord> auditList(uint64_t fromSequence = 0, uint32_t limit = 0);
   AuditVerdict auditVerify();
 
-  // Low level, for tools and tests: one request built by `build`, its reply read by `read`
-  // (only valid inside the callback). Throws Error for an error reply.
-  using Build = std::function<void(proto::Request::Builder)>;
-  using Read = std::function<void(proto::Response::Reader)>;
-  void call(const Build& build, const Read& read = {});
-  // Sends a frame without waiting for a reply (streamUpdate with the no-reply flag).
-  void send(const Build& build);
   // Raw bytes, for tests of keyd's frame handling; returns the raw reply.
   Bytes exchangeRaw(ByteView frame);
 
@@ -240,8 +228,9 @@ class Client {
   void abandonStream(uint32_t handle, uint64_t generation) noexcept;
 
  private:
-  proto::NetnsIdentity addContainer(const std::string& name,
-                                    const std::function<void(proto::ContainerInfo::Builder)>& fill);
+  // Requests built from the protocol's schema (client/client_impl.hpp), which this header
+  // does not include.
+  friend struct ClientInternals;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
