@@ -1,6 +1,6 @@
-// Who may do what (docs/security-model.md): SO users manage users, containers and unlocks; users manage and
-// use their own keys; each with the flag the request needs, from a container the user is bound
-// to. A session re-checks its user whenever users or containers changed since it last looked.
+// Who may do what (docs/security-model.md): SO users manage users, containers and unlocks; users
+// manage and use their own keys; each with the flag the request needs, from a container the user is
+// bound to. A session re-checks its user whenever users or containers changed since it last looked.
 #include <algorithm>
 
 #include "service.hpp"

@@ -1,5 +1,5 @@
-// Containers: names for network namespaces (docs/security-model.md). "host" is built in and always names the
-// host's own namespace; the others are registered by security officers.
+// Containers: names for network namespaces (docs/security-model.md). "host" is built in and always
+// names the host's own namespace; the others are registered by security officers.
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/vfs.h>
