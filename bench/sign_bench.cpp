@@ -2,7 +2,7 @@
 // SHA-256) over a 64-byte message — through the client library and through the provider (a
 // key loaded from vhsm:<id> with OSSL_STORE, signed with EVP_DigestSign), next to the two
 // engines keyd could use, each in-process: OpenSSL's default provider and Crypto++ — the engine
-// rows are how keyd's choice per algorithm (keyd/signing_key.hpp) was made — and SoftHSM2
+// rows are how keyd's choice per algorithm (keyd/crypto/signing_key.hpp) was made — and SoftHSM2
 // (in-process PKCS#11). Figures are medians of --runs interleaved runs. --concurrency-only: the
 // client library's signatures from 1, 2, 4, 8 threads and processes.
 #include <cryptopp/eccrypto.h>

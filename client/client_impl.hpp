@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "enum_mirror.hpp"
 #include "vhsm.capnp.h"
 #include "vhsm/client.hpp"
 
@@ -15,20 +16,8 @@ namespace vhsm {
 
 class Channel;
 
-// The API's enums and the schema's have equal values (enum_mirror.cpp checks each).
-#define VHSM_MIRROR(Type)                         \
-  inline proto::Type wire(Type v) {               \
-    return static_cast<proto::Type>(uint16_t(v)); \
-  }                                               \
-  inline Type api(proto::Type v) {                \
-    return static_cast<Type>(uint16_t(v));        \
-  }
-VHSM_MIRROR(ErrorCode)
-VHSM_MIRROR(HashAlgorithm)
-VHSM_MIRROR(KeyType)
-VHSM_MIRROR(KeyUsage)
-VHSM_MIRROR(RsaPadding)
-#undef VHSM_MIRROR
+using proto::api;
+using proto::wire;
 
 using BuildRequest = std::function<void(proto::Request::Builder)>;
 using ReadReply = std::function<void(proto::Response::Reader)>;

@@ -2,14 +2,17 @@
 // and frames (for tests that must not use the client library's own behaviour).
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "frame.hpp"
@@ -58,6 +61,22 @@ inline int rawConnect(const std::string& path) {
     return -1;
   }
   return fd;
+}
+
+// Opens count connections to path, gives keyd half a second to close those beyond a budget, and
+// returns how many it kept open (the descriptors stay open for the caller to hold).
+inline int connectionsKept(const std::string& path, int count) {
+  std::vector<int> fds;
+  for (int i = 0; i < count; ++i)
+    if (int fd = rawConnect(path); fd >= 0) fds.push_back(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  int open = 0;
+  for (int fd : fds) {
+    pollfd p{fd, POLLIN, 0};
+    char b;
+    open += !(poll(&p, 1, 0) > 0 && recv(fd, &b, 1, MSG_DONTWAIT) == 0);
+  }
+  return open;
 }
 
 // One request as the bytes of a whole frame.

@@ -461,18 +461,7 @@ TEST_CASE("one local uid cannot take the host's connections") {
   chmod(std::filesystem::path(keyd.socket()).parent_path().c_str(), 0755);
   int held = asNobody([&] {
     // uid 65534 stays in the host's namespace, so it counts as container host.
-    std::vector<int> fds;
-    for (int i = 0; i < 200; ++i) {
-      if (int fd = rawConnect(keyd.socket()); fd >= 0) fds.push_back(fd);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    int open = 0;
-    for (int fd : fds) {
-      pollfd p{fd, POLLIN, 0};
-      char b;
-      bool closed = poll(&p, 1, 0) > 0 && recv(fd, &b, 1, MSG_DONTWAIT) == 0;
-      open += !closed;
-    }
+    int open = connectionsKept(keyd.socket(), 200);
     // root logs in meanwhile (this child still holds its connections).
     return std::min(open, 250);
   });
@@ -521,16 +510,7 @@ TEST_CASE("a registered container holds at most its own 256 connections; others 
   });
   int code = inNewNetns(
       [&] {
-        std::vector<int> fds;
-        for (int i = 0; i < 320; ++i)
-          if (int fd = rawConnect(keyd.socket()); fd >= 0) fds.push_back(fd);
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        int open = 0;
-        for (int fd : fds) {
-          pollfd p{fd, POLLIN, 0};
-          char b;
-          open += !(poll(&p, 1, 0) > 0 && recv(fd, &b, 1, MSG_DONTWAIT) == 0);
-        }
+        int open = connectionsKept(keyd.socket(), 320);
         [[maybe_unused]] auto n = write(ready[1], "r", 1);
         char c;
         n = read(go[0], &c, 1);

@@ -3,14 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include "aes_gcm.hpp"
+#include "crypto_error.hpp"
 #include "hashes.hpp"
 #include "hex.hpp"
 #include "openssl_reference.hpp"
-#include "refusal.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;
-using proto::HashAlgorithm;
 
 namespace {
 
@@ -230,19 +229,19 @@ TEST_CASE("AES-GCM decryption rejects a wrong tag and bad parameters") {
   try {
     dec.finishDecrypt(ref.ciphertext, out.data(), badTag);
     FAIL("a wrong tag was accepted");
-  } catch (const keyd::Refusal& r) {
-    CHECK(r.code() == proto::ErrorCode::TAG_MISMATCH);
+  } catch (const keyd::CryptoError& e) {
+    CHECK(e.kind() == keyd::CryptoError::Kind::tagMismatch);
   }
   CHECK(out == Bytes(pt.size(), 0));  // the unauthenticated plaintext was wiped
   keyd::AesGcm noTag(false, key, iv);
-  CHECK_THROWS_AS(noTag.finishDecrypt(ref.ciphertext, out.data(), {}), keyd::Refusal);
+  CHECK_THROWS_AS(noTag.finishDecrypt(ref.ciphertext, out.data(), {}), keyd::CryptoError);
 
-  CHECK_THROWS_AS(keyd::AesGcm(true, randomBytes(15), iv), keyd::Refusal);
-  CHECK_THROWS_AS(keyd::AesGcm(true, key, {}), keyd::Refusal);
+  CHECK_THROWS_AS(keyd::AesGcm(true, randomBytes(15), iv), keyd::CryptoError);
+  CHECK_THROWS_AS(keyd::AesGcm(true, key, {}), keyd::CryptoError);
   keyd::AesGcm enc(true, key, iv);
   Bytes tooLong(17);
-  CHECK_THROWS_AS(enc.tag(tooLong), keyd::Refusal);
+  CHECK_THROWS_AS(enc.tag(tooLong), keyd::CryptoError);
   Bytes data(4), out4(4);
   enc.process(data, out4.data());
-  CHECK_THROWS_AS(enc.addAad(data), keyd::Refusal);
+  CHECK_THROWS_AS(enc.addAad(data), keyd::CryptoError);
 }

@@ -1,6 +1,7 @@
 // The installed API's own vocabulary: error codes, algorithms, key types and container
 // identity, without the protocol's generated headers. The values are the wire protocol's
-// (capnp/vhsm.capnp); client/enum_mirror.cpp checks every one against the schema at compile time.
+// (capnp/vhsm.capnp); capnp/enum_mirror.hpp checks every one against the schema at compile
+// time.
 #pragma once
 
 #include <cstdint>

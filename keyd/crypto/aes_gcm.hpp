@@ -16,13 +16,13 @@ inline constexpr size_t kMaxGcmIvBytes = 1024;
 
 class AesGcm {
  public:
-  // Throws Refusal for a bad key or IV length.
+  // Throws CryptoError for a bad key or IV length.
   AesGcm(bool encrypt, std::span<const uint8_t> key, std::span<const uint8_t> iv);
   AesGcm(const AesGcm& other);  // an independent copy in the same state
   AesGcm& operator=(const AesGcm&) = delete;
   ~AesGcm();
 
-  // Only before the first process(); throws Refusal(invalidArgument) after it.
+  // Only before the first process(); throws CryptoError(invalidArgument) after it.
   void addAad(std::span<const uint8_t> aad);
   void process(std::span<const uint8_t> in, uint8_t* out);
   void tag(std::span<uint8_t> out);  // encrypt: tag of out.size() bytes

@@ -7,15 +7,12 @@
 #include <atomic>
 #include <string>
 
+#include "crypto_error.hpp"
 #include "openssl_context.hpp"
-#include "refusal.hpp"
 #include "signing_engines.hpp"
 
 namespace vhsm::keyd {
 namespace {
-
-using proto::ErrorCode;
-using proto::HashAlgorithm;
 
 struct HashName {
   const char* name;
@@ -29,7 +26,7 @@ HashName hashName(HashAlgorithm algorithm) {
     case HashAlgorithm::SHA384: return {"SHA384", 48};
     case HashAlgorithm::SHA512: return {"SHA512", 64};
   }
-  throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unsupported hash algorithm");
+  throw CryptoError(CryptoError::Kind::unsupportedAlgorithm, "unsupported hash algorithm");
 }
 
 // RSA_PSS_SALTLEN_MAX: the smallest value OpenSSL gives a meaning to.
@@ -89,23 +86,26 @@ class OpensslSigningKey final : public SigningKey {
     if (!p.raw) {
       hash = hashName(p.hash);
       if (data.size() != hash.size)
-        throw Refusal(ErrorCode::INVALID_ARGUMENT, "a " + std::string(hash.name) + " digest is " +
-                                                       std::to_string(hash.size) + " bytes, not " +
-                                                       std::to_string(data.size()));
+        throw CryptoError(CryptoError::Kind::invalidArgument,
+                          "a " + std::string(hash.name) + " digest is " +
+                              std::to_string(hash.size) + " bytes, not " +
+                              std::to_string(data.size()));
       params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
                                                      const_cast<char*>(hash.name), 0);
     }
     int32_t saltLength = p.pssSaltLength;
-    bool pss = isRsa_ && p.rsaPadding == proto::RsaPadding::PSS;
+    bool pss = isRsa_ && p.rsaPadding == RsaPadding::PSS;
     if (isRsa_) {
       params[n++] = OSSL_PARAM_construct_utf8_string(
           OSSL_SIGNATURE_PARAM_PAD_MODE,
           const_cast<char*>(pss ? OSSL_PKEY_RSA_PAD_MODE_PSS : OSSL_PKEY_RSA_PAD_MODE_PKCSV15), 0);
     }
     if (pss) {
-      if (p.raw) throw Refusal(ErrorCode::INVALID_ARGUMENT, "RSA-PSS signs a digest, not raw data");
+      if (p.raw)
+        throw CryptoError(CryptoError::Kind::invalidArgument,
+                          "RSA-PSS signs a digest, not raw data");
       if (saltLength < kLowestSaltLength)
-        throw Refusal(ErrorCode::INVALID_ARGUMENT, "invalid RSA-PSS salt length");
+        throw CryptoError(CryptoError::Kind::invalidArgument, "invalid RSA-PSS salt length");
       mgf1 = hashName(p.mgf1Hash);
       params[n++] = OSSL_PARAM_construct_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, &saltLength);
       params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST,
@@ -122,8 +122,8 @@ class OpensslSigningKey final : public SigningKey {
     bool ok = ctx && EVP_PKEY_sign(ctx, signature.data(), &length, data.data(), data.size()) > 0;
     EVP_PKEY_CTX_free(ctx);
     if (!ok)
-      throw Refusal(ErrorCode::INVALID_ARGUMENT,
-                    "cannot sign with these parameters (data length, padding or salt length)");
+      throw CryptoError(CryptoError::Kind::invalidArgument,
+                        "cannot sign with these parameters (data length, padding or salt length)");
     signature.resize(length);
     return signature;
   }

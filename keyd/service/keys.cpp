@@ -3,6 +3,7 @@
 // any key is deleted anywhere.
 #include <chrono>
 
+#include "enum_mirror.hpp"
 #include "keyring.hpp"
 #include "names.hpp"
 #include "primitives.hpp"
@@ -62,7 +63,7 @@ uint32_t usageBitsOf(KeyType type) {
   switch (type) {
     case KeyType::HMAC: return kUsageMac;
     case KeyType::AES: return kUsageEncrypt;
-    default: return isSigningType(type) ? kUsageSign : 0;
+    default: return isSigningType(proto::api(type)) ? kUsageSign : 0;
   }
 }
 
@@ -122,9 +123,9 @@ void Service::keyGenerate(Session& s, Request::KeyGenerate::Reader r) {
   store::Key key;
   key.id = requireName("key", r.getId().cStr());
   key.type = uint16_t(r.getType());
-  if (isSigningType(r.getType())) {
+  if (isSigningType(proto::api(r.getType()))) {
     key.bits = r.getBits();
-    auto material = generatePrivateKey(r.getType(), key.bits);
+    auto material = generatePrivateKey(proto::api(r.getType()), key.bits);
     return storeNewKey(s, std::move(key), material, "keyGenerate");
   }
   key.bits = checkedBits(r.getType(), r.getBits());
@@ -138,8 +139,9 @@ void Service::keyImport(Session& s, Request::KeyImport::Reader r) {
   store::Key key;
   key.id = requireName("key", r.getId().cStr());
   key.type = uint16_t(r.getType());
-  if (isSigningType(r.getType())) {
-    auto pkcs8 = importPrivateKey(r.getType(), {material.begin(), material.size()}, key.bits);
+  if (isSigningType(proto::api(r.getType()))) {
+    auto pkcs8 =
+        importPrivateKey(proto::api(r.getType()), {material.begin(), material.size()}, key.bits);
     return storeNewKey(s, std::move(key), pkcs8, "keyImport");
   }
   key.bits = checkedBits(r.getType(), uint32_t(std::min<size_t>(material.size(), 1u << 20) * 8));
@@ -204,8 +206,8 @@ const UnwrappedKey& Service::usableKey(Session& s, const std::string& rawId, Key
     if (s.keys.size() >= limits_.maxCachedKeysPerSession) s.keys.clear();
     UnwrappedKey unwrapped{
         key->type, key->bits, usageBitsOf(KeyType(key->type)), std::move(*material), nullptr, {}};
-    if (isSigningType(KeyType(key->type)))
-      unwrapped.signer = loadSigningKey(KeyType(key->type), unwrapped.material);
+    if (isSigningType(proto::api(KeyType(key->type))))
+      unwrapped.signer = loadSigningKey(proto::api(KeyType(key->type)), unwrapped.material);
     cached = s.keys.emplace(id, std::move(unwrapped)).first;
   }
   const auto& key = cached->second;

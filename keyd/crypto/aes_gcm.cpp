@@ -7,14 +7,12 @@
 #include <climits>
 #include <mutex>
 
+#include "crypto_error.hpp"
 #include "openssl_context.hpp"
-#include "refusal.hpp"
 #include "secure_memory.hpp"
 
 namespace vhsm::keyd {
 namespace {
-
-using proto::ErrorCode;
 
 // Fetched once: a fetch per operation would cost more than the operation.
 struct Engine {
@@ -37,7 +35,7 @@ const Engine& engine() {
 }
 
 [[noreturn]] void failed(const char* what) {
-  throw Refusal(ErrorCode::INTERNAL_ERROR, std::string("AES-GCM ") + what + " failed");
+  throw CryptoError(CryptoError::Kind::internal, std::string("AES-GCM ") + what + " failed");
 }
 
 }  // namespace
@@ -49,9 +47,10 @@ AesGcm::AesGcm(bool encrypt, std::span<const uint8_t> key, std::span<const uint8
                        : key.size() == 32 ? e.aes256
                                           : nullptr;
   if (!cipher)
-    throw Refusal(ErrorCode::KEY_TYPE_MISMATCH, "AES-GCM needs a 128, 192 or 256-bit key");
+    throw CryptoError(CryptoError::Kind::keyTypeMismatch,
+                      "AES-GCM needs a 128, 192 or 256-bit key");
   if (iv.empty() || iv.size() > kMaxGcmIvBytes)
-    throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM IV must be 1 to 1024 bytes");
+    throw CryptoError(CryptoError::Kind::invalidArgument, "AES-GCM IV must be 1 to 1024 bytes");
   ctx_ = EVP_CIPHER_CTX_new();
   size_t ivLength = iv.size();
   OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivLength),
@@ -76,7 +75,7 @@ AesGcm::~AesGcm() {
 
 void AesGcm::addAad(std::span<const uint8_t> aad) {
   if (aad.empty()) return;
-  if (dataStarted_) throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM AAD after data");
+  if (dataStarted_) throw CryptoError(CryptoError::Kind::invalidArgument, "AES-GCM AAD after data");
   int n = 0;
   if (aad.size() > INT_MAX || !EVP_CipherUpdate(ctx_, nullptr, &n, aad.data(), int(aad.size())))
     failed("AAD");
@@ -92,7 +91,7 @@ void AesGcm::process(std::span<const uint8_t> in, uint8_t* out) {
 
 void AesGcm::checkTagLength(size_t bytes) {
   if (bytes < 1 || bytes > kMaxGcmTagBytes)
-    throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM tag must be 1 to 16 bytes");
+    throw CryptoError(CryptoError::Kind::invalidArgument, "AES-GCM tag must be 1 to 16 bytes");
 }
 
 void AesGcm::tag(std::span<uint8_t> out) {
@@ -107,7 +106,8 @@ void AesGcm::tag(std::span<uint8_t> out) {
 void AesGcm::finishDecrypt(std::span<const uint8_t> in, uint8_t* out,
                            std::span<const uint8_t> expectedTag) {
   if (expectedTag.empty())
-    throw Refusal(ErrorCode::INVALID_ARGUMENT, "AES-GCM decryption needs the expected tag");
+    throw CryptoError(CryptoError::Kind::invalidArgument,
+                      "AES-GCM decryption needs the expected tag");
   checkTagLength(expectedTag.size());
   process(in, out);
   uint8_t none[16];
@@ -117,7 +117,8 @@ void AesGcm::finishDecrypt(std::span<const uint8_t> in, uint8_t* out,
       EVP_CipherFinal_ex(ctx_, none, &n))
     return;
   wipe(out, in.size());
-  throw Refusal(ErrorCode::TAG_MISMATCH, "AES-GCM tag does not match: data is not authentic");
+  throw CryptoError(CryptoError::Kind::tagMismatch,
+                    "AES-GCM tag does not match: data is not authentic");
 }
 
 }  // namespace vhsm::keyd

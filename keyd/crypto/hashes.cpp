@@ -5,30 +5,30 @@
 
 #include <type_traits>
 
-#include "refusal.hpp"
+#include "crypto_error.hpp"
 
 namespace vhsm::keyd {
 namespace {
 
 template <typename Make>
-Hasher byAlgorithm(proto::HashAlgorithm algorithm, Make make) {
+Hasher byAlgorithm(HashAlgorithm algorithm, Make make) {
   switch (algorithm) {
-    case proto::HashAlgorithm::SHA1: return make(std::type_identity<CryptoPP::SHA1>{});
-    case proto::HashAlgorithm::SHA256: return make(std::type_identity<CryptoPP::SHA256>{});
-    case proto::HashAlgorithm::SHA384: return make(std::type_identity<CryptoPP::SHA384>{});
-    case proto::HashAlgorithm::SHA512: return make(std::type_identity<CryptoPP::SHA512>{});
+    case HashAlgorithm::SHA1: return make(std::type_identity<CryptoPP::SHA1>{});
+    case HashAlgorithm::SHA256: return make(std::type_identity<CryptoPP::SHA256>{});
+    case HashAlgorithm::SHA384: return make(std::type_identity<CryptoPP::SHA384>{});
+    case HashAlgorithm::SHA512: return make(std::type_identity<CryptoPP::SHA512>{});
   }
-  throw Refusal(proto::ErrorCode::UNSUPPORTED_ALGORITHM, "unsupported hash algorithm");
+  throw CryptoError(CryptoError::Kind::unsupportedAlgorithm, "unsupported hash algorithm");
 }
 
 }  // namespace
 
-Hasher newDigest(proto::HashAlgorithm algorithm) {
+Hasher newDigest(HashAlgorithm algorithm) {
   return byAlgorithm(
       algorithm, []<typename H>(std::type_identity<H>) -> Hasher { return std::make_unique<H>(); });
 }
 
-Hasher newHmac(proto::HashAlgorithm algorithm, std::span<const uint8_t> key) {
+Hasher newHmac(HashAlgorithm algorithm, std::span<const uint8_t> key) {
   return byAlgorithm(algorithm, [key]<typename H>(std::type_identity<H>) -> Hasher {
     return std::make_unique<CryptoPP::HMAC<H>>(key.data(), key.size());
   });
@@ -47,7 +47,7 @@ template <typename... Types>
 Hasher copyAs(const CryptoPP::HashTransformation& hasher) {
   Hasher out;
   if (!(copyIf<Types>(hasher, out) || ...))
-    throw Refusal(proto::ErrorCode::INTERNAL_ERROR, "cannot copy this hash state");
+    throw CryptoError(CryptoError::Kind::internal, "cannot copy this hash state");
   return out;
 }
 

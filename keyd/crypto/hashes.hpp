@@ -7,15 +7,15 @@
 #include <memory>
 #include <span>
 
-#include "vhsm.capnp.h"
+#include "vhsm/types.hpp"
 
 namespace vhsm::keyd {
 
 using Hasher = std::unique_ptr<CryptoPP::HashTransformation>;
 
-Hasher newDigest(proto::HashAlgorithm algorithm);
+Hasher newDigest(HashAlgorithm algorithm);
 // HMAC keys of any length, as RFC 2104 allows (long keys are hashed first).
-Hasher newHmac(proto::HashAlgorithm algorithm, std::span<const uint8_t> key);
+Hasher newHmac(HashAlgorithm algorithm, std::span<const uint8_t> key);
 // A copy in the same state, for a hasher made by newDigest or newHmac.
 Hasher cloneHasher(const CryptoPP::HashTransformation& hasher);
 

@@ -11,14 +11,11 @@
 
 #include <string>
 
+#include "crypto_error.hpp"
 #include "openssl_context.hpp"
-#include "refusal.hpp"
 #include "signing_engines.hpp"
 
 namespace vhsm::keyd {
-
-using proto::ErrorCode;
-using proto::KeyType;
 
 namespace {
 
@@ -28,7 +25,7 @@ struct PkeyDeleter {
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
 [[noreturn]] void failed(const std::string& what) {
-  throw Refusal(ErrorCode::INTERNAL_ERROR, what + " failed");
+  throw CryptoError(CryptoError::Kind::internal, what + " failed");
 }
 
 std::string groupOf(EVP_PKEY* pkey) {
@@ -70,7 +67,7 @@ SecretBytes encodePkcs8(EVP_PKEY* pkey) {
   size_t length = 0;
   bool ok = ctx && OSSL_ENCODER_to_data(ctx, &data, &length);
   OSSL_ENCODER_CTX_free(ctx);
-  if (!ok) throw Refusal(ErrorCode::INVALID_ARGUMENT, "the key has no private part");
+  if (!ok) throw CryptoError(CryptoError::Kind::invalidArgument, "the key has no private part");
   SecretBytes out(data, data + length);
   OPENSSL_clear_free(data, length);
   return out;
@@ -126,11 +123,11 @@ SecretBytes generatePrivateKey(KeyType type, uint32_t& bits) {
     case KeyType::RSA:
       if (bits == 0) bits = 2048;
       if (bits != 2048 && bits != 3072 && bits != 4096)
-        throw Refusal(ErrorCode::INVALID_ARGUMENT,
-                      "RSA keys are generated with 2048, 3072 or 4096 bits");
+        throw CryptoError(CryptoError::Kind::invalidArgument,
+                          "RSA keys are generated with 2048, 3072 or 4096 bits");
       pkey = EVP_PKEY_Q_keygen(libctx, nullptr, "RSA", size_t(bits));
       break;
-    default: throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "not a signing key type");
+    default: throw CryptoError(CryptoError::Kind::unsupportedAlgorithm, "not a signing key type");
   }
   if (!pkey) failed("key generation");
   Pkey owned(pkey);
@@ -140,22 +137,22 @@ SecretBytes generatePrivateKey(KeyType type, uint32_t& bits) {
 SecretBytes importPrivateKey(KeyType type, std::span<const uint8_t> material, uint32_t& bits) {
   Pkey pkey = decodePrivateKey(material);
   if (!pkey)
-    throw Refusal(ErrorCode::INVALID_ARGUMENT,
-                  "cannot read a private key (PEM or DER, PKCS#8 or traditional, unencrypted)");
+    throw CryptoError(CryptoError::Kind::invalidArgument,
+                      "cannot read a private key (PEM or DER, PKCS#8 or traditional, unencrypted)");
   if (!isOfType(pkey.get(), type))
-    throw Refusal(ErrorCode::KEY_TYPE_MISMATCH,
-                  std::string("the key given is not ") + typeDescription(type) + " key");
+    throw CryptoError(CryptoError::Kind::keyTypeMismatch,
+                      std::string("the key given is not ") + typeDescription(type) + " key");
   bits = uint32_t(EVP_PKEY_get_bits(pkey.get()));
   if (type == KeyType::ED25519) bits = 256;
   if (type == KeyType::RSA && (bits < kMinRsaBits || bits > kMaxRsaBits))
-    throw Refusal(ErrorCode::INVALID_ARGUMENT, "RSA keys must have 2048 to 8192 bits");
+    throw CryptoError(CryptoError::Kind::invalidArgument, "RSA keys must have 2048 to 8192 bits");
   return encodePkcs8(pkey.get());
 }
 
 std::shared_ptr<const SigningKey> loadSigningKey(KeyType type, std::span<const uint8_t> pkcs8) {
   Pkey pkey = decodePrivateKey(pkcs8);
   if (!pkey || !isOfType(pkey.get(), type))
-    throw Refusal(ErrorCode::STORE_ERROR, "a stored private key cannot be read");
+    throw CryptoError(CryptoError::Kind::unreadableKey, "a stored private key cannot be read");
   auto publicKey = publicKeyDer(pkey.get());
   if (type != KeyType::ED25519) return newOpensslSigningKey(pkey.release(), std::move(publicKey));
   SecretBytes seed(32);

@@ -11,38 +11,36 @@
 #include <vector>
 
 #include "secure_memory.hpp"
-#include "vhsm.capnp.h"
+#include "vhsm/types.hpp"
 
 namespace vhsm::keyd {
 
 struct SignParams {
-  proto::HashAlgorithm hash = proto::HashAlgorithm::SHA256;
+  HashAlgorithm hash = HashAlgorithm::SHA256;
   bool raw = false;  // data is signed as given, not as a digest of hash
-  proto::RsaPadding rsaPadding = proto::RsaPadding::PKCS1;
+  RsaPadding rsaPadding = RsaPadding::PKCS1;
   int32_t pssSaltLength = -1;
-  proto::HashAlgorithm mgf1Hash = proto::HashAlgorithm::SHA256;
+  HashAlgorithm mgf1Hash = HashAlgorithm::SHA256;
 };
 
 class SigningKey {
  public:
   virtual ~SigningKey() = default;
-  // Throws Refusal for parameters the key cannot sign with (wrong digest length, PSS salt…).
+  // Throws CryptoError for parameters the key cannot sign with (wrong digest length, PSS salt…).
   virtual std::vector<uint8_t> sign(const SignParams& params,
                                     std::span<const uint8_t> data) const = 0;
   // DER SubjectPublicKeyInfo.
   virtual const std::vector<uint8_t>& publicKey() const = 0;
 };
 
-bool isSigningType(proto::KeyType type);
+bool isSigningType(KeyType type);
 
 // A new private key of type (bits: RSA modulus size, 0 for the default), as PKCS#8 DER.
-SecretBytes generatePrivateKey(proto::KeyType type, uint32_t& bits);
+SecretBytes generatePrivateKey(KeyType type, uint32_t& bits);
 // A private key given as PEM or DER (PKCS#8 or the algorithm's traditional form), checked to
-// be of type, re-encoded as PKCS#8 DER; bits receives its size. Throws Refusal.
-SecretBytes importPrivateKey(proto::KeyType type, std::span<const uint8_t> material,
-                             uint32_t& bits);
+// be of type, re-encoded as PKCS#8 DER; bits receives its size. Throws CryptoError.
+SecretBytes importPrivateKey(KeyType type, std::span<const uint8_t> material, uint32_t& bits);
 // The key stored as PKCS#8 DER, ready to sign.
-std::shared_ptr<const SigningKey> loadSigningKey(proto::KeyType type,
-                                                 std::span<const uint8_t> pkcs8);
+std::shared_ptr<const SigningKey> loadSigningKey(KeyType type, std::span<const uint8_t> pkcs8);
 
 }  // namespace vhsm::keyd

@@ -74,6 +74,8 @@ bool Service::handle(Session& s, proto::Request::Reader request, capnp::MessageB
       return !(noReply && mayOmitReply(request));
     } catch (const Refusal&) {
       throw;
+    } catch (const CryptoError& e) {
+      throw refusalFor(e);
     } catch (const store::StoreError& e) {
       logError(std::string("store: ") + e.what());
       throw Refusal(ErrorCode::STORE_ERROR, std::string("store error: ") + e.what());

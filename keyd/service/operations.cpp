@@ -1,6 +1,7 @@
 // Cryptographic operations on keys by id: HMAC, digest, AES-GCM and signing, in one frame, and
 // HMAC, digest and AES-GCM streamed (init, update…, final; cloned and abandoned streams).
 #include "aes_gcm.hpp"
+#include "enum_mirror.hpp"
 #include "hashes.hpp"
 #include "primitives.hpp"
 #include "service.hpp"
@@ -33,13 +34,13 @@ void Service::hmac(Session& s, Request::Hmac::Reader r, Response out) {
   if (size_t(algorithm) >= key.hmacs.size())
     throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unsupported hash algorithm");
   auto& keyed = key.hmacs[size_t(algorithm)];
-  if (!keyed) keyed = newHmac(algorithm, key.material);
+  if (!keyed) keyed = newHmac(proto::api(algorithm), key.material);
   keyed->Restart();  // in case an earlier request stopped between update and final
   finishHash(*keyed, r.getData(), out);
 }
 
 void Service::digest(Request::Digest::Reader r, Response out) {
-  finishHash(*newDigest(r.getAlgorithm()), r.getData(), out);
+  finishHash(*newDigest(proto::api(r.getAlgorithm())), r.getData(), out);
 }
 
 void Service::gcmEncrypt(Session& s, Request::GcmEncrypt::Reader r, Response out) {
@@ -73,8 +74,8 @@ void Service::gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out
 
 void Service::sign(Session& s, Request::Sign::Reader r, Response out) {
   const auto& key = usableKey(s, r.getKeyId(), KeyUsage::SIGN);
-  SignParams params{r.getHash(), r.getRaw(), r.getRsaPadding(), r.getPssSaltLength(),
-                    r.getMgf1Hash()};
+  SignParams params{proto::api(r.getHash()), r.getRaw(), proto::api(r.getRsaPadding()),
+                    r.getPssSaltLength(), proto::api(r.getMgf1Hash())};
   auto signature = key.signer->sign(params, bytesOf(r.getData()));
   out.setBytes({signature.data(), signature.size()});
 }
@@ -89,14 +90,14 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
     case Request::StreamInit::HMAC: {
       auto h = r.getHmac();
       const auto& key = usableKey(s, h.getKeyId(), KeyUsage::MAC);
-      auto hasher = newHmac(h.getAlgorithm(), key.material);
+      auto hasher = newHmac(proto::api(h.getAlgorithm()), key.material);
       hasher->Update(h.getData().begin(), h.getData().size());
       stream = newHashStream(std::move(hasher));
       break;
     }
     case Request::StreamInit::DIGEST: {
       auto d = r.getDigest();
-      auto hasher = newDigest(d.getAlgorithm());
+      auto hasher = newDigest(proto::api(d.getAlgorithm()));
       hasher->Update(d.getData().begin(), d.getData().size());
       stream = newHashStream(std::move(hasher));
       break;
