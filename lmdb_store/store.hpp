@@ -1,18 +1,17 @@
-// The vhsm store: one LMDB environment holding users, containers, wrapped keys, the audit
-// chain and the schema version. It stores only what keyd hands it — secrets arrive already
-// wrapped — and knows nothing of the protocol or of cryptography.
+// The vhsm store's interface: users, containers, wrapped keys, the audit chain and settings,
+// read in snapshots and changed in transactions. It stores only what keyd hands it — secrets
+// arrive already wrapped — and knows nothing of the protocol or of cryptography. The embedded
+// LMDB store (lmdb_store.hpp) is its first implementation.
 #pragma once
-
-#include <lmdb.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace vhsm::store {
@@ -63,105 +62,79 @@ struct AuditEntry {
 
 class StoreError : public std::runtime_error {
  public:
-  StoreError(const std::string& what, int mdbCode = 0)
-      : std::runtime_error(what), mdbCode_(mdbCode) {}
-  int mdbCode() const { return mdbCode_; }
+  // engineCode: the implementation's own error number, for itself (LMDB's MDB_MAP_FULL…).
+  StoreError(const std::string& what, int engineCode = 0)
+      : std::runtime_error(what), engineCode_(engineCode) {}
+  int engineCode() const { return engineCode_; }
 
  private:
-  int mdbCode_;
+  int engineCode_;
 };
 
+// A snapshot of the store. Reads never see a transaction that has not committed.
 class ReadTxn {
  public:
-  std::optional<User> user(const std::string& name) const;
-  std::vector<User> users() const;
-  std::optional<Container> container(const std::string& name) const;
-  std::vector<Container> containers() const;
-  std::optional<Key> key(const std::string& owner, const std::string& id) const;
+  virtual ~ReadTxn() = default;
+  virtual std::optional<User> user(const std::string& name) const = 0;
+  virtual std::vector<User> users() const = 0;
+  virtual std::optional<Container> container(const std::string& name) const = 0;
+  virtual std::vector<Container> containers() const = 0;
+  virtual std::optional<Key> key(const std::string& owner, const std::string& id) const = 0;
   // owner's keys in id order, those after startAfter ("" = from the first); limit 0 = all.
-  std::vector<Key> keys(const std::string& owner, const std::string& startAfter = {},
-                        size_t limit = 0) const;
-  std::vector<AuditEntry> audit(uint64_t fromSequence, uint32_t limit) const;
-  std::optional<AuditEntry> lastAudit() const;
+  virtual std::vector<Key> keys(const std::string& owner, const std::string& startAfter = {},
+                                size_t limit = 0) const = 0;
+  virtual std::vector<AuditEntry> audit(uint64_t fromSequence, uint32_t limit) const = 0;
+  virtual std::optional<AuditEntry> lastAudit() const = 0;
   // PBKDF2 iterations for new passwords, chosen at init.
-  uint32_t kdfIterations() const;
-
- protected:
-  friend class Store;
-  struct Dbs {
-    MDB_dbi meta, users, containers, keys, audit;
-  };
-  ReadTxn(MDB_txn* txn, const Dbs& dbs) : txn_(txn), dbs_(dbs) {}
-  MDB_txn* txn_;
-  const Dbs& dbs_;
+  virtual uint32_t kdfIterations() const = 0;
 };
 
+// One transaction: all of its changes commit together, or none.
 class WriteTxn : public ReadTxn {
  public:
-  void putUser(const User& user);
-  bool deleteUser(const std::string& name);
-  void putContainer(const Container& container);
-  bool deleteContainer(const std::string& name);
+  virtual void putUser(const User& user) = 0;
+  virtual bool deleteUser(const std::string& name) = 0;
+  virtual void putContainer(const Container& container) = 0;
+  virtual bool deleteContainer(const std::string& name) = 0;
   // Fails with false, writing nothing, when the key exists and overwrite is false.
-  bool putKey(const Key& key, bool overwrite);
-  bool deleteKey(const std::string& owner, const std::string& id);
-  void putAudit(const AuditEntry& entry);
-  void setKdfIterations(uint32_t iterations);
-
- private:
-  friend class Store;
-  using ReadTxn::ReadTxn;
+  virtual bool putKey(const Key& key, bool overwrite) = 0;
+  virtual bool deleteKey(const std::string& owner, const std::string& id) = 0;
+  // Appends the record after the last one (its sequence is the next).
+  virtual void putAudit(const AuditEntry& entry) = 0;
+  virtual void setKdfIterations(uint32_t iterations) = 0;
 };
 
 class Store {
  public:
-  // Creates a new, empty store in dir (made if missing); fails if one is there already.
+  // The embedded store, LMDB in dir (lmdb_store.hpp). create makes a new, empty store (dir
+  // made if missing) and fails if one is there already; open refuses a missing store or an
+  // unknown schema version.
   static std::unique_ptr<Store> create(const std::filesystem::path& dir,
                                        size_t initialMapSize = kDefaultMapSize);
-  // Opens an existing store; refuses a missing store or an unknown schema version.
   static std::unique_ptr<Store> open(const std::filesystem::path& dir,
                                      size_t initialMapSize = kDefaultMapSize);
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
 
-  // Runs fn in a read-only snapshot.
+  virtual ~Store() = default;
+
+  // Runs fn in a read-only snapshot and returns what it returns.
   template <typename Fn>
   auto read(Fn&& fn) const {
-    std::shared_lock lock(resizeMutex_);
-    Txn txn(*this, MDB_RDONLY);
-    ReadTxn view(txn.get(), dbs_);
-    return fn(static_cast<const ReadTxn&>(view));
+    using Result = decltype(fn(std::declval<const ReadTxn&>()));
+    if constexpr (std::is_void_v<Result>) {
+      readSnapshot([&](const ReadTxn& txn) { fn(txn); });
+    } else {
+      std::optional<Result> out;
+      readSnapshot([&](const ReadTxn& txn) { out.emplace(fn(txn)); });
+      return std::move(*out);
+    }
   }
 
-  // Runs fn in one write transaction and commits it durably. When the map is full, the map
-  // grows and fn runs again from scratch, so fn must have no effect outside the transaction.
-  void write(const std::function<void(WriteTxn&)>& fn);
+  // Runs fn in one write transaction and commits it durably. fn may run more than once (the
+  // store may retry from scratch), so it must have no effect outside the transaction.
+  virtual void write(const std::function<void(WriteTxn&)>& fn) = 0;
 
-  size_t mapSize() const;
-  const std::filesystem::path& directory() const { return dir_; }
-
- private:
-  class Txn {
-   public:
-    Txn(const Store& store, unsigned flags);
-    ~Txn();
-    MDB_txn* get() const { return txn_; }
-    void commit();
-
-   private:
-    MDB_txn* txn_ = nullptr;
-  };
-
-  Store(const std::filesystem::path& dir, bool create, size_t initialMapSize);
-  void grow();
-  void unlockMap() const;
-
-  std::filesystem::path dir_;
-  MDB_env* env_ = nullptr;
-  ReadTxn::Dbs dbs_{};
-  // LMDB may only change the map size while this process has no transaction open.
-  mutable std::shared_mutex resizeMutex_;
+ protected:
+  virtual void readSnapshot(const std::function<void(const ReadTxn&)>& fn) const = 0;
 };
 
 }  // namespace vhsm::store

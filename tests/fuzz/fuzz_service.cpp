@@ -36,7 +36,7 @@ namespace {
 const proto::NetnsIdentity kHost{1, 1};
 fs::path templateDir, workDir;
 
-// Records an input may overwrite: (database, key) as lmdb_store/store.cpp lays them out.
+// Records an input may overwrite: (database, key) as lmdb_store/lmdb_store.cpp lays them out.
 struct StoreSlot {
   const char* db;
   std::string key;

@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "keyd_process.hpp"
-#include "store.hpp"
+#include "lmdb_store.hpp"
 
 using namespace vhsm::store;
 using vhsm::test::TempDir;
@@ -111,7 +111,7 @@ TEST_CASE("a store of an unknown schema version is refused") {
 
 TEST_CASE("the map grows instead of failing when full") {
   TempDir dir;
-  auto store = Store::create(dir.path(), 1 << 20);  // 1 MiB to start
+  auto store = LmdbStore::create(dir.path(), 1 << 20);  // 1 MiB to start
   size_t before = store->mapSize();
   for (int batch = 0; batch < 8; ++batch)
     store->write([&](WriteTxn& t) {
@@ -131,7 +131,7 @@ TEST_CASE("in a process that locks all its memory the map stays unlocked, also a
   TempDir dir;
   // Under ASan mlockall does nothing (its interceptor): there the check is trivially true.
   REQUIRE(mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0);
-  auto store = Store::create(dir.path(), 1 << 20);
+  auto store = LmdbStore::create(dir.path(), 1 << 20);
   size_t before = store->mapSize();
   store->write([&](WriteTxn& t) {
     for (int i = 0; i < 400; ++i) {

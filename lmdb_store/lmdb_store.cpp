@@ -1,4 +1,4 @@
-#include "store.hpp"
+#include "lmdb_store.hpp"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -167,37 +167,65 @@ AuditEntry decodeAudit(records::AuditEntry::Reader r) {
   return e;
 }
 
+// A transaction's view, read-only or not: every read and write on one MDB_txn.
+class LmdbTxn final : public WriteTxn {
+ public:
+  LmdbTxn(MDB_txn* txn, const LmdbStore::Dbs& dbs) : txn_(txn), dbs_(dbs) {}
+  std::optional<User> user(const std::string& name) const override;
+  std::vector<User> users() const override;
+  std::optional<Container> container(const std::string& name) const override;
+  std::vector<Container> containers() const override;
+  std::optional<Key> key(const std::string& owner, const std::string& id) const override;
+  std::vector<Key> keys(const std::string& owner, const std::string& startAfter,
+                        size_t limit) const override;
+  std::vector<AuditEntry> audit(uint64_t fromSequence, uint32_t limit) const override;
+  std::optional<AuditEntry> lastAudit() const override;
+  uint32_t kdfIterations() const override;
+  void putUser(const User& user) override;
+  bool deleteUser(const std::string& name) override;
+  void putContainer(const Container& container) override;
+  bool deleteContainer(const std::string& name) override;
+  bool putKey(const Key& key, bool overwrite) override;
+  bool deleteKey(const std::string& owner, const std::string& id) override;
+  void putAudit(const AuditEntry& entry) override;
+  void setKdfIterations(uint32_t iterations) override;
+
+ private:
+  MDB_txn* txn_;
+  const LmdbStore::Dbs& dbs_;
+};
+
 }  // namespace
 
 // ---- reads ----
 
-std::optional<User> ReadTxn::user(const std::string& name) const {
+std::optional<User> LmdbTxn::user(const std::string& name) const {
   auto v = get(txn_, dbs_.users, name);
   if (!v) return std::nullopt;
   return decodeUser(Record(*v).get<records::User>());
 }
 
-std::vector<User> ReadTxn::users() const {
+std::vector<User> LmdbTxn::users() const {
   return scan<records::User>(txn_, dbs_.users, decodeUser);
 }
 
-std::optional<Container> ReadTxn::container(const std::string& name) const {
+std::optional<Container> LmdbTxn::container(const std::string& name) const {
   auto v = get(txn_, dbs_.containers, name);
   if (!v) return std::nullopt;
   return decodeContainer(Record(*v).get<records::Container>());
 }
 
-std::vector<Container> ReadTxn::containers() const {
+std::vector<Container> LmdbTxn::containers() const {
   return scan<records::Container>(txn_, dbs_.containers, decodeContainer);
 }
 
-std::optional<Key> ReadTxn::key(const std::string& owner, const std::string& id) const {
+std::optional<Key> LmdbTxn::key(const std::string& owner, const std::string& id) const {
   auto v = get(txn_, dbs_.keys, keyOf(owner, id));
   if (!v) return std::nullopt;
   return decodeKey(Record(*v).get<records::Key>());
 }
 
-std::vector<Key> ReadTxn::keys(const std::string& owner, const std::string& startAfter,
+std::vector<Key> LmdbTxn::keys(const std::string& owner, const std::string& startAfter,
                                size_t limit) const {
   std::vector<Key> out;
   std::string prefix = keyOf(owner, ""), start = keyOf(owner, startAfter);
@@ -215,7 +243,7 @@ std::vector<Key> ReadTxn::keys(const std::string& owner, const std::string& star
   return out;
 }
 
-std::vector<AuditEntry> ReadTxn::audit(uint64_t fromSequence, uint32_t limit) const {
+std::vector<AuditEntry> LmdbTxn::audit(uint64_t fromSequence, uint32_t limit) const {
   std::vector<AuditEntry> out;
   std::string start = sequenceKey(fromSequence);
   Cursor cursor(txn_, dbs_.audit);
@@ -226,14 +254,14 @@ std::vector<AuditEntry> ReadTxn::audit(uint64_t fromSequence, uint32_t limit) co
   return out;
 }
 
-std::optional<AuditEntry> ReadTxn::lastAudit() const {
+std::optional<AuditEntry> LmdbTxn::lastAudit() const {
   Cursor cursor(txn_, dbs_.audit);
   MDB_val k, v;
   if (!cursor.seek(MDB_LAST, k, v)) return std::nullopt;
   return decodeAudit(Record(v).get<records::AuditEntry>());
 }
 
-uint32_t ReadTxn::kdfIterations() const {
+uint32_t LmdbTxn::kdfIterations() const {
   auto v = get(txn_, dbs_.meta, kIterationsKey);
   uint32_t iterations = 0;
   if (!v || v->mv_size != sizeof iterations) throw StoreError("store has no KDF iteration count");
@@ -243,13 +271,13 @@ uint32_t ReadTxn::kdfIterations() const {
 
 // ---- writes ----
 
-void WriteTxn::setKdfIterations(uint32_t iterations) {
+void LmdbTxn::setKdfIterations(uint32_t iterations) {
   auto k = val(kIterationsKey, sizeof kIterationsKey - 1);
   auto v = val(&iterations, sizeof iterations);
   check(mdb_put(txn_, dbs_.meta, &k, &v, 0), "write KDF iterations");
 }
 
-void WriteTxn::putUser(const User& u) {
+void LmdbTxn::putUser(const User& u) {
   capnp::MallocMessageBuilder m;
   auto r = m.initRoot<records::User>();
   r.setName(u.name);
@@ -265,11 +293,11 @@ void WriteTxn::putUser(const User& u) {
   check(put(txn_, dbs_.users, u.name, m), "write user");
 }
 
-bool WriteTxn::deleteUser(const std::string& name) {
+bool LmdbTxn::deleteUser(const std::string& name) {
   return erase(txn_, dbs_.users, name);
 }
 
-void WriteTxn::putContainer(const Container& c) {
+void LmdbTxn::putContainer(const Container& c) {
   capnp::MallocMessageBuilder m;
   auto r = m.initRoot<records::Container>();
   r.setName(c.name);
@@ -278,11 +306,11 @@ void WriteTxn::putContainer(const Container& c) {
   check(put(txn_, dbs_.containers, c.name, m), "write container");
 }
 
-bool WriteTxn::deleteContainer(const std::string& name) {
+bool LmdbTxn::deleteContainer(const std::string& name) {
   return erase(txn_, dbs_.containers, name);
 }
 
-bool WriteTxn::putKey(const Key& key, bool overwrite) {
+bool LmdbTxn::putKey(const Key& key, bool overwrite) {
   capnp::MallocMessageBuilder m;
   auto r = m.initRoot<records::Key>();
   r.setOwner(key.owner);
@@ -298,11 +326,11 @@ bool WriteTxn::putKey(const Key& key, bool overwrite) {
   return true;
 }
 
-bool WriteTxn::deleteKey(const std::string& owner, const std::string& id) {
+bool LmdbTxn::deleteKey(const std::string& owner, const std::string& id) {
   return erase(txn_, dbs_.keys, keyOf(owner, id));
 }
 
-void WriteTxn::putAudit(const AuditEntry& e) {
+void LmdbTxn::putAudit(const AuditEntry& e) {
   capnp::MallocMessageBuilder m;
   auto r = m.initRoot<records::AuditEntry>();
   r.setSequence(e.sequence);
@@ -320,7 +348,7 @@ void WriteTxn::putAudit(const AuditEntry& e) {
 
 // ---- environment ----
 
-Store::Txn::Txn(const Store& store, unsigned flags) {
+LmdbStore::Txn::Txn(const LmdbStore& store, unsigned flags) {
   int rc = mdb_txn_begin(store.env_, nullptr, flags, &txn_);
   if (rc == MDB_MAP_RESIZED) {
     // Another process grew the map: adopt its size and try again.
@@ -331,16 +359,17 @@ Store::Txn::Txn(const Store& store, unsigned flags) {
   check(rc, "begin transaction");
 }
 
-Store::Txn::~Txn() {
+LmdbStore::Txn::~Txn() {
   if (txn_) mdb_txn_abort(txn_);
 }
 
-void Store::Txn::commit() {
+void LmdbStore::Txn::commit() {
   MDB_txn* txn = std::exchange(txn_, nullptr);
   check(mdb_txn_commit(txn), "commit");
 }
 
-Store::Store(const std::filesystem::path& dir, bool create, size_t initialMapSize) : dir_(dir) {
+LmdbStore::LmdbStore(const std::filesystem::path& dir, bool create, size_t initialMapSize)
+    : dir_(dir) {
   std::error_code ec;
   if (create) {
     std::filesystem::create_directories(dir, ec);
@@ -391,25 +420,35 @@ Store::Store(const std::filesystem::path& dir, bool create, size_t initialMapSiz
   }
 }
 
+std::unique_ptr<LmdbStore> LmdbStore::create(const std::filesystem::path& dir,
+                                             size_t initialMapSize) {
+  return std::unique_ptr<LmdbStore>(new LmdbStore(dir, true, initialMapSize));
+}
+
+std::unique_ptr<LmdbStore> LmdbStore::open(const std::filesystem::path& dir,
+                                           size_t initialMapSize) {
+  return std::unique_ptr<LmdbStore>(new LmdbStore(dir, false, initialMapSize));
+}
+
 std::unique_ptr<Store> Store::create(const std::filesystem::path& dir, size_t initialMapSize) {
-  return std::unique_ptr<Store>(new Store(dir, true, initialMapSize));
+  return LmdbStore::create(dir, initialMapSize);
 }
 
 std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, size_t initialMapSize) {
-  return std::unique_ptr<Store>(new Store(dir, false, initialMapSize));
+  return LmdbStore::open(dir, initialMapSize);
 }
 
-Store::~Store() {
+LmdbStore::~LmdbStore() {
   mdb_env_close(env_);
 }
 
-size_t Store::mapSize() const {
+size_t LmdbStore::mapSize() const {
   MDB_envinfo info;
   mdb_env_info(env_, &info);
   return info.me_mapsize;
 }
 
-void Store::grow() {
+void LmdbStore::grow() {
   std::unique_lock lock(resizeMutex_);
   check(mdb_env_set_mapsize(env_, mapSize() * 2), "grow map");
   unlockMap();
@@ -419,7 +458,7 @@ void Store::grow() {
 // records, so its pages may leave memory like any file's instead of pinning the whole store.
 // LMDB does not say where it mapped the file (me_mapaddr is only for MDB_FIXEDMAP): the
 // mapping is found by the file's device and inode.
-void Store::unlockMap() const {
+void LmdbStore::unlockMap() const {
   int fd = -1;
   struct stat file {};
   if (mdb_env_get_fd(env_, &fd) != 0 || fstat(fd, &file) != 0) return;
@@ -435,17 +474,24 @@ void Store::unlockMap() const {
   }
 }
 
-void Store::write(const std::function<void(WriteTxn&)>& fn) {
+void LmdbStore::readSnapshot(const std::function<void(const ReadTxn&)>& fn) const {
+  std::shared_lock lock(resizeMutex_);
+  Txn txn(*this, MDB_RDONLY);
+  const LmdbTxn view(txn.get(), dbs_);
+  fn(view);
+}
+
+void LmdbStore::write(const std::function<void(WriteTxn&)>& fn) {
   for (;;) {
     try {
       std::shared_lock lock(resizeMutex_);
       Txn txn(*this, 0);
-      WriteTxn view(txn.get(), dbs_);
+      LmdbTxn view(txn.get(), dbs_);
       fn(view);
       txn.commit();
       return;
     } catch (const StoreError& e) {
-      if (e.mdbCode() != MDB_MAP_FULL) throw;
+      if (e.engineCode() != MDB_MAP_FULL) throw;
     }
     grow();
   }
