@@ -1,0 +1,156 @@
+// The access rules in-process: a Service on a temporary store, sessions made here with the
+// identities the transports would give, requests built from the schema. Each rule of
+// docs/security-model.md is checked where it decides (service/access.cpp), without a keyd.
+#include <capnp/message.h>
+
+#include <catch2/catch.hpp>
+#include <functional>
+#include <string>
+
+#include "init_store.hpp"
+#include "keyd_process.hpp"
+#include "service.hpp"
+
+using namespace vhsm;
+using keyd::Peer;
+using keyd::Service;
+using keyd::Session;
+using Build = std::function<void(proto::Request::Builder)>;
+
+namespace {
+
+const NetnsIdentity kHost{1, 1}, kWeb{2, 2}, kOther{3, 3};
+
+kj::ArrayPtr<const kj::byte> text(const std::string& s) {
+  return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
+}
+
+// One request through the service, as a transport hands it over: its error code.
+proto::ErrorCode ask(Service& service, Session& session, const Build& build) {
+  capnp::MallocMessageBuilder request, reply;
+  build(request.initRoot<proto::Request>());
+  service.handle(session, request.getRoot<proto::Request>().asReader(), reply, false);
+  return reply.getRoot<proto::Response>().getError();
+}
+
+Build login(const std::string& user, const std::string& password) {
+  return [=](proto::Request::Builder r) {
+    auto l = r.initLogin();
+    l.setUser(user);
+    l.setPassword(text(password));
+  };
+}
+
+Build createUser(const std::string& name, bool so, bool read, bool create,
+                 const std::string& container = "host") {
+  return [=](proto::Request::Builder r) {
+    auto u = r.initUserCreate();
+    auto info = u.initInfo();
+    info.setName(name);
+    info.setType(so ? proto::UserType::SO : proto::UserType::USER);
+    info.initFlags().setRead(read);
+    info.getFlags().setCreate(create);
+    info.initContainers(1).set(0, container);
+    u.setPassword(text(name + "-pw"));
+  };
+}
+
+Build generateHmac(const std::string& id) {
+  return [=](proto::Request::Builder r) {
+    auto k = r.initKeyGenerate();
+    k.setId(id);
+    k.setType(proto::KeyType::HMAC);
+  };
+}
+
+struct Fixture {
+  test::TempDir dir;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<Service> service;
+  Fixture() {
+    std::string root = "root-pw";
+    keyd::initStore(dir.path() / "store", text(root), 1000);
+    store = store::Store::open(dir.path() / "store");
+    service = std::make_unique<Service>(*store, kHost);
+  }
+  Session session(NetnsIdentity from = kHost) { return Session(Peer{from, 1, 0}); }
+};
+
+}  // namespace
+
+TEST_CASE("access: a request that needs a login is refused before one") {
+  Fixture f;
+  auto s = f.session();
+  CHECK(ask(*f.service, s, [](auto r) { r.setKeyList(); }) == proto::ErrorCode::NOT_LOGGED_IN);
+  CHECK(ask(*f.service, s, [](auto r) { r.setUserList(); }) == proto::ErrorCode::NOT_LOGGED_IN);
+  CHECK(ask(*f.service, s, [](auto r) { r.setPing(); }) == proto::ErrorCode::OK);
+}
+
+TEST_CASE("access: security officers manage users but own no keys; users the reverse") {
+  Fixture f;
+  auto root = f.session();
+  REQUIRE(ask(*f.service, root, login("root", "root-pw")) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, root, generateHmac("k")) == proto::ErrorCode::PERMISSION_DENIED);
+  REQUIRE(ask(*f.service, root, createUser("alice", false, true, true)) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, createUser("reader", false, true, false)) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, createUser("so2", true, true, true)) == proto::ErrorCode::OK);
+
+  auto alice = f.session();
+  REQUIRE(ask(*f.service, alice, login("alice", "alice-pw")) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, alice, generateHmac("k")) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, alice, [](auto r) { r.setUserList(); }) ==
+        proto::ErrorCode::PERMISSION_DENIED);
+  // The create flag is what lets a user make keys.
+  auto reader = f.session();
+  REQUIRE(ask(*f.service, reader, login("reader", "reader-pw")) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, reader, generateHmac("k")) == proto::ErrorCode::PERMISSION_DENIED);
+  // Only an SO with create_extended (root) makes SOs.
+  auto so2 = f.session();
+  REQUIRE(ask(*f.service, so2, login("so2", "so2-pw")) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, so2, createUser("so3", true, true, false)) ==
+        proto::ErrorCode::PERMISSION_DENIED);
+  CHECK(ask(*f.service, so2, createUser("bob", false, true, false)) == proto::ErrorCode::OK);
+}
+
+TEST_CASE("access: a user is refused from a container it is not bound to, like an unknown one") {
+  Fixture f;
+  auto root = f.session();
+  REQUIRE(ask(*f.service, root, login("root", "root-pw")) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, [](auto r) {
+            auto c = r.initContainerAdd();
+            c.setName("web");
+            c.setNetnsInode(kWeb.inode);
+            c.setNetnsCookie(kWeb.cookie);
+          }) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, createUser("alice", false, true, true, "web")) ==
+          proto::ErrorCode::OK);
+  auto fromWeb = f.session(kWeb), fromHost = f.session(kHost), fromOther = f.session(kOther);
+  CHECK(ask(*f.service, fromWeb, login("alice", "alice-pw")) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, fromHost, login("alice", "alice-pw")) ==
+        proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+  CHECK(ask(*f.service, fromOther, login("alice", "alice-pw")) ==
+        proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+  CHECK(ask(*f.service, fromOther, login("nobody", "x")) ==
+        proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+  // Unbound while logged in: the session's next request is refused.
+  REQUIRE(ask(*f.service, root, [](auto r) {
+            auto m = r.initUserModify();
+            m.setName("alice");
+            m.setSetContainers(true);
+            m.initContainers(1).set(0, "host");
+          }) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, fromWeb, [](auto r) { r.setKeyList(); }) ==
+        proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+}
+
+TEST_CASE("access: a deleted user's session does not act as a new user of the same name") {
+  Fixture f;
+  auto root = f.session();
+  REQUIRE(ask(*f.service, root, login("root", "root-pw")) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, createUser("alice", false, true, true)) == proto::ErrorCode::OK);
+  auto old = f.session();
+  REQUIRE(ask(*f.service, old, login("alice", "alice-pw")) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, [](auto r) { r.setUserDelete("alice"); }) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, createUser("alice", false, true, true)) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, old, generateHmac("planted")) == proto::ErrorCode::NOT_LOGGED_IN);
+}
