@@ -46,7 +46,8 @@ std::string readFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-ProviderEnv::ProviderEnv(ProviderOptions options) {
+ProviderEnv::ProviderEnv(ProviderOptions options)
+    : keyd_(1000, Keyd::MemoryLocking::inherited, options.keydArgs) {
   alice_ = keyd_.newUser("alice", kPassword);
   config_ = writeConfig(options, keyd_.socket());
 }
@@ -58,7 +59,7 @@ ProviderEnv::~ProviderEnv() {
 std::string ProviderEnv::writeConfig(const ProviderOptions& options, const std::string& socket,
                                      const std::string& user) const {
   static int counter = 0;
-  auto passwordFile = dir_.path() / "password";
+  auto passwordFile = this->passwordFile();
   std::ofstream(passwordFile) << kPassword << "\n";
   auto path = dir_.path() / ("openssl-" + std::to_string(++counter) + ".cnf");
   std::ofstream cnf(path);

@@ -4,7 +4,9 @@
 
 #include <openssl/types.h>
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "keyd_process.hpp"
 
@@ -15,6 +17,7 @@ struct ProviderOptions {
   bool propertiesFirst = false;  // alg_section listed before providers (processed first)
   bool withPassword = true;      // password-file in the section (else: rely on unlock)
   std::string extraSectionLines;
+  std::vector<std::string> keydArgs;  // e.g. --socket-group for clients that are not root
 };
 
 class ProviderEnv {
@@ -27,6 +30,8 @@ class ProviderEnv {
   Keyd& keyd() { return keyd_; }
   Client& alice() { return *alice_; }
   const std::string& config() const { return config_; }
+  // The password file the configs name (alice's password).
+  std::filesystem::path passwordFile() const { return dir_.path() / "password"; }
   // A fresh library context loaded from config().
   OSSL_LIB_CTX* libctx();
   // Writes another config file (e.g. a different user or socket) and returns its path.

@@ -2,10 +2,14 @@
 // (`vhsm-admin key uri-pem`): Debian's nginx with a master and workers under parallel curl
 // load, through a reload and a keyd restart; Python's ssl module. The key's private bytes
 // never appear in the memory of nginx's workers.
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -81,6 +85,20 @@ int parallelRequests(const std::string& cert, int port, int loops, int each) {
   return failed;
 }
 
+uid_t uidOf(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Uid:", 0) == 0) return uid_t(std::stoul(line.substr(4)));
+  return uid_t(-1);
+}
+
+// A worker is forked as root and drops to its user a moment later: waits up to 10 s for it.
+bool runsAs(pid_t pid, uid_t uid) {
+  for (int i = 0; i < 500 && uidOf(pid) != uid; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return uidOf(pid) == uid;
+}
+
 std::vector<pid_t> childrenOf(pid_t parent) {
   std::vector<pid_t> pids;
   std::ifstream children("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) +
@@ -100,9 +118,14 @@ std::vector<pid_t> workersOf(pid_t master, size_t count) {
   return workers;
 }
 
+// Debian's nginx runs its workers as www-data: they reach keyd through a socket of group
+// www-data (--socket-group).
+constexpr const char* kWorkerUser = "www-data";
+
 std::string nginxConfig(const TempDir& dir, const ServerKey& key, int port) {
   auto root = dir.path().string();
-  return "daemon off;\nmaster_process on;\nworker_processes 2;\nuser root;\n"
+  return "daemon off;\nmaster_process on;\nworker_processes 2;\nuser " + std::string(kWorkerUser) +
+         ";\n"
          "pid " +
          root + "/nginx.pid;\nerror_log " + root +
          "/nginx-error.log info;\n"
@@ -131,8 +154,18 @@ std::string nginxConfig(const TempDir& dir, const ServerKey& key, int port) {
 
 TEST_CASE(
     "nginx serves with a vhsm key through reloads and keyd restarts, workers never holding it") {
-  ProviderEnv env(noPreference());
+  const passwd* worker = getpwnam(kWorkerUser);
+  REQUIRE(worker);
+  auto options = noPreference();
+  options.keydArgs = {"--socket-group", kWorkerUser};
+  ProviderEnv env(options);
+  // What the workers open after they dropped root: keyd's socket, by its group, through a
+  // directory they may only search. The password file stays root's alone: the workers log in
+  // with the credentials the master read.
+  REQUIRE(chmod(std::filesystem::path(env.keyd().socket()).parent_path().c_str(), 0711) == 0);
+  REQUIRE(chmod(env.passwordFile().c_str(), 0600) == 0);
   TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
   auto key = serverKey(env, dir);
   int port = freePort();
   auto conf = writeFile(dir, "nginx.conf", nginxConfig(dir, key, port));
@@ -142,6 +175,7 @@ TEST_CASE(
   INFO(readFile((dir.path() / "nginx-error.log").string()));
   auto workers = workersOf(nginx.pid(), 2);
   CHECK(workers.size() == 2);
+  for (pid_t w : workers) CHECK(runsAs(w, worker->pw_uid));
 
   CHECK(parallelRequests(key.cert, port, 2, 100) == 0);
 
