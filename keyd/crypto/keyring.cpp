@@ -1,5 +1,7 @@
 #include "keyring.hpp"
 
+#include <algorithm>
+
 #include "primitives.hpp"
 
 namespace vhsm::keyd {
@@ -10,9 +12,13 @@ class Aad {
  public:
   explicit Aad(std::string_view purpose) { add(purpose); }
   Aad& add(std::string_view field) {
+    // One resize and a copy: push_back then insert led GCC 12 at -O3 to a false
+    // -Wstringop-overflow, which stopped Release builds with warnings as errors.
+    size_t at = bytes_.size();
+    bytes_.resize(at + 4 + field.size());
     uint32_t n = uint32_t(field.size());
-    for (int i = 0; i < 4; ++i) bytes_.push_back(uint8_t(n >> (8 * i)));
-    bytes_.insert(bytes_.end(), field.begin(), field.end());
+    for (size_t i = 0; i < 4; ++i) bytes_[at + i] = uint8_t(n >> (8 * i));
+    std::copy(field.begin(), field.end(), bytes_.begin() + std::ptrdiff_t(at + 4));
     return *this;
   }
   Aad& add(uint64_t number) { return add(std::to_string(number)); }
