@@ -6,6 +6,7 @@
 // 1, 2, 4, 8 client threads and processes. Pin client and keyd with taskset (bench/README.md): CPU
 // placement changes a round trip five-fold on these machines.
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -150,6 +152,18 @@ void storeScale(vhsm::Client& client, size_t keys, double seconds, int runs, vhs
       info.a / info.b, 1e6 / info.b, 1e6 / info.a);
 }
 
+// A library context loaded from path, or exit with OpenSSL's reason: a table of rows that
+// measured a failed fetch is worse than none.
+OSSL_LIB_CTX* loadConfig(const std::string& path) {
+  OSSL_LIB_CTX* ctx = OSSL_LIB_CTX_new();
+  if (!ctx || !OSSL_LIB_CTX_load_config(ctx, path.c_str())) {
+    std::fprintf(stderr, "vhsm-bench-client: cannot load %s\n", path.c_str());
+    ERR_print_errors_fp(stderr);
+    std::exit(1);
+  }
+  return ctx;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -208,10 +222,15 @@ int main(int argc, char** argv) {
   EVP_MAC* providerHmac = nullptr;
   EVP_CIPHER* providerGcm = nullptr;
   if (!providerConfig.empty()) {
-    libctx = OSSL_LIB_CTX_new();
-    OSSL_LIB_CTX_load_config(libctx, providerConfig.c_str());
+    libctx = loadConfig(providerConfig);
     providerHmac = EVP_MAC_fetch(libctx, "HMAC", "provider=vhsm");
     providerGcm = EVP_CIPHER_fetch(libctx, "AES-256-GCM", "provider=vhsm");
+    if (!providerHmac || !providerGcm) {
+      std::fprintf(stderr, "vhsm-bench-client: %s does not give vhsm's HMAC and AES-GCM\n",
+                   providerConfig.c_str());
+      ERR_print_errors_fp(stderr);
+      return 1;
+    }
   }
   EVP_CIPHER* localGcm = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", "provider=default");
   vhsm::bench::SoftHsm softhsm;
@@ -354,8 +373,7 @@ int main(int argc, char** argv) {
   if (!passthroughConfig.empty()) {
     // Plain keys with vhsm preferred for everything: what libssl's own HMACs and record
     // encryption cost when the global preference is set, against the default provider.
-    OSSL_LIB_CTX* preferring = OSSL_LIB_CTX_new();
-    OSSL_LIB_CTX_load_config(preferring, passthroughConfig.c_str());
+    OSSL_LIB_CTX* preferring = loadConfig(passthroughConfig);
     std::printf(
         "\n| plain key, default provider vs under ?provider=vhsm | bytes | default ops/s | "
         "via vhsm ops/s | ratio (alternating blocks) |\n|---|---|---|---|---|\n");

@@ -1,6 +1,6 @@
 # Shared by the bench scripts (source it): a keyd on a temporary store pinned to CPU 0, a user
 # "bench" and an openssl.cnf loading vhsm.so as that user. Sets work, keyd, bin, build, cnf.
-build=${VHSM_BUILD_DIR:-$PWD/build}
+build=$(realpath -m "${VHSM_BUILD_DIR:-$PWD/build}")  # absolute: it goes into openssl.cnf files
 bin=$build/bin
 work=$(mktemp -d)
 cleanup() {
