@@ -248,26 +248,25 @@ void NetlinkServer::workerLoop(Worker& w) {
   auto nextSweep = std::chrono::steady_clock::now() + options_.loginTimeout / 2;
   for (;;) {
     Job job;
+    bool haveJob = false;
     {
       std::unique_lock lock(w.mutex);
       w.wake.wait_until(lock, nextSweep, [&] { return stopping_ || !w.jobs.empty(); });
       if (stopping_) break;
-      if (w.jobs.empty()) {
-        lock.unlock();
-        endIdleSessions(w);
-        nextSweep = std::chrono::steady_clock::now() + options_.loginTimeout / 2;
-        continue;
+      if ((haveJob = !w.jobs.empty())) {
+        job = std::move(w.jobs.front());
+        w.jobs.pop_front();
       }
-      job = std::move(w.jobs.front());
-      w.jobs.pop_front();
     }
-    if (std::chrono::steady_clock::now() >= nextSweep) {
-      endIdleSessions(w);
-      nextSweep = std::chrono::steady_clock::now() + options_.loginTimeout / 2;
+    auto now = std::chrono::steady_clock::now();  // one clock read per job: sweep and stamp
+    if (now >= nextSweep) {
+      endIdleSessions(w, now);
+      nextSweep = now + options_.loginTimeout / 2;
     }
+    if (!haveJob) continue;
     switch (job.kind) {
       case Job::Kind::frame:
-        serveFrame(w, job);
+        serveFrame(w, job, now);
         releaseQueued(job);
         break;
       case Job::Kind::overflow: refuseOverflow(w, job); break;
@@ -281,8 +280,8 @@ void NetlinkServer::workerLoop(Worker& w) {
   while (!w.clients.empty()) endSession(w, w.clients.begin()->first);
 }
 
-void NetlinkServer::endIdleSessions(Worker& w) {
-  auto deadline = std::chrono::steady_clock::now() - options_.loginTimeout;
+void NetlinkServer::endIdleSessions(Worker& w, std::chrono::steady_clock::time_point now) {
+  auto deadline = now - options_.loginTimeout;
   std::vector<ClientId> idle;
   for (auto& [id, client] : w.clients)
     if (!client->session.user && client->lastFrame < deadline) idle.push_back(id);
@@ -295,10 +294,10 @@ void NetlinkServer::releaseQueued(const Job& job) {
   if (it != queuedBytes_.end() && (it->second -= job.frame.size()) == 0) queuedBytes_.erase(it);
 }
 
-void NetlinkServer::serveFrame(Worker& w, Job& job) {
+void NetlinkServer::serveFrame(Worker& w, Job& job, std::chrono::steady_clock::time_point now) {
   Client* client = sessionFor(w, job.client, job);
   if (!client) return;
-  client->lastFrame = std::chrono::steady_clock::now();
+  client->lastFrame = now;
   proto::SmallMessageBuilder message;
   auto outcome = handleFrame(service_, client->session, job.frame, job.fullSize, message);
   if (outcome.replyDue) reply(job.client, job.sequence, outcome.requestId, message);

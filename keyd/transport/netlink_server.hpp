@@ -94,8 +94,8 @@ class NetlinkServer {
   void enqueue(Job::Kind kind, ClientId client, uint32_t sequence, std::span<const std::byte> frame,
                size_t fullSize);
   void workerLoop(Worker& worker);
-  void endIdleSessions(Worker& worker);
-  void serveFrame(Worker& worker, Job& job);
+  void endIdleSessions(Worker& worker, std::chrono::steady_clock::time_point now);
+  void serveFrame(Worker& worker, Job& job, std::chrono::steady_clock::time_point now);
   void refuseOverflow(Worker& worker, const Job& job);
   // Audits (rate-limited) and answers the job's frame with tooManyOperations.
   void refuseBusy(const Job& job, const char* why);
