@@ -1,8 +1,8 @@
-// Reading and verifying the audit chain (security officers only).
+#include "audit_requests.hpp"
+
 #include <algorithm>
 
 #include "frame.hpp"
-#include "service.hpp"
 
 namespace vhsm::keyd {
 
@@ -14,12 +14,15 @@ constexpr size_t kMaxFieldBytes = 64 * 1024;
 
 }  // namespace
 
-void Service::auditList(Session& s, Request::AuditList::Reader r, Response out) {
-  requireSo(s, 0);
+AuditRequests::AuditRequests(store::Store& store, Access& access, Auditor& auditor)
+    : store_(store), access_(access), auditor_(auditor) {}
+
+void AuditRequests::list(Session& s, proto::Request::AuditList::Reader r, Response out) {
+  access_.requireSo(s, 0);
   // Bounded so that a reply always fits in one frame; callers page with fromSequence.
   constexpr uint32_t kMaxRecords = 1000;
   uint32_t limit = r.getLimit() == 0 ? kMaxRecords : std::min(r.getLimit(), kMaxRecords);
-  auditWriter_.flush();  // every login answered so far
+  auditor_.flush();  // every login answered so far
   auto entries =
       store_.read([&](const store::ReadTxn& t) { return t.audit(r.getFromSequence(), limit); });
   // ...and by size: records written before client text was bounded may be large. The caller
@@ -46,9 +49,9 @@ void Service::auditList(Session& s, Request::AuditList::Reader r, Response out) 
   }
 }
 
-void Service::auditVerify(Session& s, Response out) {
-  requireSo(s, 0);
-  auditWriter_.flush();
+void AuditRequests::verify(Session& s, Response out) {
+  access_.requireSo(s, 0);
+  auditor_.flush();
   auto verdict = store_.read([](const store::ReadTxn& t) { return verifyAudit(t); });
   auto o = out.initAuditVerify();
   o.setRecords(verdict.records);

@@ -1,10 +1,9 @@
-// Cryptographic operations on keys by id: HMAC, digest, AES-GCM and signing, in one frame, and
-// HMAC, digest and AES-GCM streamed (init, update…, final; cloned and abandoned streams).
+#include "operations.hpp"
+
 #include "aes_gcm.hpp"
 #include "enum_mirror.hpp"
 #include "hashes.hpp"
 #include "primitives.hpp"
-#include "service.hpp"
 #include "signing_key.hpp"
 #include "streams.hpp"
 
@@ -28,8 +27,17 @@ void finishHash(CryptoPP::HashTransformation& h, capnp::Data::Reader data,
 
 }  // namespace
 
-void Service::hmac(Session& s, Request::Hmac::Reader r, Response out) {
-  const auto& key = usableKey(s, r.getKeyId(), KeyUsage::MAC);
+Operations::Operations(KeyCache& keys, size_t maxStreamsPerSession)
+    : keys_(keys), maxStreams_(maxStreamsPerSession) {}
+
+void Operations::requireStreamRoom(const Session& s) const {
+  if (s.streams.size() >= maxStreams_)
+    throw Refusal(ErrorCode::TOO_MANY_OPERATIONS, "at most " + std::to_string(maxStreams_) +
+                                                      " streams may be open on one connection");
+}
+
+void Operations::hmac(Session& s, Request::Hmac::Reader r, Response out) {
+  const auto& key = keys_.usable(s, r.getKeyId(), KeyUsage::MAC);
   auto algorithm = r.getAlgorithm();
   if (size_t(algorithm) >= key.hmacs.size())
     throw Refusal(ErrorCode::UNSUPPORTED_ALGORITHM, "unsupported hash algorithm");
@@ -39,12 +47,12 @@ void Service::hmac(Session& s, Request::Hmac::Reader r, Response out) {
   finishHash(*keyed, r.getData(), out);
 }
 
-void Service::digest(Request::Digest::Reader r, Response out) {
+void Operations::digest(Request::Digest::Reader r, Response out) {
   finishHash(*newDigest(proto::api(r.getAlgorithm())), r.getData(), out);
 }
 
-void Service::gcmEncrypt(Session& s, Request::GcmEncrypt::Reader r, Response out) {
-  const auto& key = usableKey(s, r.getKeyId(), KeyUsage::ENCRYPT);
+void Operations::gcmEncrypt(Session& s, Request::GcmEncrypt::Reader r, Response out) {
+  const auto& key = keys_.usable(s, r.getKeyId(), KeyUsage::ENCRYPT);
   AesGcm::checkTagLength(r.getTagLength());
   auto result = out.initGcm();
   std::span<const uint8_t> iv = bytesOf(r.getIv());
@@ -63,8 +71,8 @@ void Service::gcmEncrypt(Session& s, Request::GcmEncrypt::Reader r, Response out
   gcm.tag({tag.begin(), tag.size()});
 }
 
-void Service::gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out) {
-  const auto& key = usableKey(s, r.getKeyId(), KeyUsage::ENCRYPT);
+void Operations::gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out) {
+  const auto& key = keys_.usable(s, r.getKeyId(), KeyUsage::ENCRYPT);
   AesGcm gcm(false, key.material, bytesOf(r.getIv()));
   gcm.addAad(bytesOf(r.getAad()));
   auto ciphertext = bytesOf(r.getCiphertext());
@@ -72,24 +80,21 @@ void Service::gcmDecrypt(Session& s, Request::GcmDecrypt::Reader r, Response out
                     bytesOf(r.getTag()));
 }
 
-void Service::sign(Session& s, Request::Sign::Reader r, Response out) {
-  const auto& key = usableKey(s, r.getKeyId(), KeyUsage::SIGN);
+void Operations::sign(Session& s, Request::Sign::Reader r, Response out) {
+  const auto& key = keys_.usable(s, r.getKeyId(), KeyUsage::SIGN);
   SignParams params{proto::api(r.getHash()), r.getRaw(), proto::api(r.getRsaPadding()),
                     r.getPssSaltLength(), proto::api(r.getMgf1Hash())};
   auto signature = key.signer->sign(params, bytesOf(r.getData()));
   out.setBytes({signature.data(), signature.size()});
 }
 
-void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out) {
-  if (s.streams.size() >= limits_.maxStreamsPerSession)
-    throw Refusal(ErrorCode::TOO_MANY_OPERATIONS, "at most " +
-                                                      std::to_string(limits_.maxStreamsPerSession) +
-                                                      " streams may be open on one connection");
+void Operations::streamInit(Session& s, Request::StreamInit::Reader r, Response out) {
+  requireStreamRoom(s);
   std::unique_ptr<Stream> stream;
   switch (r.which()) {
     case Request::StreamInit::HMAC: {
       auto h = r.getHmac();
-      const auto& key = usableKey(s, h.getKeyId(), KeyUsage::MAC);
+      const auto& key = keys_.usable(s, h.getKeyId(), KeyUsage::MAC);
       auto hasher = newHmac(proto::api(h.getAlgorithm()), key.material);
       hasher->Update(h.getData().begin(), h.getData().size());
       stream = newHashStream(std::move(hasher));
@@ -104,7 +109,7 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
     }
     case Request::StreamInit::GCM_ENCRYPT: {
       auto g = r.getGcmEncrypt();
-      const auto& key = usableKey(s, g.getKeyId(), KeyUsage::ENCRYPT);
+      const auto& key = keys_.usable(s, g.getKeyId(), KeyUsage::ENCRYPT);
       if (g.getIv().size() == 0)
         throw Refusal(ErrorCode::INVALID_ARGUMENT, "a streamed AES-GCM encryption needs an IV");
       stream = newGcmStream(true, key.material, bytesOf(g.getIv()), {});
@@ -113,7 +118,7 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
     }
     case Request::StreamInit::GCM_DECRYPT: {
       auto g = r.getGcmDecrypt();
-      const auto& key = usableKey(s, g.getKeyId(), KeyUsage::ENCRYPT);
+      const auto& key = keys_.usable(s, g.getKeyId(), KeyUsage::ENCRYPT);
       stream = newGcmStream(false, key.material, bytesOf(g.getIv()), bytesOf(g.getTag()));
       stream->first(bytesOf(g.getAad()), bytesOf(g.getCiphertext()), false, out);
       break;
@@ -125,7 +130,7 @@ void Service::streamInit(Session& s, Request::StreamInit::Reader r, Response out
   out.setStream(handle);
 }
 
-void Service::streamUpdate(Session& s, Request::StreamUpdate::Reader r, Response out) {
+void Operations::streamUpdate(Session& s, Request::StreamUpdate::Reader r, Response out) {
   auto it = s.streams.find(r.getHandle());
   if (it == s.streams.end())
     throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(r.getHandle()));
@@ -133,7 +138,7 @@ void Service::streamUpdate(Session& s, Request::StreamUpdate::Reader r, Response
   it->second->update(r, out);
 }
 
-void Service::streamFinal(Session& s, Request::StreamFinal::Reader r, Response out) {
+void Operations::streamFinal(Session& s, Request::StreamFinal::Reader r, Response out) {
   auto node = s.streams.extract(r.getHandle());
   if (!node)
     throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(r.getHandle()));
@@ -141,19 +146,16 @@ void Service::streamFinal(Session& s, Request::StreamFinal::Reader r, Response o
   node.mapped()->final(r, out);
 }
 
-void Service::streamAbort(Session& s, uint32_t handle) {
+void Operations::streamAbort(Session& s, uint32_t handle) {
   if (!s.streams.erase(handle))
     throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(handle));
 }
 
-void Service::streamClone(Session& s, uint32_t handle, Response out) {
+void Operations::streamClone(Session& s, uint32_t handle, Response out) {
   auto it = s.streams.find(handle);
   if (it == s.streams.end())
     throw Refusal(ErrorCode::UNKNOWN_OPERATION, "no open stream " + std::to_string(handle));
-  if (s.streams.size() >= limits_.maxStreamsPerSession)
-    throw Refusal(ErrorCode::TOO_MANY_OPERATIONS, "at most " +
-                                                      std::to_string(limits_.maxStreamsPerSession) +
-                                                      " streams may be open on one connection");
+  requireStreamRoom(s);
   uint32_t copy = s.nextStreamHandle++;
   s.streams.emplace(copy, it->second->clone());
   out.setStream(copy);

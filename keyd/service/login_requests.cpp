@@ -1,11 +1,10 @@
-// Authentication: password login, passwordless login through an unlock, unlock/lock, and
-// password changes. Passwords only ever unwrap a user secret; they are never stored.
+#include "login_requests.hpp"
+
 #include <algorithm>
 
 #include "keyring.hpp"
 #include "log.hpp"
 #include "names.hpp"
-#include "service.hpp"
 #include "user_flags.hpp"
 
 namespace vhsm::keyd {
@@ -25,13 +24,23 @@ bool boundTo(const store::User& user, const std::string& container) {
 
 }  // namespace
 
+LoginRequests::LoginRequests(store::Store& store, ContainerDirectory& containers, Unlocks& unlocks,
+                             Access& access, Auditor& auditor, uint32_t maxUnlockSeconds)
+    : store_(store),
+      containers_(containers),
+      unlocks_(unlocks),
+      access_(access),
+      auditor_(auditor),
+      maxUnlockSeconds_(maxUnlockSeconds) {}
+
 // Throttled per (user, requesting container, peer uid); failures and throttling are audited.
-SecretBytes Service::checkPassword(Session& s, const store::User& user,
-                                   capnp::Data::Reader password) {
+SecretBytes LoginRequests::checkPassword(Session& s, const store::User& user,
+                                         capnp::Data::Reader password) {
   // On the host every local user shares the container, so each uid has its own throttle;
   // inside a container a process may hold many uids, which must not multiply its guesses.
-  const auto& container = containerOf(s);
-  LoginThrottle::Who who{user.name, container, container == "host" ? s.peer.uid : 0};
+  const auto& container = containers_.of(s);
+  LoginThrottle::Who who{user.name, container,
+                         container == ContainerDirectory::kHost ? s.peer.uid : 0};
   if (uint32_t wait = throttle_.begin(who))
     throw Refusal(ErrorCode::LOGIN_THROTTLED,
                   wait == LoginThrottle::kBusyRetryMillis
@@ -56,32 +65,28 @@ SecretBytes Service::checkPassword(Session& s, const store::User& user,
   return std::move(*secret);
 }
 
-void Service::login(Session& s, Request::Login::Reader r) {
+void LoginRequests::login(Session& s, Request::Login::Reader r) {
   if (s.user) throw Refusal(ErrorCode::ALREADY_LOGGED_IN, "already logged in as " + s.user->name);
   auto name = requireName("user", r.getUser().cStr());
   auto user = store_.read([&](const store::ReadTxn& t) { return t.user(name); });
-  const auto& container = containerOf(s);
+  const auto& container = containers_.of(s);
   // Checked before the password, so an unbound container cannot even guess passwords; a user
   // that does not exist gets the same answer, so that no container learns which names exist.
   if (!user || !boundTo(*user, container))
     throw Refusal(ErrorCode::CONTAINER_NOT_ALLOWED,
                   "user " + name + " may not be used from container " + container);
 
-  uint64_t epoch = authEpoch_.load();
+  uint64_t epoch = access_.epoch();
   SecretBytes secret;
   std::optional<std::chrono::steady_clock::time_point> unlockExpires;
   const char* how = "password";
   if (r.getPassword().size() == 0) {
-    std::lock_guard lock(unlockMutex_);
-    auto it = unlocked_.find({name, container});
-    if (it == unlocked_.end() || it->second.expires <= std::chrono::steady_clock::now() ||
-        it->second.userId != user->id) {
-      if (it != unlocked_.end()) unlocked_.erase(it);
+    auto grant = unlocks_.use(name, container, user->id);
+    if (!grant)
       throw Refusal(ErrorCode::NOT_UNLOCKED,
                     "no password given and " + name + " is not unlocked for " + container);
-    }
-    secret = it->second.secret;
-    unlockExpires = it->second.expires;
+    secret = std::move(grant->secret);
+    unlockExpires = grant->expires;
     how = "unlock";
   } else {
     secret = checkPassword(s, *user, r.getPassword());
@@ -91,21 +96,21 @@ void Service::login(Session& s, Request::Login::Reader r) {
   s.unlockExpires = unlockExpires;
   s.authEpoch = epoch;
   // Recorded after the reply, by the audit writer: a login changes nothing in the store.
-  auto event = eventFor(s, "login", name);
+  auto event = auditor_.eventFor(s, "login", name);
   event.detail = how;
-  auditWriter_.enqueue(std::move(event));
+  auditor_.enqueue(std::move(event));
 }
 
-void Service::unlock(Session& s, Request::Unlock::Reader r) {
-  requireSo(s, kFlagModify);
+void LoginRequests::unlock(Session& s, Request::Unlock::Reader r) {
+  access_.requireSo(s, kFlagModify);
   auto name = requireName("user", r.getUser().cStr());
   auto container = requireName("container", r.getContainer().cStr());
   uint32_t ttl = r.getTtlSeconds();
-  if (ttl == 0 || ttl > limits_.maxUnlockSeconds)
+  if (ttl == 0 || ttl > maxUnlockSeconds_)
     throw Refusal(ErrorCode::INVALID_ARGUMENT,
-                  "unlock TTL must be 1 to " + std::to_string(limits_.maxUnlockSeconds) + " s");
+                  "unlock TTL must be 1 to " + std::to_string(maxUnlockSeconds_) + " s");
   auto user = store_.read([&](const store::ReadTxn& t) {
-    requireKnownContainer(t, container);
+    containers_.requireKnown(t, container);
     return t.user(name);
   });
   if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
@@ -116,45 +121,31 @@ void Service::unlock(Session& s, Request::Unlock::Reader r) {
   if (r.getPassword().size() == 0)
     throw Refusal(ErrorCode::PASSWORD_REQUIRED, "unlock needs the user's password");
   auto secret = checkPassword(s, *user, r.getPassword());
-  audited(
+  auditor_.audited(
       s, "unlock", name, [](store::WriteTxn&) {},
       "container " + container + " for " + std::to_string(ttl) + " s");
-  std::lock_guard lock(unlockMutex_);
-  unlocked_[{name, container}] = {user->id, std::move(secret),
-                                  std::chrono::steady_clock::now() + std::chrono::seconds(ttl)};
+  unlocks_.grant(name, container,
+                 {user->id, std::move(secret), Unlocks::Clock::now() + std::chrono::seconds(ttl)});
 }
 
-void Service::endUnlocks(const std::string& user,
-                         const std::function<bool(const std::string&)>& keep) {
-  std::lock_guard lock(unlockMutex_);
-  std::erase_if(unlocked_, [&](const auto& entry) {
-    return entry.first.first == user && !keep(entry.first.second);
-  });
-}
-
-void Service::lock(Session& s, Request::Lock::Reader r) {
-  requireSo(s, kFlagModify);
+void LoginRequests::lock(Session& s, Request::Lock::Reader r) {
+  access_.requireSo(s, kFlagModify);
   auto name = requireName("user", r.getUser().cStr());
   std::string container = r.getContainer();
-  size_t removed = 0;
-  {
-    std::lock_guard lock(unlockMutex_);
-    removed = std::erase_if(unlocked_, [&](const auto& entry) {
-      return entry.first.first == name && (container.empty() || entry.first.second == container);
-    });
-  }
-  audited(
+  size_t removed = unlocks_.end(
+      name, [&](const std::string& c) { return !container.empty() && c != container; });
+  auditor_.audited(
       s, "lock", name, [](store::WriteTxn&) {},
       (container.empty() ? "all containers" : "container " + container) + ", " +
           std::to_string(removed) + " unlock(s) removed");
-  ++authEpoch_;  // sessions that logged in through a removed unlock end
+  access_.changed();  // sessions that logged in through a removed unlock end
 }
 
-void Service::userPasswd(Session& s, Request::UserPasswd::Reader r) {
-  const auto& actor = requireLogin(s);
+void LoginRequests::passwd(Session& s, Request::UserPasswd::Reader r) {
+  const auto& actor = access_.requireLogin(s);
   std::string name = r.hasName() && r.getName().size() ? r.getName().cStr() : actor.name;
   requireName("user", name);
-  if (name != actor.name) requireSo(s, kFlagModify);
+  if (name != actor.name) access_.requireSo(s, kFlagModify);
   if (r.getOldPassword().size() == 0)
     throw Refusal(ErrorCode::PASSWORD_REQUIRED, "changing a password needs the current one");
   if (r.getNewPassword().size() == 0)
@@ -163,10 +154,10 @@ void Service::userPasswd(Session& s, Request::UserPasswd::Reader r) {
   if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
   auto secret = checkPassword(s, *user, r.getOldPassword());
   rewrapUserSecret(*user, secret, bytesOf(r.getNewPassword()));
-  audited(s, "userPasswd", name, [&](store::WriteTxn& txn) { txn.putUser(*user); });
+  auditor_.audited(s, "userPasswd", name, [&](store::WriteTxn& txn) { txn.putUser(*user); });
   // An unlock was granted with the old password: a change of password withdraws it.
-  endUnlocks(name, [](const std::string&) { return false; });
-  ++authEpoch_;
+  unlocks_.end(name, [](const std::string&) { return false; });
+  access_.changed();
 }
 
 }  // namespace vhsm::keyd

@@ -1,10 +1,10 @@
-// User management by security officers (docs/security-model.md).
+#include "user_requests.hpp"
+
 #include <algorithm>
 #include <chrono>
 
 #include "keyring.hpp"
 #include "names.hpp"
-#include "service.hpp"
 #include "user_flags.hpp"
 
 namespace vhsm::keyd {
@@ -40,8 +40,18 @@ void fillInfo(proto::UserInfo::Builder out, const store::User& user) {
 
 }  // namespace
 
-void Service::userCreate(Session& s, Request::UserCreate::Reader r) {
-  const auto& actor = requireSo(s, kFlagCreate);
+UserRequests::UserRequests(store::Store& store, ContainerDirectory& containers, Unlocks& unlocks,
+                           Access& access, Auditor& auditor, LoginRequests& logins, KeyCache& keys)
+    : store_(store),
+      containers_(containers),
+      unlocks_(unlocks),
+      access_(access),
+      auditor_(auditor),
+      logins_(logins),
+      keys_(keys) {}
+
+void UserRequests::create(Session& s, Request::UserCreate::Reader r) {
+  const auto& actor = access_.requireSo(s, kFlagCreate);
   auto info = r.getInfo();
   store::User user;
   user.name = requireName("user", info.getName().cStr());
@@ -59,23 +69,23 @@ void Service::userCreate(Session& s, Request::UserCreate::Reader r) {
     throw Refusal(ErrorCode::PASSWORD_REQUIRED, "the new user needs a password");
   uint32_t iterations = store_.read([&](const store::ReadTxn& t) {
     if (t.user(user.name)) throw Refusal(ErrorCode::USER_EXISTS, "user " + user.name + " exists");
-    for (const auto& c : user.containers) requireKnownContainer(t, c);
+    for (const auto& c : user.containers) containers_.requireKnown(t, c);
     return t.kdfIterations();
   });
   auto password = r.getPassword();
   createUserSecret(user, {password.begin(), password.size()}, iterations);
-  audited(s, "userCreate", user.name, [&](store::WriteTxn& txn) {
+  auditor_.audited(s, "userCreate", user.name, [&](store::WriteTxn& txn) {
     if (txn.user(user.name)) throw Refusal(ErrorCode::USER_EXISTS, "user " + user.name + " exists");
     txn.putUser(user);
   });
 }
 
-void Service::userModify(Session& s, Request::UserModify::Reader r) {
-  const auto& actor = requireSo(s, kFlagModify);
+void UserRequests::modify(Session& s, Request::UserModify::Reader r) {
+  const auto& actor = access_.requireSo(s, kFlagModify);
   auto name = requireName("user", r.getName().cStr());
   bool extended = actor.flags & kFlagCreateExtended;
   std::vector<std::string> bound;
-  audited(s, "userModify", name, [&](store::WriteTxn& txn) {
+  auditor_.audited(s, "userModify", name, [&](store::WriteTxn& txn) {
     auto user = txn.user(name);
     if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
     if (user->isSo && !extended)
@@ -91,24 +101,24 @@ void Service::userModify(Session& s, Request::UserModify::Reader r) {
     }
     if (r.getSetContainers()) {
       user->containers = containerNames(r.getContainers());
-      for (const auto& c : user->containers) requireKnownContainer(txn, c);
+      for (const auto& c : user->containers) containers_.requireKnown(txn, c);
     }
     bound = user->containers;
     txn.putUser(*user);
   });
   // An unlock for a container the user is no longer bound to must not outlive the binding.
-  endUnlocks(name, [&](const std::string& c) {
+  unlocks_.end(name, [&](const std::string& c) {
     return std::find(bound.begin(), bound.end(), c) != bound.end();
   });
-  ++authEpoch_;
+  access_.changed();
 }
 
-void Service::userDelete(Session& s, const std::string& rawName) {
-  const auto& actor = requireSo(s, kFlagDelete);
+void UserRequests::remove(Session& s, const std::string& rawName) {
+  const auto& actor = access_.requireSo(s, kFlagDelete);
   auto name = requireName("user", rawName);
   if (name == actor.name) throw Refusal(ErrorCode::INVALID_ARGUMENT, "cannot delete yourself");
   bool extended = actor.flags & kFlagCreateExtended;
-  audited(s, "userDelete", name, [&](store::WriteTxn& txn) {
+  auditor_.audited(s, "userDelete", name, [&](store::WriteTxn& txn) {
     auto user = txn.user(name);
     if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
     if (user->isSo && !extended)
@@ -118,21 +128,21 @@ void Service::userDelete(Session& s, const std::string& rawName) {
     for (const auto& key : txn.keys(name)) txn.deleteKey(name, key.id);
     txn.deleteUser(name);
   });
-  endUnlocks(name, [](const std::string&) { return false; });
-  throttle_.forget(name);
-  ++authEpoch_;
-  ++keysEpoch_;
+  unlocks_.end(name, [](const std::string&) { return false; });
+  logins_.forgetFailures(name);
+  access_.changed();
+  keys_.keysDeleted();
 }
 
-void Service::userList(Session& s, Response out) {
-  requireSo(s, 0);
+void UserRequests::list(Session& s, Response out) {
+  access_.requireSo(s, 0);
   auto users = store_.read([](const store::ReadTxn& t) { return t.users(); });
   auto list = out.initUsers(unsigned(users.size()));
   for (unsigned i = 0; i < list.size(); ++i) fillInfo(list[i], users[i]);
 }
 
-void Service::whoami(Session& s, Response out) {
-  fillInfo(out.initWhoami(), requireLogin(s));
+void UserRequests::whoami(Session& s, Response out) {
+  fillInfo(out.initWhoami(), access_.requireLogin(s));
 }
 
 }  // namespace vhsm::keyd

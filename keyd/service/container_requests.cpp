@@ -1,5 +1,5 @@
-// Containers: names for network namespaces (docs/security-model.md). "host" is built in and always
-// names the host's own namespace; the others are registered by security officers.
+#include "container_requests.hpp"
+
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/vfs.h>
@@ -8,7 +8,6 @@
 #include <system_error>
 
 #include "names.hpp"
-#include "service.hpp"
 #include "user_flags.hpp"
 
 namespace vhsm::keyd {
@@ -16,8 +15,6 @@ namespace vhsm::keyd {
 using proto::ErrorCode;
 
 namespace {
-
-constexpr char kHost[] = "host";
 
 // keyd reads a registration's namespace itself, so that it is pinned to the cookie, whatever
 // rights the administrator's tool had. The file is first opened without reading (O_PATH) and
@@ -56,45 +53,19 @@ proto::NetnsIdentity registrationOf(proto::ContainerInfo::Reader r) {
 
 }  // namespace
 
-namespace {
-constexpr std::string_view kUnregisteredPrefix = "unregistered-netns-";
-}  // namespace
+ContainerRequests::ContainerRequests(store::Store& store, ContainerDirectory& containers,
+                                     Unlocks& unlocks, Access& access, Auditor& auditor)
+    : store_(store),
+      containers_(containers),
+      unlocks_(unlocks),
+      access_(access),
+      auditor_(auditor) {}
 
-bool Service::isUnregisteredName(const std::string& container) {
-  return container.starts_with(kUnregisteredPrefix);
-}
-
-std::string Service::containerNamed(const proto::NetnsIdentity& netns) {
-  if (proto::sameNamespace(hostNetns_, netns)) return kHost;
-  for (const auto& c : store_.read([](const store::ReadTxn& t) { return t.containers(); }))
-    if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, netns)) return c.name;
-  return std::string(kUnregisteredPrefix) + std::to_string(netns.inode);
-}
-
-Service::NamespaceClass Service::classify(const proto::NetnsIdentity& netns) {
-  auto name = containerNamed(netns);
-  return name == kHost              ? NamespaceClass::host
-         : isUnregisteredName(name) ? NamespaceClass::unregistered
-                                    : NamespaceClass::registered;
-}
-
-const std::string& Service::containerOf(Session& s) {
-  uint64_t epoch = containersEpoch_.load();
-  if (s.containersEpoch == epoch) return s.container;
-  s.container = containerNamed(s.peer.netns);
-  s.containersEpoch = epoch;
-  return s.container;
-}
-
-void Service::requireKnownContainer(const store::ReadTxn& txn, const std::string& name) {
-  if (name != kHost && !txn.container(name))
-    throw Refusal(ErrorCode::UNKNOWN_CONTAINER, "no container " + name);
-}
-
-void Service::containerAdd(Session& s, proto::ContainerInfo::Reader r, Response out) {
-  requireSo(s, kFlagCreate);
+void ContainerRequests::add(Session& s, proto::ContainerInfo::Reader r, Response out) {
+  access_.requireSo(s, kFlagCreate);
   auto name = requireName("container", r.getName().cStr());
-  if (name == kHost) throw Refusal(ErrorCode::CONTAINER_EXISTS, "host is built in");
+  if (name == ContainerDirectory::kHost)
+    throw Refusal(ErrorCode::CONTAINER_EXISTS, "host is built in");
   auto netns = registrationOf(r);
   store::Container c{name, netns.inode, netns.cookie};
   if (c.netnsInode == 0) throw Refusal(ErrorCode::INVALID_ARGUMENT, "no network namespace given");
@@ -102,9 +73,9 @@ void Service::containerAdd(Session& s, proto::ContainerInfo::Reader r, Response 
     throw Refusal(ErrorCode::INVALID_ARGUMENT,
                   "no net cookie for that namespace: an inode alone may name a later namespace "
                   "(give a pid or a namespace path, and keyd reads both)");
-  if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, hostNetns_))
+  if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, containers_.hostNetns()))
     throw Refusal(ErrorCode::CONTAINER_EXISTS, "that namespace is the host's (container host)");
-  audited(
+  auditor_.audited(
       s, "containerAdd", c.name,
       [&](store::WriteTxn& txn) {
         if (txn.container(c.name))
@@ -122,32 +93,29 @@ void Service::containerAdd(Session& s, proto::ContainerInfo::Reader r, Response 
   added.setName(c.name);
   added.setNetnsInode(c.netnsInode);
   added.setNetnsCookie(c.netnsCookie);
-  ++containersEpoch_;
-  ++authEpoch_;
+  containers_.changed();
+  access_.changed();
 }
 
-void Service::containerRemove(Session& s, const std::string& rawName) {
-  requireSo(s, kFlagDelete);
+void ContainerRequests::remove(Session& s, const std::string& rawName) {
+  access_.requireSo(s, kFlagDelete);
   auto name = requireName("container", rawName);
-  audited(s, "containerRemove", name, [&](store::WriteTxn& txn) {
+  auditor_.audited(s, "containerRemove", name, [&](store::WriteTxn& txn) {
     if (!txn.deleteContainer(name))
       throw Refusal(ErrorCode::UNKNOWN_CONTAINER, "no container " + name);
   });
-  {
-    std::lock_guard lock(unlockMutex_);
-    std::erase_if(unlocked_, [&](const auto& entry) { return entry.first.second == name; });
-  }
-  ++containersEpoch_;
-  ++authEpoch_;
+  unlocks_.endContainer(name);
+  containers_.changed();
+  access_.changed();
 }
 
-void Service::containerList(Session& s, Response out) {
-  requireSo(s, 0);
+void ContainerRequests::list(Session& s, Response out) {
+  access_.requireSo(s, 0);
   auto containers = store_.read([](const store::ReadTxn& t) { return t.containers(); });
   auto list = out.initContainers(unsigned(containers.size()) + 1);
-  list[0].setName(kHost);
-  list[0].setNetnsInode(hostNetns_.inode);
-  list[0].setNetnsCookie(hostNetns_.cookie);
+  list[0].setName(ContainerDirectory::kHost);
+  list[0].setNetnsInode(containers_.hostNetns().inode);
+  list[0].setNetnsCookie(containers_.hostNetns().cookie);
   for (unsigned i = 0; i < containers.size(); ++i) {
     list[i + 1].setName(containers[i].name);
     list[i + 1].setNetnsInode(containers[i].netnsInode);

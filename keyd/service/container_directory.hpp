@@ -1,0 +1,40 @@
+// Which container a network namespace is: "host" (keyd's own namespace, built in), a name a
+// security officer registered, or one of the namespaces anyone can make, which keyd names
+// unregistered-netns-INODE and budgets together.
+#pragma once
+
+#include <string>
+
+#include "epoch.hpp"
+#include "identity.hpp"
+#include "session.hpp"
+#include "store.hpp"
+
+namespace vhsm::keyd {
+
+class ContainerDirectory {
+ public:
+  static constexpr char kHost[] = "host";
+  enum class NamespaceClass { host, registered, unregistered };
+
+  ContainerDirectory(store::Store& store, proto::NetnsIdentity hostNetns);
+
+  std::string nameOf(const proto::NetnsIdentity& netns) const;
+  NamespaceClass classify(const proto::NetnsIdentity& netns) const;
+  // The session's container, resolved again only after a registration changed.
+  const std::string& of(Session& s) const;
+  void requireKnown(const store::ReadTxn& txn, const std::string& name) const;
+  static bool isUnregisteredName(const std::string& container);
+
+  const proto::NetnsIdentity& hostNetns() const { return hostNetns_; }
+  // Advanced whenever a container is added or removed: names resolved before are stale.
+  uint64_t epoch() const { return epoch_.current(); }
+  void changed() { epoch_.advance(); }
+
+ private:
+  store::Store& store_;
+  proto::NetnsIdentity hostNetns_;
+  Epoch epoch_;
+};
+
+}  // namespace vhsm::keyd

@@ -1,0 +1,43 @@
+// Unlocks: a security officer's grant that lets a user log in without a password from one
+// container, for a while. keyd holds the unwrapped user secret for each; nothing is stored.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "secure_memory.hpp"
+
+namespace vhsm::keyd {
+
+class Unlocks {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Grant {
+    std::vector<uint8_t> userId;  // the user it was made for, not merely the name
+    SecretBytes secret;
+    Clock::time_point expires;
+  };
+
+  void grant(const std::string& user, const std::string& container, Grant grant);
+  // A live grant for (user, container) made for userId; an expired or foreign one is dropped.
+  std::optional<Grant> use(const std::string& user, const std::string& container,
+                           const std::vector<uint8_t>& userId);
+  // Whether a grant for (user, container) made for userId still exists, expired or not.
+  bool holds(const std::string& user, const std::string& container,
+             const std::vector<uint8_t>& userId);
+  // Ends user's grants for which keep(container) is false; returns how many ended.
+  size_t end(const std::string& user, const std::function<bool(const std::string&)>& keep);
+  void endContainer(const std::string& container);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, Grant> grants_;  // (user, container)
+};
+
+}  // namespace vhsm::keyd
