@@ -23,9 +23,9 @@
 #include <optional>
 #include <vector>
 
-#include "measure.hpp"
-#include "softhsm.hpp"
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
+#include "bench/measure.hpp"
+#include "bench/softhsm.hpp"
 
 namespace {
 

@@ -18,9 +18,9 @@
 #include <memory>
 #include <string>
 
-#include "measure.hpp"
-#include "softhsm.hpp"
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
+#include "bench/measure.hpp"
+#include "bench/softhsm.hpp"
 
 namespace {
 

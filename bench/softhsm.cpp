@@ -1,4 +1,4 @@
-#include "softhsm.hpp"
+#include "bench/softhsm.hpp"
 
 #include <dlfcn.h>
 // The GNU-style names (ck_attribute, ck_rv_t …) of p11-kit's header.

@@ -1,4 +1,4 @@
-#include "channel.hpp"
+#include "client/channel.hpp"
 
 #include <sys/socket.h>
 

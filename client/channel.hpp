@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
 
 namespace vhsm {
 

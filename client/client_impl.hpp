@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <memory>
 
-#include "enum_mirror.hpp"
-#include "vhsm.capnp.h"
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
+#include "protocol/enum_mirror.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm {
 

@@ -6,9 +6,9 @@
 
 #include <thread>
 
-#include "channel.hpp"
-#include "client_impl.hpp"
-#include "frame.hpp"
+#include "client/channel.hpp"
+#include "client/client_impl.hpp"
+#include "protocol/frame.hpp"
 
 namespace vhsm {
 

@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "channel.hpp"
-#include "vhsm_netlink.h"
+#include "client/channel.hpp"
+#include "protocol/vhsm_netlink.h"
 
 namespace vhsm {
 

@@ -1,4 +1,4 @@
-#include "vhsm/pem.hpp"
+#include <vhsm/pem.hpp>
 
 namespace vhsm {
 namespace {

@@ -1,6 +1,6 @@
 // The typed request API: each method builds one Request and reads one Response.
-#include "client_impl.hpp"
-#include "frame.hpp"
+#include "client/client_impl.hpp"
+#include "protocol/frame.hpp"
 
 namespace vhsm {
 

@@ -4,9 +4,9 @@
 #include <cstring>
 #include <utility>
 
-#include "channel.hpp"
-#include "client_impl.hpp"
-#include "frame.hpp"
+#include "client/channel.hpp"
+#include "client/client_impl.hpp"
+#include "protocol/frame.hpp"
 
 namespace vhsm {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <thread>
 
-#include "channel.hpp"
+#include "client/channel.hpp"
 
 namespace vhsm {
 

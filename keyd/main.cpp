@@ -12,13 +12,13 @@
 #include <iostream>
 #include <thread>
 
-#include "init_store.hpp"
-#include "keyring.hpp"
-#include "log.hpp"
-#include "netlink_server.hpp"
-#include "secure_memory.hpp"
-#include "service.hpp"
-#include "unix_server.hpp"
+#include "keyd/base/log.hpp"
+#include "keyd/base/secure_memory.hpp"
+#include "keyd/crypto/keyring.hpp"
+#include "keyd/service/init_store.hpp"
+#include "keyd/service/service.hpp"
+#include "keyd/transport/netlink_server.hpp"
+#include "keyd/transport/unix_server.hpp"
 
 using namespace vhsm;
 using namespace vhsm::keyd;

@@ -1,4 +1,4 @@
-#include "lmdb_store.hpp"
+#include "lmdb_store/lmdb_store.hpp"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 #include <mutex>
 #include <utility>
 
-#include "records.capnp.h"
+#include "lmdb_store/records.capnp.h"
 
 namespace vhsm::store {
 namespace {

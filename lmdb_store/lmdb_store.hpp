@@ -7,7 +7,7 @@
 #include <memory>
 #include <shared_mutex>
 
-#include "store.hpp"
+#include "lmdb_store/store.hpp"
 
 namespace vhsm::store {
 

@@ -9,9 +9,9 @@
 
 #include <cstring>
 
-#include "dispatch.hpp"
-#include "key_uri.hpp"
-#include "provider_ctx.hpp"
+#include "provider/dispatch.hpp"
+#include "provider/key_uri.hpp"
+#include "provider/provider_ctx.hpp"
 
 namespace vhsm::provider {
 namespace {

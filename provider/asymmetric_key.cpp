@@ -1,4 +1,4 @@
-#include "asymmetric_key.hpp"
+#include "provider/asymmetric_key.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>

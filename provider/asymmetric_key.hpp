@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "provider_ctx.hpp"
+#include "provider/provider_ctx.hpp"
 
 namespace vhsm::provider {
 

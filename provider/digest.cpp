@@ -9,10 +9,10 @@
 
 #include <cstring>
 
-#include "dispatch.hpp"
-#include "hash_names.hpp"
-#include "provider_ctx.hpp"
-#include "remote_hash.hpp"
+#include "provider/dispatch.hpp"
+#include "provider/hash_names.hpp"
+#include "provider/provider_ctx.hpp"
+#include "provider/remote_hash.hpp"
 
 namespace vhsm::provider {
 namespace {

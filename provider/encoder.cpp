@@ -6,9 +6,9 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-#include "asymmetric_key.hpp"
-#include "dispatch.hpp"
-#include "vhsm/pem.hpp"
+#include <vhsm/pem.hpp>
+#include "provider/asymmetric_key.hpp"
+#include "provider/dispatch.hpp"
 
 namespace vhsm::provider {
 namespace {

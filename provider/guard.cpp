@@ -3,7 +3,7 @@
 #include <exception>
 #include <new>
 
-#include "dispatch.hpp"
+#include "provider/dispatch.hpp"
 
 namespace vhsm::provider {
 

@@ -1,4 +1,4 @@
-#include "hash_names.hpp"
+#include "provider/hash_names.hpp"
 
 #include <strings.h>
 

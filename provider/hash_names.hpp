@@ -3,7 +3,7 @@
 
 #include <optional>
 
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
 
 namespace vhsm::provider {
 

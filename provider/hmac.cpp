@@ -10,11 +10,11 @@
 #include <cstring>
 #include <utility>
 
-#include "dispatch.hpp"
-#include "hash_names.hpp"
-#include "key_uri.hpp"
-#include "provider_ctx.hpp"
-#include "remote_hash.hpp"
+#include "provider/dispatch.hpp"
+#include "provider/hash_names.hpp"
+#include "provider/key_uri.hpp"
+#include "provider/provider_ctx.hpp"
+#include "provider/remote_hash.hpp"
 
 namespace vhsm::provider {
 namespace {

@@ -1,4 +1,4 @@
-#include "key_uri.hpp"
+#include "provider/key_uri.hpp"
 
 namespace vhsm::provider {
 

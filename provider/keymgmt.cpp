@@ -13,8 +13,8 @@
 
 #include <cstring>
 
-#include "asymmetric_key.hpp"
-#include "dispatch.hpp"
+#include "provider/asymmetric_key.hpp"
+#include "provider/dispatch.hpp"
 
 namespace vhsm::provider {
 namespace {

@@ -1,4 +1,4 @@
-#include "passthrough.hpp"
+#include "provider/passthrough.hpp"
 
 #include <openssl/provider.h>
 

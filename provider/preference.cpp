@@ -1,11 +1,11 @@
-#include "preference.hpp"
+#include "provider/preference.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 
 #include <string>
 
-#include "provider_ctx.hpp"
+#include "provider/provider_ctx.hpp"
 
 namespace vhsm::provider {
 

@@ -8,9 +8,9 @@
 
 #include <cstring>
 
-#include "dispatch.hpp"
-#include "preference.hpp"
-#include "provider_ctx.hpp"
+#include "provider/dispatch.hpp"
+#include "provider/preference.hpp"
+#include "provider/provider_ctx.hpp"
 
 namespace vhsm::provider {
 

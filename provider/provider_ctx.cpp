@@ -1,4 +1,4 @@
-#include "provider_ctx.hpp"
+#include "provider/provider_ctx.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -13,8 +13,8 @@
 #include <iterator>
 #include <sstream>
 
-#include "hash_names.hpp"
-#include "preference.hpp"
+#include "provider/hash_names.hpp"
+#include "provider/preference.hpp"
 
 namespace vhsm::provider {
 

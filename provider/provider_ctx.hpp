@@ -12,8 +12,8 @@
 #include <optional>
 #include <string>
 
-#include "passthrough.hpp"
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
+#include "provider/passthrough.hpp"
 
 namespace vhsm::provider {
 

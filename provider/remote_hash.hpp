@@ -6,7 +6,7 @@
 #include <cstring>
 #include <optional>
 
-#include "provider_ctx.hpp"
+#include "provider/provider_ctx.hpp"
 
 namespace vhsm::provider {
 

@@ -12,9 +12,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "asymmetric_key.hpp"
-#include "dispatch.hpp"
-#include "hash_names.hpp"
+#include "provider/asymmetric_key.hpp"
+#include "provider/dispatch.hpp"
+#include "provider/hash_names.hpp"
 
 namespace vhsm::provider {
 namespace {

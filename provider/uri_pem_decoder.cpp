@@ -10,10 +10,10 @@
 #include <cstring>
 #include <memory>
 
-#include "asymmetric_key.hpp"
-#include "dispatch.hpp"
-#include "key_uri.hpp"
-#include "vhsm/pem.hpp"
+#include <vhsm/pem.hpp>
+#include "provider/asymmetric_key.hpp"
+#include "provider/dispatch.hpp"
+#include "provider/key_uri.hpp"
 
 namespace vhsm::provider {
 namespace {

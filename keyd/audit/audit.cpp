@@ -1,4 +1,4 @@
-#include "audit.hpp"
+#include "keyd/audit/audit.hpp"
 
 #include <cryptopp/sha.h>
 

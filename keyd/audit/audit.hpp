@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "store.hpp"
-#include "vhsm.capnp.h"
+#include "lmdb_store/store.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

@@ -1,6 +1,6 @@
-#include "audit_writer.hpp"
+#include "keyd/audit/audit_writer.hpp"
 
-#include "log.hpp"
+#include "keyd/base/log.hpp"
 
 namespace vhsm::keyd {
 

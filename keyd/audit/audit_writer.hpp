@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "audit.hpp"
-#include "store.hpp"
+#include "keyd/audit/audit.hpp"
+#include "lmdb_store/store.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,4 +1,4 @@
-#include "log.hpp"
+#include "keyd/base/log.hpp"
 
 #include <unistd.h>
 

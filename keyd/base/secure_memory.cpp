@@ -1,4 +1,4 @@
-#include "secure_memory.hpp"
+#include "keyd/base/secure_memory.hpp"
 
 #include <linux/capability.h>
 #include <sys/mman.h>
@@ -13,7 +13,7 @@
 #include <new>
 #include <string>
 
-#include "log.hpp"
+#include "keyd/base/log.hpp"
 
 namespace vhsm::keyd {
 namespace {

@@ -1,4 +1,4 @@
-#include "aes_gcm.hpp"
+#include "keyd/crypto/aes_gcm.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -7,9 +7,9 @@
 #include <climits>
 #include <mutex>
 
-#include "crypto_error.hpp"
-#include "openssl_context.hpp"
-#include "secure_memory.hpp"
+#include "keyd/base/secure_memory.hpp"
+#include "keyd/crypto/crypto_error.hpp"
+#include "keyd/crypto/openssl_context.hpp"
 
 namespace vhsm::keyd {
 namespace {

@@ -2,7 +2,7 @@
 #include <cryptopp/osrng.h>
 #include <cryptopp/xed25519.h>
 
-#include "signing_engines.hpp"
+#include "keyd/crypto/signing_engines.hpp"
 
 namespace vhsm::keyd {
 namespace {

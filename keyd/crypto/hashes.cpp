@@ -1,11 +1,11 @@
-#include "hashes.hpp"
+#include "keyd/crypto/hashes.hpp"
 
 #include <cryptopp/hmac.h>
 #include <cryptopp/sha.h>
 
 #include <type_traits>
 
-#include "crypto_error.hpp"
+#include "keyd/crypto/crypto_error.hpp"
 
 namespace vhsm::keyd {
 namespace {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <span>
 
-#include "vhsm/types.hpp"
+#include <vhsm/types.hpp>
 
 namespace vhsm::keyd {
 

@@ -1,8 +1,8 @@
-#include "keyring.hpp"
+#include "keyd/crypto/keyring.hpp"
 
 #include <algorithm>
 
-#include "primitives.hpp"
+#include "keyd/crypto/primitives.hpp"
 
 namespace vhsm::keyd {
 namespace {

@@ -9,8 +9,8 @@
 #include <span>
 #include <string>
 
-#include "secure_memory.hpp"
-#include "store.hpp"
+#include "keyd/base/secure_memory.hpp"
+#include "lmdb_store/store.hpp"
 
 namespace vhsm::keyd {
 

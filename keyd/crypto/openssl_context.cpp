@@ -1,4 +1,4 @@
-#include "openssl_context.hpp"
+#include "keyd/crypto/openssl_context.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/provider.h>

@@ -7,9 +7,9 @@
 #include <atomic>
 #include <string>
 
-#include "crypto_error.hpp"
-#include "openssl_context.hpp"
-#include "signing_engines.hpp"
+#include "keyd/crypto/crypto_error.hpp"
+#include "keyd/crypto/openssl_context.hpp"
+#include "keyd/crypto/signing_engines.hpp"
 
 namespace vhsm::keyd {
 namespace {

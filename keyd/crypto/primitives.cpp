@@ -1,4 +1,4 @@
-#include "primitives.hpp"
+#include "keyd/crypto/primitives.hpp"
 
 #include <cryptopp/aes.h>
 #include <cryptopp/gcm.h>

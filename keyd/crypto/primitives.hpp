@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "secure_memory.hpp"
+#include "keyd/base/secure_memory.hpp"
 
 namespace vhsm::keyd {
 

@@ -3,7 +3,7 @@
 
 #include <openssl/types.h>
 
-#include "signing_key.hpp"
+#include "keyd/crypto/signing_key.hpp"
 
 namespace vhsm::keyd {
 

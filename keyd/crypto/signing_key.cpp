@@ -1,6 +1,6 @@
 // Generating, importing and loading private keys: OpenSSL's encoders and decoders (in keyd's
 // private library context) for every type, then the engine that signs best.
-#include "signing_key.hpp"
+#include "keyd/crypto/signing_key.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -11,9 +11,9 @@
 
 #include <string>
 
-#include "crypto_error.hpp"
-#include "openssl_context.hpp"
-#include "signing_engines.hpp"
+#include "keyd/crypto/crypto_error.hpp"
+#include "keyd/crypto/openssl_context.hpp"
+#include "keyd/crypto/signing_engines.hpp"
 
 namespace vhsm::keyd {
 

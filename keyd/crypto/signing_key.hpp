@@ -10,8 +10,8 @@
 #include <span>
 #include <vector>
 
-#include "secure_memory.hpp"
-#include "vhsm/types.hpp"
+#include <vhsm/types.hpp>
+#include "keyd/base/secure_memory.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,9 +1,9 @@
-#include "access.hpp"
+#include "keyd/service/access.hpp"
 
 #include <algorithm>
 
-#include "refusal.hpp"
-#include "user_flags.hpp"
+#include "keyd/service/refusal.hpp"
+#include "keyd/service/user_flags.hpp"
 
 namespace vhsm::keyd {
 

@@ -5,11 +5,11 @@
 
 #include <cstdint>
 
-#include "container_directory.hpp"
-#include "epoch.hpp"
-#include "session.hpp"
-#include "store.hpp"
-#include "unlocks.hpp"
+#include "keyd/service/container_directory.hpp"
+#include "keyd/service/epoch.hpp"
+#include "keyd/service/session.hpp"
+#include "keyd/service/unlocks.hpp"
+#include "lmdb_store/store.hpp"
 
 namespace vhsm::keyd {
 

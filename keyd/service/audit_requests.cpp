@@ -1,8 +1,8 @@
-#include "audit_requests.hpp"
+#include "keyd/service/audit_requests.hpp"
 
 #include <algorithm>
 
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,9 +1,9 @@
 // Reading and verifying the audit chain (security officers only).
 #pragma once
 
-#include "access.hpp"
-#include "auditor.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/service/access.hpp"
+#include "keyd/service/auditor.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

@@ -1,6 +1,6 @@
-#include "auditor.hpp"
+#include "keyd/service/auditor.hpp"
 
-#include "log.hpp"
+#include "keyd/base/log.hpp"
 
 namespace vhsm::keyd {
 

@@ -6,11 +6,11 @@
 #include <functional>
 #include <string>
 
-#include "audit.hpp"
-#include "audit_writer.hpp"
-#include "container_directory.hpp"
-#include "refusal_limiter.hpp"
-#include "session.hpp"
+#include "keyd/audit/audit.hpp"
+#include "keyd/audit/audit_writer.hpp"
+#include "keyd/service/container_directory.hpp"
+#include "keyd/service/refusal_limiter.hpp"
+#include "keyd/service/session.hpp"
 
 namespace vhsm::keyd {
 

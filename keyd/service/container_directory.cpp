@@ -1,6 +1,6 @@
-#include "container_directory.hpp"
+#include "keyd/service/container_directory.hpp"
 
-#include "refusal.hpp"
+#include "keyd/service/refusal.hpp"
 
 namespace vhsm::keyd {
 

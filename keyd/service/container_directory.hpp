@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include "epoch.hpp"
-#include "identity.hpp"
-#include "session.hpp"
-#include "store.hpp"
+#include "keyd/service/epoch.hpp"
+#include "keyd/service/session.hpp"
+#include "lmdb_store/store.hpp"
+#include "protocol/identity.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,4 +1,4 @@
-#include "container_requests.hpp"
+#include "keyd/service/container_requests.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -7,8 +7,8 @@
 
 #include <system_error>
 
-#include "names.hpp"
-#include "user_flags.hpp"
+#include "keyd/service/names.hpp"
+#include "keyd/service/user_flags.hpp"
 
 namespace vhsm::keyd {
 

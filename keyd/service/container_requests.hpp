@@ -4,11 +4,11 @@
 
 #include <string>
 
-#include "access.hpp"
-#include "auditor.hpp"
-#include "container_directory.hpp"
-#include "unlocks.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/service/access.hpp"
+#include "keyd/service/auditor.hpp"
+#include "keyd/service/container_directory.hpp"
+#include "keyd/service/unlocks.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

@@ -1,10 +1,10 @@
-#include "init_store.hpp"
+#include "keyd/service/init_store.hpp"
 
 #include <chrono>
 
-#include "audit.hpp"
-#include "keyring.hpp"
-#include "user_flags.hpp"
+#include "keyd/audit/audit.hpp"
+#include "keyd/crypto/keyring.hpp"
+#include "keyd/service/user_flags.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,12 +1,12 @@
-#include "key_cache.hpp"
+#include "keyd/service/key_cache.hpp"
 
-#include "enum_mirror.hpp"
-#include "key_usage.hpp"
-#include "keyring.hpp"
-#include "names.hpp"
-#include "refusal.hpp"
-#include "signing_key.hpp"
-#include "user_flags.hpp"
+#include "keyd/crypto/keyring.hpp"
+#include "keyd/crypto/signing_key.hpp"
+#include "keyd/service/key_usage.hpp"
+#include "keyd/service/names.hpp"
+#include "keyd/service/refusal.hpp"
+#include "keyd/service/user_flags.hpp"
+#include "protocol/enum_mirror.hpp"
 
 namespace vhsm::keyd {
 

@@ -5,11 +5,11 @@
 
 #include <string>
 
-#include "access.hpp"
-#include "epoch.hpp"
-#include "session.hpp"
-#include "store.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/service/access.hpp"
+#include "keyd/service/epoch.hpp"
+#include "keyd/service/session.hpp"
+#include "lmdb_store/store.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

@@ -1,14 +1,14 @@
-#include "key_requests.hpp"
+#include "keyd/service/key_requests.hpp"
 
 #include <chrono>
 
-#include "enum_mirror.hpp"
-#include "key_usage.hpp"
-#include "keyring.hpp"
-#include "names.hpp"
-#include "primitives.hpp"
-#include "signing_key.hpp"
-#include "user_flags.hpp"
+#include "keyd/crypto/keyring.hpp"
+#include "keyd/crypto/primitives.hpp"
+#include "keyd/crypto/signing_key.hpp"
+#include "keyd/service/key_usage.hpp"
+#include "keyd/service/names.hpp"
+#include "keyd/service/user_flags.hpp"
+#include "protocol/enum_mirror.hpp"
 
 namespace vhsm::keyd {
 

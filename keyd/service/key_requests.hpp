@@ -5,10 +5,10 @@
 #include <span>
 #include <string>
 
-#include "access.hpp"
-#include "auditor.hpp"
-#include "key_cache.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/service/access.hpp"
+#include "keyd/service/auditor.hpp"
+#include "keyd/service/key_cache.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

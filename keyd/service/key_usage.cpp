@@ -1,7 +1,7 @@
-#include "key_usage.hpp"
+#include "keyd/service/key_usage.hpp"
 
-#include "enum_mirror.hpp"
-#include "signing_key.hpp"
+#include "keyd/crypto/signing_key.hpp"
+#include "protocol/enum_mirror.hpp"
 
 namespace vhsm::keyd {
 

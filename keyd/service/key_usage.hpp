@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "vhsm.capnp.h"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

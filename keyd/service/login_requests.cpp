@@ -1,11 +1,11 @@
-#include "login_requests.hpp"
+#include "keyd/service/login_requests.hpp"
 
 #include <algorithm>
 
-#include "keyring.hpp"
-#include "log.hpp"
-#include "names.hpp"
-#include "user_flags.hpp"
+#include "keyd/base/log.hpp"
+#include "keyd/crypto/keyring.hpp"
+#include "keyd/service/names.hpp"
+#include "keyd/service/user_flags.hpp"
 
 namespace vhsm::keyd {
 

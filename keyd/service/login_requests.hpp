@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <string>
 
-#include "access.hpp"
-#include "auditor.hpp"
-#include "container_directory.hpp"
-#include "login_throttle.hpp"
-#include "unlocks.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/service/access.hpp"
+#include "keyd/service/auditor.hpp"
+#include "keyd/service/container_directory.hpp"
+#include "keyd/service/login_throttle.hpp"
+#include "keyd/service/unlocks.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

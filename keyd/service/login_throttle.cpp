@@ -1,4 +1,4 @@
-#include "login_throttle.hpp"
+#include "keyd/service/login_throttle.hpp"
 
 #include <algorithm>
 

@@ -4,8 +4,8 @@
 // they are spent, one at a time — so racing threads cannot get more guesses through than one
 // thread could. An attempt kept waiting for others (not for a delay) is told to retry in a few
 // milliseconds, which the client library does by itself. Keyed by container, so that a hostile
-// neighbour cannot lock a user out, and on the host by uid too (login.cpp), so that another
-// local user cannot either.
+// neighbour cannot lock a user out, and on the host by uid too (login_requests.cpp), so that
+// another local user cannot either.
 #pragma once
 
 #include <sys/types.h>

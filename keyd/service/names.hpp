@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "refusal.hpp"
+#include "keyd/service/refusal.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,11 +1,11 @@
-#include "operations.hpp"
+#include "keyd/service/operations.hpp"
 
-#include "aes_gcm.hpp"
-#include "enum_mirror.hpp"
-#include "hashes.hpp"
-#include "primitives.hpp"
-#include "signing_key.hpp"
-#include "streams.hpp"
+#include "keyd/crypto/aes_gcm.hpp"
+#include "keyd/crypto/hashes.hpp"
+#include "keyd/crypto/primitives.hpp"
+#include "keyd/crypto/signing_key.hpp"
+#include "keyd/service/streams.hpp"
+#include "protocol/enum_mirror.hpp"
 
 namespace vhsm::keyd {
 

@@ -5,9 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "key_cache.hpp"
-#include "session.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/service/key_cache.hpp"
+#include "keyd/service/session.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

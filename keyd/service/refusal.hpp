@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "crypto_error.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/crypto/crypto_error.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

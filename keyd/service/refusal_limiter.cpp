@@ -1,4 +1,4 @@
-#include "refusal_limiter.hpp"
+#include "keyd/service/refusal_limiter.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,10 +1,10 @@
-#include "service.hpp"
+#include "keyd/service/service.hpp"
 
 #include <capnp/dynamic.h>
 
-#include "log.hpp"
-#include "names.hpp"
-#include "streams.hpp"
+#include "keyd/base/log.hpp"
+#include "keyd/service/names.hpp"
+#include "keyd/service/streams.hpp"
 
 namespace vhsm::keyd {
 

@@ -10,21 +10,21 @@
 #include <cstdint>
 #include <string>
 
-#include "access.hpp"
-#include "audit_requests.hpp"
-#include "auditor.hpp"
-#include "container_directory.hpp"
-#include "container_requests.hpp"
-#include "key_cache.hpp"
-#include "key_requests.hpp"
-#include "login_requests.hpp"
-#include "operations.hpp"
-#include "refusal.hpp"
-#include "session.hpp"
-#include "store.hpp"
-#include "unlocks.hpp"
-#include "user_requests.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/service/access.hpp"
+#include "keyd/service/audit_requests.hpp"
+#include "keyd/service/auditor.hpp"
+#include "keyd/service/container_directory.hpp"
+#include "keyd/service/container_requests.hpp"
+#include "keyd/service/key_cache.hpp"
+#include "keyd/service/key_requests.hpp"
+#include "keyd/service/login_requests.hpp"
+#include "keyd/service/operations.hpp"
+#include "keyd/service/refusal.hpp"
+#include "keyd/service/session.hpp"
+#include "keyd/service/unlocks.hpp"
+#include "keyd/service/user_requests.hpp"
+#include "lmdb_store/store.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

@@ -1,6 +1,6 @@
-#include "session.hpp"
+#include "keyd/service/session.hpp"
 
-#include "streams.hpp"
+#include "keyd/service/streams.hpp"
 
 namespace vhsm::keyd {
 

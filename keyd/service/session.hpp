@@ -14,10 +14,10 @@
 #include <string>
 #include <unordered_map>
 
-#include "hashes.hpp"
-#include "identity.hpp"
-#include "secure_memory.hpp"
-#include "store.hpp"
+#include "keyd/base/secure_memory.hpp"
+#include "keyd/crypto/hashes.hpp"
+#include "lmdb_store/store.hpp"
+#include "protocol/identity.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,4 +1,4 @@
-#include "streams.hpp"
+#include "keyd/service/streams.hpp"
 
 #include <vector>
 

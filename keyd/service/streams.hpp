@@ -3,10 +3,10 @@
 
 #include <optional>
 
-#include "aes_gcm.hpp"
-#include "hashes.hpp"
-#include "refusal.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/crypto/aes_gcm.hpp"
+#include "keyd/crypto/hashes.hpp"
+#include "keyd/service/refusal.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

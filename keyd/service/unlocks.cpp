@@ -1,4 +1,4 @@
-#include "unlocks.hpp"
+#include "keyd/service/unlocks.hpp"
 
 namespace vhsm::keyd {
 

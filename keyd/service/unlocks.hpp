@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "secure_memory.hpp"
+#include "keyd/base/secure_memory.hpp"
 
 namespace vhsm::keyd {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "vhsm.capnp.h"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

@@ -1,11 +1,11 @@
-#include "user_requests.hpp"
+#include "keyd/service/user_requests.hpp"
 
 #include <algorithm>
 #include <chrono>
 
-#include "keyring.hpp"
-#include "names.hpp"
-#include "user_flags.hpp"
+#include "keyd/crypto/keyring.hpp"
+#include "keyd/service/names.hpp"
+#include "keyd/service/user_flags.hpp"
 
 namespace vhsm::keyd {
 

@@ -4,12 +4,12 @@
 
 #include <string>
 
-#include "access.hpp"
-#include "auditor.hpp"
-#include "key_cache.hpp"
-#include "login_requests.hpp"
-#include "unlocks.hpp"
-#include "vhsm.capnp.h"
+#include "keyd/service/access.hpp"
+#include "keyd/service/auditor.hpp"
+#include "keyd/service/key_cache.hpp"
+#include "keyd/service/login_requests.hpp"
+#include "keyd/service/unlocks.hpp"
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::keyd {
 

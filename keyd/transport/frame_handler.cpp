@@ -1,6 +1,6 @@
-#include "frame_handler.hpp"
+#include "keyd/transport/frame_handler.hpp"
 
-#include "secure_memory.hpp"
+#include "keyd/base/secure_memory.hpp"
 
 namespace vhsm::keyd {
 namespace {

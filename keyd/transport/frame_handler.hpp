@@ -6,8 +6,8 @@
 #include <functional>
 #include <span>
 
-#include "frame.hpp"
-#include "service.hpp"
+#include "keyd/service/service.hpp"
+#include "protocol/frame.hpp"
 
 namespace vhsm::keyd {
 

@@ -1,4 +1,4 @@
-#include "netlink_server.hpp"
+#include "keyd/transport/netlink_server.hpp"
 
 #include <linux/netlink.h>
 #include <poll.h>
@@ -12,9 +12,9 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "frame_handler.hpp"
-#include "log.hpp"
-#include "vhsm_netlink.h"
+#include "keyd/base/log.hpp"
+#include "keyd/transport/frame_handler.hpp"
+#include "protocol/vhsm_netlink.h"
 
 namespace vhsm::keyd {
 

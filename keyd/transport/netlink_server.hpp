@@ -21,9 +21,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "frame.hpp"
-#include "secure_memory.hpp"
-#include "service.hpp"
+#include "keyd/base/secure_memory.hpp"
+#include "keyd/service/service.hpp"
+#include "protocol/frame.hpp"
 
 namespace vhsm::keyd {
 

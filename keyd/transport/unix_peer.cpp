@@ -1,4 +1,4 @@
-#include "unix_peer.hpp"
+#include "keyd/transport/unix_peer.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -16,8 +16,8 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "service.hpp"
-#include "session.hpp"
+#include "keyd/service/service.hpp"
+#include "keyd/service/session.hpp"
 
 namespace vhsm::keyd {
 

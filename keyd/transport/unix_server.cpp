@@ -1,4 +1,4 @@
-#include "unix_server.hpp"
+#include "keyd/transport/unix_server.hpp"
 
 #include <grp.h>
 #include <sys/epoll.h>
@@ -14,11 +14,11 @@
 #include <filesystem>
 #include <system_error>
 
-#include "frame.hpp"
-#include "frame_handler.hpp"
-#include "log.hpp"
-#include "secure_memory.hpp"
-#include "unix_peer.hpp"
+#include "keyd/base/log.hpp"
+#include "keyd/base/secure_memory.hpp"
+#include "keyd/transport/frame_handler.hpp"
+#include "keyd/transport/unix_peer.hpp"
+#include "protocol/frame.hpp"
 
 namespace vhsm::keyd {
 

@@ -16,8 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "service.hpp"
-#include "unix_peer.hpp"
+#include "keyd/service/service.hpp"
+#include "keyd/transport/unix_peer.hpp"
 
 namespace vhsm::keyd {
 

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <vector>
 
-#include "frame.hpp"
-#include "vhsm.capnp.h"
+#include "protocol/frame.hpp"
+#include "protocol/vhsm.capnp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0 || size > vhsm::proto::kMaxFrame) return 0;

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "key_uri.hpp"
-#include "vhsm/pem.hpp"
+#include <vhsm/pem.hpp>
+#include "provider/key_uri.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string id;

@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "frame_handler.hpp"
-#include "init_store.hpp"
-#include "log.hpp"
+#include "keyd/base/log.hpp"
+#include "keyd/service/init_store.hpp"
+#include "keyd/transport/frame_handler.hpp"
 
 namespace fs = std::filesystem;
 using namespace vhsm;

@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "frame.hpp"
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
+#include "protocol/frame.hpp"
 
 namespace vhsm::test {
 

@@ -3,7 +3,7 @@
 
 #include <functional>
 
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
 
 namespace vhsm::test {
 

@@ -1,9 +1,9 @@
 // Roles and flags (docs/security-model.md): each allowed and each refused with its specific error.
 #include <catch2/catch.hpp>
 
-#include "hex.hpp"
-#include "keyd_process.hpp"
-#include "refusal_of.hpp"
+#include "tests/integration/refusal_of.hpp"
+#include "tests/support/hex.hpp"
+#include "tests/support/keyd_process.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

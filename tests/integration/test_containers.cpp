@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <thread>
 
-#include "frame.hpp"
-#include "helpers.hpp"
-#include "hex.hpp"
-#include "keyd_process.hpp"
-#include "refusal_of.hpp"
+#include "protocol/frame.hpp"
+#include "tests/integration/helpers.hpp"
+#include "tests/integration/refusal_of.hpp"
+#include "tests/support/hex.hpp"
+#include "tests/support/keyd_process.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

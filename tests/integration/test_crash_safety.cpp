@@ -13,9 +13,9 @@
 #include <set>
 #include <thread>
 
-#include "hex.hpp"
-#include "keyd_process.hpp"
-#include "openssl_reference.hpp"
+#include "tests/support/hex.hpp"
+#include "tests/support/keyd_process.hpp"
+#include "tests/support/openssl_reference.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

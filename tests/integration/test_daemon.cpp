@@ -14,11 +14,11 @@
 #include <set>
 #include <thread>
 
-#include "frame.hpp"
-#include "hex.hpp"
-#include "keyd_process.hpp"
-#include "openssl_reference.hpp"
-#include "refusal_of.hpp"
+#include "protocol/frame.hpp"
+#include "tests/integration/refusal_of.hpp"
+#include "tests/support/hex.hpp"
+#include "tests/support/keyd_process.hpp"
+#include "tests/support/openssl_reference.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

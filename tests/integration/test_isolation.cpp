@@ -20,13 +20,13 @@
 #include <sstream>
 #include <thread>
 
-#include "frame.hpp"
-#include "helpers.hpp"
-#include "hex.hpp"
-#include "identity.hpp"
-#include "keyd_process.hpp"
-#include "refusal_of.hpp"
-#include "store.hpp"
+#include "lmdb_store/store.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/identity.hpp"
+#include "tests/integration/helpers.hpp"
+#include "tests/integration/refusal_of.hpp"
+#include "tests/support/hex.hpp"
+#include "tests/support/keyd_process.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 
-#include "keyd_process.hpp"
+#include "tests/support/keyd_process.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

@@ -8,10 +8,10 @@
 #include <iterator>
 #include <thread>
 
-#include "hex.hpp"
-#include "keyd_process.hpp"
-#include "openssl_reference.hpp"
-#include "refusal_of.hpp"
+#include "tests/integration/refusal_of.hpp"
+#include "tests/support/hex.hpp"
+#include "tests/support/keyd_process.hpp"
+#include "tests/support/openssl_reference.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

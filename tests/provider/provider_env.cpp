@@ -1,4 +1,4 @@
-#include "provider_env.hpp"
+#include "tests/provider/provider_env.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/provider.h>

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "keyd_process.hpp"
+#include "tests/support/keyd_process.hpp"
 
 namespace vhsm::test {
 

@@ -16,8 +16,8 @@
 #include <functional>
 #include <new>
 
-#include "openssl_reference.hpp"
-#include "provider_env.hpp"
+#include "tests/provider/provider_env.hpp"
+#include "tests/support/openssl_reference.hpp"
 
 namespace {
 thread_local long failAt = -1;  // the allocation to fail, counted from arming; -1: none

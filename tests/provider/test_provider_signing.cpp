@@ -4,9 +4,9 @@
 // every key type and signature scheme.
 #include <catch2/catch.hpp>
 
-#include "hex.hpp"
-#include "openssl_reference.hpp"
-#include "provider_env.hpp"
+#include "tests/provider/provider_env.hpp"
+#include "tests/support/hex.hpp"
+#include "tests/support/openssl_reference.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

@@ -14,8 +14,8 @@
 #include <mutex>
 #include <thread>
 
-#include "openssl_reference.hpp"
-#include "provider_env.hpp"
+#include "tests/provider/provider_env.hpp"
+#include "tests/support/openssl_reference.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

@@ -1,4 +1,4 @@
-#include "keyd_process.hpp"
+#include "tests/support/keyd_process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,7 +23,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "identity.hpp"
+#include "protocol/identity.hpp"
 
 namespace vhsm::test {
 

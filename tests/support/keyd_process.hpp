@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "client_impl.hpp"  // the API, and the protocol beneath it: tests speak both
-#include "identity.hpp"
+#include "client/client_impl.hpp"  // the API, and the protocol beneath it: tests speak both
+#include "protocol/identity.hpp"
 
 namespace vhsm::test {
 

@@ -1,4 +1,4 @@
-#include "openssl_reference.hpp"
+#include "tests/support/openssl_reference.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>

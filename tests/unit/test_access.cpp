@@ -7,9 +7,9 @@
 #include <functional>
 #include <string>
 
-#include "init_store.hpp"
-#include "keyd_process.hpp"
-#include "service.hpp"
+#include "keyd/service/init_store.hpp"
+#include "keyd/service/service.hpp"
+#include "tests/support/keyd_process.hpp"
 
 using namespace vhsm;
 using keyd::Peer;

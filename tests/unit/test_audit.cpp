@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "audit.hpp"
-#include "keyd_process.hpp"
+#include "keyd/audit/audit.hpp"
+#include "tests/support/keyd_process.hpp"
 
 using namespace vhsm;
 using namespace vhsm::keyd;

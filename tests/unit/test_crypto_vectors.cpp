@@ -2,11 +2,11 @@
 // specification's test cases (as used by NIST CAVP) — and against OpenSSL's default provider.
 #include <catch2/catch.hpp>
 
-#include "aes_gcm.hpp"
-#include "crypto_error.hpp"
-#include "hashes.hpp"
-#include "hex.hpp"
-#include "openssl_reference.hpp"
+#include "keyd/crypto/aes_gcm.hpp"
+#include "keyd/crypto/crypto_error.hpp"
+#include "keyd/crypto/hashes.hpp"
+#include "tests/support/hex.hpp"
+#include "tests/support/openssl_reference.hpp"
 
 using namespace vhsm;
 using namespace vhsm::test;

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "frame.hpp"
+#include "protocol/frame.hpp"
 
 using namespace vhsm::proto;
 

@@ -3,9 +3,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "keyd_process.hpp"
-#include "keyring.hpp"
-#include "store.hpp"
+#include "keyd/crypto/keyring.hpp"
+#include "lmdb_store/store.hpp"
+#include "tests/support/keyd_process.hpp"
 
 using namespace vhsm;
 using namespace vhsm::keyd;

@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "login_throttle.hpp"
-#include "refusal_limiter.hpp"
+#include "keyd/service/login_throttle.hpp"
+#include "keyd/service/refusal_limiter.hpp"
 
 using namespace vhsm::keyd;
 

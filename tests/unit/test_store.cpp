@@ -5,8 +5,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "keyd_process.hpp"
-#include "lmdb_store.hpp"
+#include "lmdb_store/lmdb_store.hpp"
+#include "tests/support/keyd_process.hpp"
 
 using namespace vhsm::store;
 using vhsm::test::TempDir;

@@ -34,11 +34,11 @@
 #include <string>
 #include <vector>
 
-#include "client_impl.hpp"
-#include "frame.hpp"
-#include "identity.hpp"
-#include "vhsm/client.hpp"
-#include "vhsm_netlink.h"
+#include <vhsm/client.hpp>
+#include "client/client_impl.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/identity.hpp"
+#include "protocol/vhsm_netlink.h"
 
 using namespace vhsm;
 

@@ -1,5 +1,5 @@
 // `audit list|verify`.
-#include "context.hpp"
+#include "tools/admin/context.hpp"
 
 namespace vhsm::admin {
 

@@ -1,7 +1,7 @@
 // `container add|remove|list`: names for network namespaces.
 #include <filesystem>
 
-#include "context.hpp"
+#include "tools/admin/context.hpp"
 
 namespace vhsm::admin {
 namespace {

@@ -1,4 +1,4 @@
-#include "context.hpp"
+#include "tools/admin/context.hpp"
 
 #include <fcntl.h>
 #include <termios.h>

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
 
 namespace vhsm::admin {
 

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "context.hpp"
+#include "tools/admin/context.hpp"
 
 namespace vhsm::admin {
 namespace {

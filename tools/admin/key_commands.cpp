@@ -3,8 +3,8 @@
 #include <iostream>
 #include <iterator>
 
-#include "context.hpp"
-#include "vhsm/pem.hpp"
+#include <vhsm/pem.hpp>
+#include "tools/admin/context.hpp"
 
 namespace vhsm::admin {
 namespace {

@@ -2,7 +2,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "context.hpp"
+#include "tools/admin/context.hpp"
 
 using namespace vhsm;
 using namespace vhsm::admin;

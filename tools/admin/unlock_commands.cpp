@@ -1,5 +1,5 @@
 // `unlock USER --container C [--ttl 8h]` and `lock USER [--container C]`.
-#include "context.hpp"
+#include "tools/admin/context.hpp"
 
 namespace vhsm::admin {
 namespace {

@@ -1,7 +1,7 @@
 // `user create|modify|delete|list|passwd`.
 #include <sstream>
 
-#include "context.hpp"
+#include "tools/admin/context.hpp"
 
 namespace vhsm::admin {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vhsm/types.hpp"
+#include <vhsm/types.hpp>
 
 namespace vhsm {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "vhsm/client.hpp"
+#include <vhsm/client.hpp>
 
 namespace vhsm {
 

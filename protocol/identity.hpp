@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "vhsm/types.hpp"
+#include <vhsm/types.hpp>
 
 namespace vhsm::proto {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "vhsm.capnp.h"
-#include "vhsm_netlink.h"
+#include "protocol/vhsm.capnp.h"
+#include "protocol/vhsm_netlink.h"
 
 namespace vhsm::proto {
 

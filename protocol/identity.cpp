@@ -1,4 +1,4 @@
-#include "identity.hpp"
+#include "protocol/identity.hpp"
 
 #include <fcntl.h>
 #include <linux/nsfs.h>

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include "vhsm.capnp.h"
-#include "vhsm/types.hpp"
+#include <vhsm/types.hpp>
+#include "protocol/vhsm.capnp.h"
 
 namespace vhsm::proto {
 
