@@ -8,6 +8,7 @@ packages=(
   catch2 libcli11-dev nlohmann-json3-dev iproute2 util-linux
   nginx-light curl python3 softhsm2 libp11-kit-dev gnuplot-nox valgrind
   qemu-system-x86 busybox-static cpio kmod
+  podman runc debootstrap lintian dkms systemd
 )
 # The kernel module's VM test: Debian's current kernel image and its headers, one ABI.
 if ! kver=$(scripts/kernel-version.sh 2>/dev/null); then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: the whole test suite, in a Release build and again in a Debug
 # build under AddressSanitizer and UndefinedBehaviorSanitizer, with a short valgrind memcheck
-# run of keyd and the provider, a clang build with its unit tests, then a short run of each
+# run of keyd and the provider, a clang build with its unit tests, the deployment tests
+# (packages into a clean Debian root, the hardened service, podman), then a short run of each
 # fuzz target (VHSM_FUZZ_SECONDS, default 60). Long runs: scripts/soak.sh, and
 # scripts/build-matrix.sh full (every GCC build type). Needs root (network namespaces).
 set -euo pipefail
@@ -23,6 +24,8 @@ for variant in release asan; do
 done
 echo "=== clang 14 build (scripts/build-matrix.sh; 'full' adds every GCC build type)"
 scripts/build-matrix.sh quick || status=1
+echo "=== deployment: Debian packages, the hardened service, containers (tests/deploy/)"
+tests/deploy/run.sh build || status=1
 echo "=== fuzzing: ${VHSM_FUZZ_SECONDS:-60} s per target"
 scripts/fuzz.sh "${VHSM_FUZZ_SECONDS:-60}" || status=1
 exit $status

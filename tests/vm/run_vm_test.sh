@@ -23,7 +23,7 @@ mkdir -p "$work/kmod" "$work/initramfs"/{bin,dev,proc,sys,newroot,modules}
 
 # The module, built out of the source tree so the checkout stays clean.
 cp "$src"/kmod/{vhsm_transport.c,Kbuild,Makefile} "$work/kmod/"
-make -s -C "$headers" M="$work/kmod" VHSM_PROTOCOL_DIR="$src/protocol" modules >"$work/kmod.log" 2>&1 ||
+make -s -C "$headers" M="$work/kmod" VHSM_PROTOCOL_DIR="$src/protocol" VHSM_WERROR=1 modules >"$work/kmod.log" 2>&1 ||
   { cat "$work/kmod.log"; exit 1; }
 echo "run_vm_test: built vhsm_transport.ko for $kver"
 
