@@ -144,6 +144,17 @@ NetnsIdentity Client::containerAddPath(const std::string& name, const std::strin
                       [&](proto::ContainerInfo::Builder c) { c.setNetnsPath(netnsPath); });
 }
 
+NetnsIdentity Client::containerBindPid(const std::string& name, pid_t pid) {
+  return addContainer(*this, name, [&](proto::ContainerInfo::Builder c) {
+    c.setPid(uint32_t(pid));
+    c.setBind(true);
+  });
+}
+
+void Client::containerUnbind(const std::string& name) {
+  addContainer(*this, name, [](proto::ContainerInfo::Builder c) { c.setBind(true); });
+}
+
 void Client::containerRemove(const std::string& name) {
   ClientInternals::call(*this, [&](Req r) { r.setContainerRemove(name); });
 }

@@ -94,6 +94,11 @@ struct ContainerInfo {
   # keyd's pid namespace), or of this namespace file (in keyd's mount namespace), itself.
   pid @3 :UInt32;
   netnsPath @4 :Text;
+  # In containerAdd: bind the name to this namespace whether or not the name exists (a
+  # restarted container's new namespace replaces its old one); with no namespace given, keep
+  # the name but unbind it, so that it names no namespace until bound again. What an OCI hook
+  # does at each container start and stop.
+  bind @5 :Bool;
 }
 
 struct KeyInfo {

@@ -66,33 +66,41 @@ void ContainerRequests::add(Session& s, proto::ContainerInfo::Reader r, Response
   auto name = requireName("container", r.getName().cStr());
   if (name == ContainerDirectory::kHost)
     throw Refusal(ErrorCode::CONTAINER_EXISTS, "host is built in");
-  auto netns = registrationOf(r);
+  bool bind = r.getBind();
+  bool unbind = bind && r.getPid() == 0 && r.getNetnsPath().size() == 0 && r.getNetnsInode() == 0;
+  auto netns = unbind ? proto::NetnsIdentity{} : registrationOf(r);
   store::Container c{name, netns.inode, netns.cookie};
-  if (c.netnsInode == 0) throw Refusal(ErrorCode::INVALID_ARGUMENT, "no network namespace given");
-  if (c.netnsCookie == 0)
-    throw Refusal(ErrorCode::INVALID_ARGUMENT,
-                  "no net cookie for that namespace: an inode alone may name a later namespace "
-                  "(give a pid or a namespace path, and keyd reads both)");
-  if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, containers_.hostNetns()))
-    throw Refusal(ErrorCode::CONTAINER_EXISTS, "that namespace is the host's (container host)");
+  if (!unbind) {
+    if (c.netnsInode == 0) throw Refusal(ErrorCode::INVALID_ARGUMENT, "no network namespace given");
+    if (c.netnsCookie == 0)
+      throw Refusal(ErrorCode::INVALID_ARGUMENT,
+                    "no net cookie for that namespace: an inode alone may name a later namespace "
+                    "(give a pid or a namespace path, and keyd reads both)");
+    if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, containers_.hostNetns()))
+      throw Refusal(ErrorCode::CONTAINER_EXISTS, "that namespace is the host's (container host)");
+  }
+  const char* action = !bind ? "containerAdd" : unbind ? "containerUnbind" : "containerBind";
   auditor_.audited(
-      s, "containerAdd", c.name,
+      s, action, c.name,
       [&](store::WriteTxn& txn) {
-        if (txn.container(c.name))
+        if (!bind && txn.container(c.name))
           throw Refusal(ErrorCode::CONTAINER_EXISTS, "container " + c.name + " exists");
         for (const auto& other : txn.containers())
           // A dead namespace's inode is reused by new ones; its cookie never is.
-          if (proto::sameNamespace({other.netnsInode, other.netnsCookie},
-                                   {c.netnsInode, c.netnsCookie}))
+          if (other.name != c.name && proto::sameNamespace({other.netnsInode, other.netnsCookie},
+                                                           {c.netnsInode, c.netnsCookie}))
             throw Refusal(ErrorCode::CONTAINER_EXISTS,
                           "that namespace is registered already as " + other.name);
         txn.putContainer(c);
       },
-      "netns inode " + std::to_string(c.netnsInode) + " cookie " + std::to_string(c.netnsCookie));
+      unbind ? "no namespace"
+             : "netns inode " + std::to_string(c.netnsInode) + " cookie " +
+                   std::to_string(c.netnsCookie));
   auto added = out.initContainers(1)[0];
   added.setName(c.name);
   added.setNetnsInode(c.netnsInode);
   added.setNetnsCookie(c.netnsCookie);
+  // Sessions from the namespace the name named before now come from an unregistered one.
   containers_.changed();
   access_.changed();
 }

@@ -49,6 +49,12 @@ for p in vhsm-keyd vhsm-provider libvhsm-client0 libvhsm-client-dev vhsm-transpo
 done
 in_root getent group vhsm >/dev/null || fail "postinst made no vhsm group"
 in_root dkms status | grep -q '^vhsm-transport/' || fail "the module's source is not in DKMS"
+for f in /usr/libexec/vhsm/vhsm-oci-hook /usr/share/containers/oci/hooks.d/vhsm-createRuntime.json \
+  /usr/share/containers/oci/hooks.d/vhsm-poststop.json; do
+  [ -e "$root$f" ] || fail "vhsm-keyd lacks $f"
+done
+grep -q '"path": "/usr/libexec/vhsm/vhsm-oci-hook"' \
+  "$root/usr/share/containers/oci/hooks.d/vhsm-createRuntime.json" || fail "the hook file names another path"
 
 echo "== the unit: systemd-analyze verify against the installed root, paths as vhsm-admin's"
 systemd-analyze verify --root="$root" /usr/lib/systemd/system/vhsm-keyd.service

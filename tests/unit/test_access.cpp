@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "keyd/service/init_store.hpp"
@@ -153,4 +154,63 @@ TEST_CASE("access: a deleted user's session does not act as a new user of the sa
   REQUIRE(ask(*f.service, root, [](auto r) { r.setUserDelete("alice"); }) == proto::ErrorCode::OK);
   REQUIRE(ask(*f.service, root, createUser("alice", false, true, true)) == proto::ErrorCode::OK);
   CHECK(ask(*f.service, old, generateHmac("planted")) == proto::ErrorCode::NOT_LOGGED_IN);
+}
+
+namespace {
+
+Build bindWeb(std::optional<NetnsIdentity> netns) {
+  return [=](proto::Request::Builder r) {
+    auto c = r.initContainerAdd();
+    c.setName("web");
+    c.setBind(true);
+    if (netns) {
+      c.setNetnsInode(netns->inode);
+      c.setNetnsCookie(netns->cookie);
+    }
+  };
+}
+
+}  // namespace
+
+TEST_CASE("access: a container name bound, rebound and unbound follows its namespace only") {
+  Fixture f;
+  const NetnsIdentity kWebAgain{4, 4};  // the same container restarted: a new namespace
+  auto root = f.session();
+  REQUIRE(ask(*f.service, root, login("root", "root-pw")) == proto::ErrorCode::OK);
+  // Unbound first, so that a user can be bound to the name before the container runs.
+  REQUIRE(ask(*f.service, root, bindWeb(std::nullopt)) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, createUser("alice", false, true, true, "web")) ==
+          proto::ErrorCode::OK);
+  auto early = f.session(kWeb);
+  CHECK(ask(*f.service, early, login("alice", "alice-pw")) ==
+        proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+
+  REQUIRE(ask(*f.service, root, bindWeb(kWeb)) == proto::ErrorCode::OK);
+  auto first = f.session(kWeb);
+  REQUIRE(ask(*f.service, first, login("alice", "alice-pw")) == proto::ErrorCode::OK);
+  // Restarted: one bind replaces the namespace; a session from the old one ends at once.
+  REQUIRE(ask(*f.service, root, bindWeb(kWebAgain)) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, first, generateHmac("k")) == proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+  auto second = f.session(kWebAgain);
+  REQUIRE(ask(*f.service, second, login("alice", "alice-pw")) == proto::ErrorCode::OK);
+  // Stopped: unbound, the name vouches for no namespace, and alice stays bound to it.
+  REQUIRE(ask(*f.service, root, bindWeb(std::nullopt)) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, second, generateHmac("k")) == proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+  auto lingering = f.session(kWebAgain);
+  CHECK(ask(*f.service, lingering, login("alice", "alice-pw")) ==
+        proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+
+  // Binding is an SO's act, never onto the host's namespace or another container's.
+  REQUIRE(ask(*f.service, root, [](auto r) {
+            auto c = r.initContainerAdd();
+            c.setName("db");
+            c.setNetnsInode(kOther.inode);
+            c.setNetnsCookie(kOther.cookie);
+          }) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, root, bindWeb(kOther)) == proto::ErrorCode::CONTAINER_EXISTS);
+  CHECK(ask(*f.service, root, bindWeb(kHost)) == proto::ErrorCode::CONTAINER_EXISTS);
+  auto alice = f.session(kWebAgain);
+  REQUIRE(ask(*f.service, root, bindWeb(kWebAgain)) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, alice, login("alice", "alice-pw")) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, alice, bindWeb(kWeb)) == proto::ErrorCode::PERMISSION_DENIED);
 }

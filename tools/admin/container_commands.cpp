@@ -36,6 +36,25 @@ void addContainerCommands(CLI::App& app, Context& ctx) {
                        std::to_string(identity.cookie) + ")");
   });
 
+  auto* bind = container->add_subcommand(
+      "bind", "name the namespace of a process, replacing what the name named (OCI hooks)");
+  bind->add_option("NAME", a->name)->required();
+  bind->add_option("--pid", a->pid, "a process inside the namespace")->required();
+  bind->callback([&ctx, a] {
+    auto identity = ctx.session().containerBindPid(a->name, a->pid);
+    printDone(ctx, "bound container " + a->name + " to netns inode " +
+                       std::to_string(identity.inode) + ", cookie " +
+                       std::to_string(identity.cookie));
+  });
+
+  auto* unbind = container->add_subcommand(
+      "unbind", "keep a name but let it name no namespace (a stopped container)");
+  unbind->add_option("NAME", a->name)->required();
+  unbind->callback([&ctx, a] {
+    ctx.session().containerUnbind(a->name);
+    printDone(ctx, "unbound container " + a->name);
+  });
+
   auto* remove = container->add_subcommand("remove", "forget a container");
   remove->add_option("NAME", a->name)->required();
   remove->callback([&ctx, a] {

@@ -183,6 +183,10 @@ class Client {
   NetnsIdentity containerAdd(const std::string& name, NetnsIdentity netns);
   NetnsIdentity containerAddPid(const std::string& name, pid_t pid);
   NetnsIdentity containerAddPath(const std::string& name, const std::string& netnsPath);
+  // Binds name to the namespace of pid, whether or not name exists (a restarted container's
+  // new namespace replaces the old); unbinding keeps the name, naming no namespace.
+  NetnsIdentity containerBindPid(const std::string& name, pid_t pid);
+  void containerUnbind(const std::string& name);
   void containerRemove(const std::string& name);
   std::vector<ContainerInfo> containerList();
 
