@@ -382,4 +382,22 @@ AuditVerdict Client::auditVerify() {
   return out;
 }
 
+ServiceStatus Client::status() {
+  ServiceStatus out;
+  ClientInternals::call(
+      *this, [](Req r) { r.setStatus(); },
+      [&](Rep r) {
+        auto s = r.getStatus();
+        out.version = s.getVersion();
+        out.store = s.getStore();
+        out.uptimeSeconds = s.getUptimeSeconds();
+        out.auditQueued = s.getAuditQueued();
+        for (auto c : s.getContainers())
+          out.containers.push_back({c.getName(), c.getConnections(), c.getSessions()});
+        for (auto c : s.getRequests()) out.requests.emplace_back(c.getName(), c.getCount());
+        for (auto c : s.getRefusals()) out.refusals.emplace_back(c.getName(), c.getCount());
+      });
+  return out;
+}
+
 }  // namespace vhsm

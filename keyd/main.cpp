@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -9,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -17,6 +19,7 @@
 #include "keyd/crypto/keyring.hpp"
 #include "keyd/service/init_store.hpp"
 #include "keyd/service/service.hpp"
+#include "keyd/transport/metrics_server.hpp"
 #include "keyd/transport/netlink_server.hpp"
 #include "keyd/transport/unix_server.hpp"
 
@@ -95,6 +98,7 @@ void raiseDescriptorLimit() {
 struct Transports {
   bool unixSocket = true;
   bool netlink = false;
+  std::string metricsSocket;  // empty: none
 };
 
 int serve(const std::string& dir, const std::string& hostNetns, UnixServerOptions options,
@@ -112,19 +116,23 @@ int serve(const std::string& dir, const std::string& hostNetns, UnixServerOption
   raiseDescriptorLimit();
   auto store = store::Store::open(dir);
   int lockFd = lockStore(dir);
-  Service service(*store, hostNamespace(hostNetns));
+  Service service(*store, hostNamespace(hostNetns), {}, std::filesystem::absolute(dir).string());
 
   UnixServer unixServer(service, options);
   NetlinkServerOptions netlinkOptions;
   netlinkOptions.threads = options.threads;
   netlinkOptions.loginTimeout = options.loginTimeout;
   NetlinkServer netlinkServer(service, netlinkOptions);
+  MetricsServer metricsServer(
+      service, {transports.metricsSocket, SOCK_STREAM, options.socketGroup, options.socketMode});
   if (transports.unixSocket) unixServer.start();
   if (transports.netlink) netlinkServer.start();
+  if (!transports.metricsSocket.empty()) metricsServer.start();
   logInfo("vhsm-keyd ready (store " + dir + ")");
   int signal = 0;
   sigwait(&stopSignals, &signal);
   logInfo(std::string("stopping on ") + strsignal(signal));
+  metricsServer.stop();
   netlinkServer.stop();
   unixServer.stop();
   close(lockFd);
@@ -165,6 +173,9 @@ int main(int argc, char** argv) {
   app.add_option("--host-netns", hostNetns,
                  "the namespace that container host names (/proc/self/ns/net: keyd's own)")
       ->capture_default_str();
+  app.add_option("--metrics-socket", transports.metricsSocket,
+                 "serve Prometheus metrics over HTTP on this Unix socket (same group and mode as "
+                 "--socket)");
   app.add_option("--threads", options.threads, "worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

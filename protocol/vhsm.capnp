@@ -165,6 +165,7 @@ struct Request {
     sign @30 :Sign;
     keyPublic @31 :Text;       # reply: bytes = the public key, DER SubjectPublicKeyInfo
     keyListPage @32 :KeyListPage;  # reply: keys (in id order) and moreKeys
+    status @34 :Void;          # security officers; reply: status
   }
 
   # Streams the client is done with (an encryption whose tag came with its last update, a
@@ -280,6 +281,27 @@ struct Request {
   }
 }
 
+# What keyd is doing, for operators (vhsm-admin status, and --metrics-socket's Prometheus text).
+struct ServiceStatus {
+  version @0 :Text;
+  uptimeSeconds @1 :UInt64;
+  store @2 :Text;
+  containers @3 :List(ContainerLoad);  # every container with a connection open now
+  requests @4 :List(Count);            # by request kind, since keyd started
+  refusals @5 :List(Count);            # by error code, since keyd started
+  auditQueued @6 :UInt64;              # records waiting for the audit writer
+
+  struct ContainerLoad {
+    name @0 :Text;
+    connections @1 :UInt32;   # Unix connections and netlink clients that have sent a request
+    sessions @2 :UInt32;      # of those, logged in
+  }
+  struct Count {
+    name @0 :Text;
+    count @1 :UInt64;
+  }
+}
+
 struct Response {
   error @0 :ErrorCode;
   message @1 :Text;           # one human-readable line; never secret material
@@ -301,6 +323,7 @@ struct Response {
     stream @11 :UInt32;       # handle of a new stream
     audit @12 :List(AuditRecord);
     auditVerify @13 :AuditVerifyResult;
+    status @17 :ServiceStatus;
   }
 
   struct GcmResult {

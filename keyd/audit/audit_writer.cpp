@@ -65,4 +65,9 @@ void AuditWriter::run() {
   }
 }
 
+size_t AuditWriter::queued() {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
 }  // namespace vhsm::keyd

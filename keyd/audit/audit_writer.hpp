@@ -33,6 +33,8 @@ class AuditWriter {
                 const std::function<void(store::WriteTxn&)>& change = nullptr);
   // Returns once every record enqueued before the call is durable (or failed and was logged).
   void flush();
+  // How many records wait to be written now.
+  size_t queued();
 
  private:
   static constexpr size_t kMaxQueued = 4096;

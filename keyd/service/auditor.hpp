@@ -29,6 +29,7 @@ class Auditor {
                const std::string& detail, bool queued = false);
   // Returns once every record enqueued so far is durable.
   void flush() { writer_.flush(); }
+  size_t queued() { return writer_.queued(); }
 
  private:
   ContainerDirectory& containers_;

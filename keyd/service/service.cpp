@@ -62,7 +62,8 @@ std::string targetOf(proto::Request::Reader r) {
 
 }  // namespace
 
-Service::Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLimits limits)
+Service::Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLimits limits,
+                 std::string storeName)
     : containers_(store, hostNetns),
       access_(store, containers_, unlocks_),
       keys_(store, access_, limits.maxCachedKeysPerSession),
@@ -72,14 +73,22 @@ Service::Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLim
       containerRequests_(store, containers_, unlocks_, access_, auditor_),
       keyRequests_(store, access_, auditor_, keys_),
       operations_(keys_, limits.maxStreamsPerSession),
-      auditRequests_(store, access_, auditor_) {}
+      auditRequests_(store, access_, auditor_),
+      status_(metrics_, containers_, access_, auditor_, std::move(storeName)) {}
 
 bool Service::handle(Session& s, proto::Request::Reader request, capnp::MessageBuilder& reply,
                      bool noReply) {
+  if (!s.metrics) {
+    s.metrics = &metrics_;
+    metrics_.connectionOpened(s.peer.netns);
+  }
+  bool wasLoggedIn = s.user.has_value();
   try {
     try {
+      metrics_.request(unsigned(request.which()));
       for (uint32_t handle : request.getAbandonedStreams()) s.streams.erase(handle);
       dispatch(s, request, reply.initRoot<proto::Response>());
+      if (!wasLoggedIn && s.user) metrics_.sessionStarted(s.peer.netns);
       return !(noReply && mayOmitReply(request));
     } catch (const Refusal&) {
       throw;
@@ -112,6 +121,7 @@ bool Service::handle(Session& s, proto::Request::Reader request, capnp::MessageB
 
 void Service::refuse(Session& s, proto::Request::Reader request, const Refusal& refusal,
                      capnp::MessageBuilder& reply) {
+  metrics_.refusal(unsigned(refusal.code()));
   auto out = reply.initRoot<proto::Response>();  // discards whatever the handler had built
   out.setError(refusal.code());
   out.setMessage(refusal.what());
@@ -128,10 +138,12 @@ void Service::refuse(Session& s, proto::Request::Reader request, const Refusal& 
 }
 
 void Service::auditTransportRefusal(Session& s, ErrorCode code, const std::string& detail) {
+  metrics_.refusal(unsigned(code));
   auditor_.refusal(s, "frame", "", code, detail);
 }
 
 void Service::auditConnectionRefusal(Session& s, const std::string& detail) {
+  metrics_.refusal(unsigned(ErrorCode::TOO_MANY_OPERATIONS));
   auditor_.refusal(s, "connect", "", ErrorCode::TOO_MANY_OPERATIONS, detail, true);
 }
 
@@ -170,6 +182,7 @@ void Service::dispatch(Session& s, proto::Request::Reader r, proto::Response::Bu
     case Which::STREAM_CLONE: return operations_.streamClone(s, r.getStreamClone(), out);
     case Which::SIGN: return operations_.sign(s, r.getSign(), out);
     case Which::KEY_PUBLIC: return keyRequests_.publicKey(s, r.getKeyPublic(), out);
+    case Which::STATUS: return status_.status(s, out);
   }
   throw Refusal(ErrorCode::UNKNOWN_REQUEST, "request type not supported by this keyd");
 }

@@ -18,9 +18,11 @@
 #include "keyd/service/key_cache.hpp"
 #include "keyd/service/key_requests.hpp"
 #include "keyd/service/login_requests.hpp"
+#include "keyd/service/metrics.hpp"
 #include "keyd/service/operations.hpp"
 #include "keyd/service/refusal.hpp"
 #include "keyd/service/session.hpp"
+#include "keyd/service/status_requests.hpp"
 #include "keyd/service/unlocks.hpp"
 #include "keyd/service/user_requests.hpp"
 #include "lmdb_store/store.hpp"
@@ -36,7 +38,9 @@ struct ServiceLimits {
 
 class Service {
  public:
-  Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLimits limits = {});
+  // storeName: how status reports the store (its directory).
+  Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLimits limits = {},
+          std::string storeName = {});
 
   // Never throws: every failure becomes the reply's error, built afresh so that nothing a
   // failed handler had written (say, unauthenticated plaintext) can leak. Returns false when
@@ -59,12 +63,16 @@ class Service {
   // Changes whenever a container is added or removed: classifications made before are stale.
   uint64_t containersEpoch() const { return containers_.epoch(); }
 
+  // The metrics socket's text (Prometheus exposition format).
+  std::string prometheusMetrics() { return status_.prometheus(); }
+
  private:
   void dispatch(Session& s, proto::Request::Reader request, proto::Response::Builder out);
   void refuse(Session& s, proto::Request::Reader request, const Refusal& refusal,
               capnp::MessageBuilder& reply);
 
   ContainerDirectory containers_;
+  Metrics metrics_;
   Unlocks unlocks_;
   Access access_;
   KeyCache keys_;
@@ -75,6 +83,7 @@ class Service {
   KeyRequests keyRequests_;
   Operations operations_;
   AuditRequests auditRequests_;
+  StatusRequests status_;
 };
 
 }  // namespace vhsm::keyd

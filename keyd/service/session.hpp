@@ -23,6 +23,7 @@ namespace vhsm::keyd {
 
 class Stream;
 class SigningKey;
+class Metrics;
 
 // Set by the transport, never by the client.
 struct Peer {
@@ -63,6 +64,9 @@ struct Session {
 
   std::map<uint32_t, std::unique_ptr<Stream>> streams;
   uint32_t nextStreamHandle = 1;
+
+  // Set by the service at the first request; the session counts itself there until it ends.
+  Metrics* metrics = nullptr;
 };
 
 }  // namespace vhsm::keyd

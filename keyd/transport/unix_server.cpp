@@ -1,22 +1,19 @@
 #include "keyd/transport/unix_server.hpp"
 
-#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <system_error>
 
 #include "keyd/base/log.hpp"
 #include "keyd/base/secure_memory.hpp"
 #include "keyd/transport/frame_handler.hpp"
+#include "keyd/transport/socket_file.hpp"
 #include "keyd/transport/unix_peer.hpp"
 #include "protocol/frame.hpp"
 
@@ -46,37 +43,6 @@ int64_t nowMillis() {
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
-}
-
-sockaddr_un addressOf(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    errno = ENAMETOOLONG;
-    fail("socket path " + path);
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
-// A socket file left by a keyd that died is replaced; one that a live keyd answers on is not.
-void removeStaleSocket(const std::string& path) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return;
-  if (!S_ISSOCK(st.st_mode)) {
-    errno = EEXIST;
-    fail(path + " exists and is not a socket");
-  }
-  int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  auto addr = addressOf(path);
-  bool live = connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(probe);
-  if (live) {
-    errno = EADDRINUSE;
-    fail("another keyd is serving " + path);
-  }
-  logInfo("removing stale socket " + path);
-  unlink(path.c_str());
 }
 
 // The per-thread receive buffer: word aligned so Cap'n Proto reads the payload in place, and
@@ -120,29 +86,8 @@ UnixServer::~UnixServer() {
 }
 
 void UnixServer::bindListener() {
-  removeStaleSocket(options_.socketPath);
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(options_.socketPath).parent_path(), ec);
-  listenFd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (listenFd_ < 0) fail("socket");
-  auto addr = addressOf(options_.socketPath);
-  // Made with no access for anyone but keyd, then opened up as configured before listen():
-  // there is no moment in which more processes could connect than the mode allows.
-  mode_t previous = umask(0177);
-  int bound = bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  umask(previous);
-  if (bound != 0) fail("bind " + options_.socketPath);
-  if (!options_.socketGroup.empty()) {
-    group* g = getgrnam(options_.socketGroup.c_str());
-    if (!g) {
-      errno = ENOENT;
-      fail("socket group " + options_.socketGroup);
-    }
-    if (chown(options_.socketPath.c_str(), uid_t(-1), g->gr_gid) != 0)
-      fail("chown " + options_.socketPath);
-  }
-  if (chmod(options_.socketPath.c_str(), options_.socketMode) != 0)
-    fail("chmod " + options_.socketPath);
+  listenFd_ = bindSocketFile(
+      {options_.socketPath, SOCK_SEQPACKET, options_.socketGroup, options_.socketMode});
   // Without pidfds, the first frame's credentials are checked (UnixPeers::Arrival). Accepted
   // sockets inherit SO_PASSCRED from the listener, so even a frame sent between accept and
   // any setsockopt carries them.

@@ -17,5 +17,6 @@ run() {
 "$here/../../scripts/package.sh" "$packages"
 run "$here/test_packages.sh" "$packages"
 run "$here/test_hardened_keyd.sh" "$build"
+run "$here/test_status.sh" "$build"
 run "$here/test_podman.sh" "$build" "$packages"
 exit $status

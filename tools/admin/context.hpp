@@ -46,5 +46,6 @@ void addContainerCommands(CLI::App& app, Context& ctx);
 void addUnlockCommands(CLI::App& app, Context& ctx);
 void addKeyCommands(CLI::App& app, Context& ctx);
 void addAuditCommands(CLI::App& app, Context& ctx);
+void addStatusCommand(CLI::App& app, Context& ctx);
 
 }  // namespace vhsm::admin

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   addUnlockCommands(app, ctx);
   addKeyCommands(app, ctx);
   addAuditCommands(app, ctx);
+  addStatusCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

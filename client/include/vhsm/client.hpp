@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <vhsm/types.hpp>
@@ -108,6 +109,18 @@ struct AuditVerdict {
   uint64_t records = 0;
   bool ok = false;
   uint64_t firstBadSequence = 0;
+};
+
+// What keyd is doing (security officers): see vhsm-admin status.
+struct ServiceStatus {
+  struct ContainerLoad {
+    std::string name;
+    uint32_t connections = 0, sessions = 0;
+  };
+  std::string version, store;
+  uint64_t uptimeSeconds = 0, auditQueued = 0;
+  std::vector<ContainerLoad> containers;
+  std::vector<std::pair<std::string, uint64_t>> requests, refusals;  // by kind, by code
 };
 
 struct GcmSealed {
@@ -221,6 +234,7 @@ class Client {
 
   std::vector<AuditRecord> auditList(uint64_t fromSequence = 0, uint32_t limit = 0);
   AuditVerdict auditVerify();
+  ServiceStatus status();
 
   // Raw bytes, for tests of keyd's frame handling; returns the raw reply.
   Bytes exchangeRaw(ByteView frame);
