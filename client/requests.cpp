@@ -144,15 +144,22 @@ NetnsIdentity Client::containerAddPath(const std::string& name, const std::strin
                       [&](proto::ContainerInfo::Builder c) { c.setNetnsPath(netnsPath); });
 }
 
-NetnsIdentity Client::containerBindPid(const std::string& name, pid_t pid) {
+NetnsIdentity Client::containerBindPid(const std::string& name, pid_t pid,
+                                       std::optional<uint64_t> expectedCookie) {
   return addContainer(*this, name, [&](proto::ContainerInfo::Builder c) {
     c.setPid(uint32_t(pid));
     c.setBind(true);
+    c.setConditional(expectedCookie.has_value());
+    c.setExpectedCookie(expectedCookie.value_or(0));
   });
 }
 
-void Client::containerUnbind(const std::string& name) {
-  addContainer(*this, name, [](proto::ContainerInfo::Builder c) { c.setBind(true); });
+void Client::containerUnbind(const std::string& name, std::optional<uint64_t> expectedCookie) {
+  addContainer(*this, name, [&](proto::ContainerInfo::Builder c) {
+    c.setBind(true);
+    c.setConditional(expectedCookie.has_value());
+    c.setExpectedCookie(expectedCookie.value_or(0));
+  });
 }
 
 void Client::containerRemove(const std::string& name) {

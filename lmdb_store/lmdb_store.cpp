@@ -137,7 +137,7 @@ User decodeUser(records::User::Reader r) {
 }
 
 Container decodeContainer(records::Container::Reader r) {
-  return Container{r.getName(), r.getNetnsInode(), r.getNetnsCookie()};
+  return Container{r.getName(), r.getNetnsInode(), r.getNetnsCookie(), r.getBootId()};
 }
 
 Key decodeKey(records::Key::Reader r) {
@@ -303,6 +303,7 @@ void LmdbTxn::putContainer(const Container& c) {
   r.setName(c.name);
   r.setNetnsInode(c.netnsInode);
   r.setNetnsCookie(c.netnsCookie);
+  r.setBootId(c.bootId);
   check(put(txn_, dbs_.containers, c.name, m), "write container");
 }
 

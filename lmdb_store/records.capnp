@@ -23,6 +23,7 @@ struct Container {
   name @0 :Text;
   netnsInode @1 :UInt64;
   netnsCookie @2 :UInt64;
+  bootId @3 :Text;
 }
 
 struct Key {

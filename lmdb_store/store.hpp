@@ -35,6 +35,9 @@ struct Container {
   std::string name;
   uint64_t netnsInode = 0;
   uint64_t netnsCookie = 0;
+  // The boot the namespace belongs to (/proc/sys/kernel/random/boot_id): net cookies count
+  // from 1 again at every boot, so a registration names nothing after the boot it was made in.
+  std::string bootId;
 };
 
 struct Key {

@@ -99,6 +99,12 @@ struct ContainerInfo {
   # the name but unbind it, so that it names no namespace until bound again. What an OCI hook
   # does at each container start and stop.
   bind @5 :Bool;
+  # With bind and conditional: only if the name now names the namespace with this cookie
+  # (0: only if it names none — new, unbound, or registered in an earlier boot). An OCI hook
+  # binds and unbinds this way, so that one container can never take over or unbind a name
+  # another running container holds.
+  conditional @6 :Bool;
+  expectedCookie @7 :UInt64;
 }
 
 struct KeyInfo {

@@ -1,15 +1,36 @@
 #include "keyd/service/container_directory.hpp"
 
+#include <fstream>
+
+#include "keyd/base/log.hpp"
+#include "keyd/crypto/primitives.hpp"
 #include "keyd/service/refusal.hpp"
 
 namespace vhsm::keyd {
 
 namespace {
+
 constexpr std::string_view kUnregisteredPrefix = "unregistered-netns-";
+
+// Unreadable, a random value stands in: registrations made before this keyd started then name
+// nothing (they are bound again), rather than risk matching a namespace of another boot.
+std::string readBootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  if (std::getline(in, id) && !id.empty()) return id;
+  logError("cannot read /proc/sys/kernel/random/boot_id: containers must be bound again");
+  uint8_t bytes[16];
+  randomBytes(bytes);
+  std::string fallback = "unknown-";
+  for (uint8_t b : bytes)
+    fallback += "0123456789abcdef"[b >> 4], fallback += "0123456789abcdef"[b & 15];
+  return fallback;
+}
+
 }  // namespace
 
 ContainerDirectory::ContainerDirectory(store::Store& store, proto::NetnsIdentity hostNetns)
-    : store_(store), hostNetns_(hostNetns) {}
+    : store_(store), hostNetns_(hostNetns), bootId_(readBootId()) {}
 
 bool ContainerDirectory::isUnregisteredName(const std::string& container) {
   return container.starts_with(kUnregisteredPrefix);
@@ -18,7 +39,7 @@ bool ContainerDirectory::isUnregisteredName(const std::string& container) {
 std::string ContainerDirectory::nameOf(const proto::NetnsIdentity& netns) const {
   if (proto::sameNamespace(hostNetns_, netns)) return kHost;
   for (const auto& c : store_.read([](const store::ReadTxn& t) { return t.containers(); }))
-    if (proto::sameNamespace({c.netnsInode, c.netnsCookie}, netns)) return c.name;
+    if (current(c) && proto::sameNamespace({c.netnsInode, c.netnsCookie}, netns)) return c.name;
   return std::string(kUnregisteredPrefix) + std::to_string(netns.inode);
 }
 

@@ -25,6 +25,11 @@ class ContainerDirectory {
   const std::string& of(Session& s) const;
   void requireKnown(const store::ReadTxn& txn, const std::string& name) const;
   static bool isUnregisteredName(const std::string& container);
+  // Whether a stored registration names a namespace now: bound, and in this boot.
+  bool current(const store::Container& c) const {
+    return c.netnsCookie != 0 && c.bootId == bootId_;
+  }
+  const std::string& bootId() const { return bootId_; }
 
   const proto::NetnsIdentity& hostNetns() const { return hostNetns_; }
   // Advanced whenever a container is added or removed: names resolved before are stale.
@@ -34,6 +39,7 @@ class ContainerDirectory {
  private:
   store::Store& store_;
   proto::NetnsIdentity hostNetns_;
+  std::string bootId_;
   Epoch epoch_;
 };
 

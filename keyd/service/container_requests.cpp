@@ -66,10 +66,15 @@ void ContainerRequests::add(Session& s, proto::ContainerInfo::Reader r, Response
   auto name = requireName("container", r.getName().cStr());
   if (name == ContainerDirectory::kHost)
     throw Refusal(ErrorCode::CONTAINER_EXISTS, "host is built in");
+  // keyd names every namespace nobody registered unregistered-netns-INODE: a container of
+  // such a name would let a user bound to it in from any namespace with that inode.
+  if (ContainerDirectory::isUnregisteredName(name))
+    throw Refusal(ErrorCode::INVALID_ARGUMENT,
+                  "names starting with unregistered-netns- are keyd's");
   bool bind = r.getBind();
   bool unbind = bind && r.getPid() == 0 && r.getNetnsPath().size() == 0 && r.getNetnsInode() == 0;
   auto netns = unbind ? proto::NetnsIdentity{} : registrationOf(r);
-  store::Container c{name, netns.inode, netns.cookie};
+  store::Container c{name, netns.inode, netns.cookie, containers_.bootId()};
   if (!unbind) {
     if (c.netnsInode == 0) throw Refusal(ErrorCode::INVALID_ARGUMENT, "no network namespace given");
     if (c.netnsCookie == 0)
@@ -80,15 +85,25 @@ void ContainerRequests::add(Session& s, proto::ContainerInfo::Reader r, Response
       throw Refusal(ErrorCode::CONTAINER_EXISTS, "that namespace is the host's (container host)");
   }
   const char* action = !bind ? "containerAdd" : unbind ? "containerUnbind" : "containerBind";
+  uint64_t before = 0;  // the cookie of the namespace the name named, 0 for none
   auditor_.audited(
       s, action, c.name,
       [&](store::WriteTxn& txn) {
-        if (!bind && txn.container(c.name))
+        auto existing = txn.container(c.name);
+        if (!bind && existing)
           throw Refusal(ErrorCode::CONTAINER_EXISTS, "container " + c.name + " exists");
+        before = existing && containers_.current(*existing) ? existing->netnsCookie : 0;
+        if (bind && r.getConditional() && before != r.getExpectedCookie())
+          throw Refusal(
+              ErrorCode::CONTAINER_EXISTS,
+              "container " + c.name +
+                  (before ? " names another namespace now (cookie " + std::to_string(before) + ")"
+                          : " names no namespace now"));
         for (const auto& other : txn.containers())
-          // A dead namespace's inode is reused by new ones; its cookie never is.
-          if (other.name != c.name && proto::sameNamespace({other.netnsInode, other.netnsCookie},
-                                                           {c.netnsInode, c.netnsCookie}))
+          // A dead namespace's inode is reused by new ones; its cookie never is, in one boot.
+          if (other.name != c.name && containers_.current(other) &&
+              proto::sameNamespace({other.netnsInode, other.netnsCookie},
+                                   {c.netnsInode, c.netnsCookie}))
             throw Refusal(ErrorCode::CONTAINER_EXISTS,
                           "that namespace is registered already as " + other.name);
         txn.putContainer(c);
@@ -96,6 +111,9 @@ void ContainerRequests::add(Session& s, proto::ContainerInfo::Reader r, Response
       unbind ? "no namespace"
              : "netns inode " + std::to_string(c.netnsInode) + " cookie " +
                    std::to_string(c.netnsCookie));
+  // An unlock was granted to the container the name named: whoever the name names next (a
+  // restarted container, or whatever container claims the name while it is free) gets none.
+  if (before != c.netnsCookie) unlocks_.endContainer(c.name);
   auto added = out.initContainers(1)[0];
   added.setName(c.name);
   added.setNetnsInode(c.netnsInode);
@@ -126,8 +144,11 @@ void ContainerRequests::list(Session& s, Response out) {
   list[0].setNetnsCookie(containers_.hostNetns().cookie);
   for (unsigned i = 0; i < containers.size(); ++i) {
     list[i + 1].setName(containers[i].name);
-    list[i + 1].setNetnsInode(containers[i].netnsInode);
-    list[i + 1].setNetnsCookie(containers[i].netnsCookie);
+    // A registration from an earlier boot names nothing: listed as unbound.
+    if (containers_.current(containers[i])) {
+      list[i + 1].setNetnsInode(containers[i].netnsInode);
+      list[i + 1].setNetnsCookie(containers[i].netnsCookie);
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #   - the same user and password from a container without the annotation, and from the host,
 #     are refused (containerNotAllowed);
 #   - restarted five times, "web" gets a new namespace each time, bound again, still serving;
+#   - a second container annotated web while web runs fails to start, and web keeps its name;
 #   - killed, its name is unbound at once (poststop): a process still holding the dead
 #     container's namespace (an s_server nsentered into it) can no longer use alice's key.
 # Usage: test_podman.sh BUILD_DIR DEB_DIR
@@ -30,7 +31,7 @@ runtime = "runc"
 hooks_dir = ["$work/hooks"]
 CONF
 cleanup() {
-  podman rm -f -t 0 --ignore web other >/dev/null 2>&1 || true
+  podman rm -f -t 0 --ignore web other intruder >/dev/null 2>&1 || true
   [ -n "$keyd_pid" ] && kill "$keyd_pid" 2>/dev/null && wait "$keyd_pid" 2>/dev/null
   for m in "$image/proc" "$image/var/cache/apt/archives" "$image"; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$work"
@@ -80,6 +81,7 @@ cat >"$work/oci-hook.conf" <<CONF
 socket = $work/run/keyd.sock
 user = oci-hook
 password-file = $work/hook.pw
+state-dir = $work/hook-state
 containers = web
 CONF
 for stage in createRuntime poststop; do
@@ -178,6 +180,15 @@ for i in 1 2 3 4 5; do
   serves web || { podman logs web | tail; fail "restart $i: nginx does not serve"; }
 done
 echo "   cookies: ${!seen[*]}"
+
+echo "== a second container claiming web while it runs fails to start; web keeps its name"
+held=$(cookie_of_web)
+podman run -d --name intruder --network none --annotation io.vhsm.container=web \
+  --rootfs "$image:O" sleep 60 >"$work/intruder.out" 2>&1 && fail "the intruder started as web"
+grep -q "names another namespace" "$work/intruder.out" || { cat "$work/intruder.out"; fail "intruder: not refused by the hook"; }
+podman rm -f -t 0 --ignore intruder >/dev/null 2>&1 || true
+[ "$(cookie_of_web)" = "$held" ] || fail "the intruder moved or unbound web"
+serves web || fail "web stopped serving after the intruder"
 
 echo "== killed: the name is unbound at once, and a session the namespace still held ends"
 # A process outside the container holding its namespace (an s_server nsentered into it, signing

@@ -214,3 +214,100 @@ TEST_CASE("access: a container name bound, rebound and unbound follows its names
   REQUIRE(ask(*f.service, alice, login("alice", "alice-pw")) == proto::ErrorCode::OK);
   CHECK(ask(*f.service, alice, bindWeb(kWeb)) == proto::ErrorCode::PERMISSION_DENIED);
 }
+
+namespace {
+
+Build bindIf(const std::string& name, std::optional<NetnsIdentity> netns, uint64_t expected) {
+  return [=](proto::Request::Builder r) {
+    auto c = r.initContainerAdd();
+    c.setName(name);
+    c.setBind(true);
+    c.setConditional(true);
+    c.setExpectedCookie(expected);
+    if (netns) {
+      c.setNetnsInode(netns->inode);
+      c.setNetnsCookie(netns->cookie);
+    }
+  };
+}
+
+Build unlockFor(const std::string& user, const std::string& container) {
+  return [=](proto::Request::Builder r) {
+    auto u = r.initUnlock();
+    u.setUser(user);
+    u.setContainer(container);
+    u.setTtlSeconds(3600);
+    u.setPassword(text(user + "-pw"));
+  };
+}
+
+Build loginUnlocked(const std::string& user) {
+  return [=](proto::Request::Builder r) { r.initLogin().setUser(user); };
+}
+
+}  // namespace
+
+TEST_CASE("access: a conditional bind never takes a name another namespace holds") {
+  Fixture f;
+  const NetnsIdentity kIntruder{5, 5};
+  auto root = f.session();
+  REQUIRE(ask(*f.service, root, login("root", "root-pw")) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, bindIf("web", kWeb, 0)) == proto::ErrorCode::OK);
+  // A second container with the same annotation: the name is held, by cookie kWeb.cookie.
+  CHECK(ask(*f.service, root, bindIf("web", kIntruder, 0)) == proto::ErrorCode::CONTAINER_EXISTS);
+  CHECK(ask(*f.service, root, bindIf("web", std::nullopt, kIntruder.cookie)) ==
+        proto::ErrorCode::CONTAINER_EXISTS);
+  // The holder itself may move it (a restart that missed its poststop) and let it go.
+  CHECK(ask(*f.service, root, bindIf("web", kOther, kWeb.cookie)) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, root, bindIf("web", std::nullopt, kOther.cookie)) == proto::ErrorCode::OK);
+  CHECK(ask(*f.service, root, bindIf("web", kIntruder, 0)) == proto::ErrorCode::OK);
+}
+
+TEST_CASE("access: an unlock ends when its container name names another namespace") {
+  Fixture f;
+  const NetnsIdentity kNext{5, 5};
+  auto root = f.session();
+  REQUIRE(ask(*f.service, root, login("root", "root-pw")) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, bindWeb(kWeb)) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, createUser("alice", false, true, true, "web")) ==
+          proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, unlockFor("alice", "web")) == proto::ErrorCode::OK);
+  auto before = f.session(kWeb);
+  CHECK(ask(*f.service, before, loginUnlocked("alice")) == proto::ErrorCode::OK);
+  // Whoever the name names next, a restarted container or another claiming it, gets no unlock.
+  REQUIRE(ask(*f.service, root, bindWeb(kNext)) == proto::ErrorCode::OK);
+  auto after = f.session(kNext);
+  CHECK(ask(*f.service, after, loginUnlocked("alice")) == proto::ErrorCode::NOT_UNLOCKED);
+}
+
+TEST_CASE("access: a registration from an earlier boot names nothing; keyd's names are its own") {
+  Fixture f;
+  // Net cookies count from 1 again at every boot: a record of the last boot's (inode, cookie)
+  // could be met again by a namespace an attacker makes.
+  f.store->write([](store::WriteTxn& t) {
+    t.putContainer({"old", kOther.inode, kOther.cookie, "an-earlier-boot"});
+  });
+  auto root = f.session();
+  REQUIRE(ask(*f.service, root, login("root", "root-pw")) == proto::ErrorCode::OK);
+  REQUIRE(ask(*f.service, root, createUser("alice", false, true, true, "old")) ==
+          proto::ErrorCode::OK);
+  auto attacker = f.session(kOther);
+  CHECK(ask(*f.service, attacker, login("alice", "alice-pw")) ==
+        proto::ErrorCode::CONTAINER_NOT_ALLOWED);
+  // Bound again in this boot, it names its namespace.
+  REQUIRE(ask(*f.service, root, bindIf("old", kOther, 0)) == proto::ErrorCode::OK);
+  auto fresh = f.session(kOther);
+  CHECK(ask(*f.service, fresh, login("alice", "alice-pw")) == proto::ErrorCode::OK);
+
+  CHECK(ask(*f.service, root, [](auto r) {
+          auto c = r.initContainerAdd();
+          c.setName("unregistered-netns-7");
+          c.setNetnsInode(7);
+          c.setNetnsCookie(7);
+        }) == proto::ErrorCode::INVALID_ARGUMENT);
+  CHECK(ask(*f.service, root, [](auto r) {
+          auto c = r.initContainerAdd();
+          c.setName("unregistered-netns-7");
+          c.setBind(true);
+        }) == proto::ErrorCode::INVALID_ARGUMENT);
+}

@@ -8,14 +8,23 @@
 // --annotation, a Kubernetes pod annotation under CRI-O or containerd).
 //
 // The hook logs in to keyd as a security officer whose password file only root can read
-// (/etc/vhsm/oci-hook.conf names it); `containers` there limits which names it may bind, since
+// (/etc/vhsm/oci-hook.conf names it); `containers` there lists the names it may bind, since
 // whoever can start a container with the hook can choose its annotation.
+//
+// Binding is conditional (compare and swap in keyd): a container binds its name only if the
+// name names no namespace, or the one this hook bound for the same container before (a
+// restart that missed its poststop; the hook keeps container id and cookie per name in
+// state-dir). It unbinds only the namespace it bound. So a second container with the same
+// annotation can neither take the name from a running one nor unbind it.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vhsm/client.hpp>
@@ -29,8 +38,19 @@ struct HookConfig {
   std::string socket = "/run/vhsm/keyd.sock";
   std::string user = "oci-hook";
   std::string passwordFile = "/etc/vhsm/oci-hook.pw";
-  std::set<std::string> containers;  // empty: any name
+  std::string stateDir = "/run/vhsm-oci-hook";
+  std::set<std::string> containers;
 };
+
+// A file that steers where the SO password goes, or holds it, must be root's and written by
+// root alone; the password file must be unreadable to others too.
+void requireRootOnly(const std::string& path, mode_t forbidden) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot read " + path);
+  if (st.st_uid != 0 || (st.st_mode & forbidden))
+    throw std::runtime_error(path + " must belong to root, mode " +
+                             (forbidden == 077 ? "0600" : "0644") + " or stricter");
+}
 
 std::string trimmed(std::string s) {
   auto first = s.find_first_not_of(" \t\r\n");
@@ -39,6 +59,7 @@ std::string trimmed(std::string s) {
 }
 
 HookConfig readConfig(const std::string& path) {
+  requireRootOnly(path, 022);
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path);
   HookConfig config;
@@ -56,6 +77,8 @@ HookConfig readConfig(const std::string& path) {
       config.user = value;
     } else if (key == "password-file") {
       config.passwordFile = value;
+    } else if (key == "state-dir") {
+      config.stateDir = value;
     } else if (key == "containers") {
       std::istringstream names(value);
       for (std::string name; names >> name;) config.containers.insert(name);
@@ -63,15 +86,43 @@ HookConfig readConfig(const std::string& path) {
       throw std::runtime_error(path + ":" + std::to_string(n) + ": unknown key " + key);
     }
   }
+  if (config.containers.empty())
+    throw std::runtime_error(path + ": no containers = NAME... line: the hook binds no name");
   return config;
 }
 
 std::string readPassword(const std::string& path) {
+  requireRootOnly(path, 077);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read the password file " + path);
   std::string password;
   std::getline(in, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
   return password;
+}
+
+// What this hook bound for a name: the container's id and the namespace's cookie.
+struct Bound {
+  std::string id;
+  uint64_t cookie = 0;
+};
+
+std::optional<Bound> readBound(const std::string& file) {
+  std::ifstream in(file);
+  Bound b;
+  if (!(in >> b.id >> b.cookie)) return std::nullopt;
+  return b;
+}
+
+void writeBound(const std::string& dir, const std::string& file, const Bound& b) {
+  mkdir(dir.c_str(), 0700);
+  std::string tmp = file + ".new";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << b.id << " " << b.cookie << "\n";
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  if (rename(tmp.c_str(), file.c_str()) != 0) throw std::runtime_error("cannot write " + file);
 }
 
 nlohmann::json readState() {
@@ -98,23 +149,30 @@ int main(int argc, char** argv) {
     auto annotations = state.value("annotations", nlohmann::json::object());
     if (!annotations.contains(kAnnotation)) return 0;  // not a vhsm container
     name = annotations[kAnnotation].get<std::string>();
+    auto id = state.at("id").get<std::string>();
+    if (id.empty() || id.find_first_of("/ \n") != std::string::npos)
+      throw std::runtime_error("the container state has no usable id");
     auto config = readConfig(configPath);
-    if (!config.containers.empty() && !config.containers.count(name))
+    if (!config.containers.count(name))
       throw std::runtime_error("this hook may not bind the name " + name + " (containers in " +
                                configPath + ")");
     vhsm::ClientOptions options;
     options.socketPath = config.socket;
     vhsm::Client keyd(options);
     keyd.login(config.user, readPassword(config.passwordFile));
+    // The name is one of the configured ones (root's file), so it is safe as a file name.
+    std::string stateFile = config.stateDir + "/" + name;
+    auto bound = readBound(stateFile);
+    bool mine = bound && bound->id == id;
     if (stage == "createRuntime") {
-      // One transaction replaces whatever the name named before (a container that died
-      // without its poststop hook): at no moment does it name a namespace that is not this
-      // container's.
-      pid_t pid = state.value("pid", 0);
-      if (pid <= 0) throw std::runtime_error("the container state has no pid");
-      keyd.containerBindPid(name, pid);
-    } else {
-      keyd.containerUnbind(name);
+      int64_t pid = state.value("pid", int64_t(0));
+      if (pid <= 0 || pid > std::numeric_limits<pid_t>::max())
+        throw std::runtime_error("the container state has no valid pid");
+      auto netns = keyd.containerBindPid(name, pid_t(pid), mine ? bound->cookie : 0);
+      writeBound(config.stateDir, stateFile, {id, netns.cookie});
+    } else if (mine) {
+      keyd.containerUnbind(name, bound->cookie);
+      unlink(stateFile.c_str());
     }
     return 0;
   } catch (const std::exception& e) {

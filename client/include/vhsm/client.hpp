@@ -197,9 +197,13 @@ class Client {
   NetnsIdentity containerAddPid(const std::string& name, pid_t pid);
   NetnsIdentity containerAddPath(const std::string& name, const std::string& netnsPath);
   // Binds name to the namespace of pid, whether or not name exists (a restarted container's
-  // new namespace replaces the old); unbinding keeps the name, naming no namespace.
-  NetnsIdentity containerBindPid(const std::string& name, pid_t pid);
-  void containerUnbind(const std::string& name);
+  // new namespace replaces the old); unbinding keeps the name, naming no namespace. With
+  // expectedCookie, only if the name now names the namespace of that cookie (0: none), else
+  // Error(containerExists).
+  NetnsIdentity containerBindPid(const std::string& name, pid_t pid,
+                                 std::optional<uint64_t> expectedCookie = std::nullopt);
+  void containerUnbind(const std::string& name,
+                       std::optional<uint64_t> expectedCookie = std::nullopt);
   void containerRemove(const std::string& name);
   std::vector<ContainerInfo> containerList();
 
