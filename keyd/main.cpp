@@ -99,6 +99,7 @@ struct Transports {
   bool unixSocket = true;
   bool netlink = false;
   std::string metricsSocket;  // empty: none
+  bool auditSyslog = false;
 };
 
 int serve(const std::string& dir, const std::string& hostNetns, UnixServerOptions options,
@@ -117,6 +118,7 @@ int serve(const std::string& dir, const std::string& hostNetns, UnixServerOption
   auto store = store::Store::open(dir);
   int lockFd = lockStore(dir);
   Service service(*store, hostNamespace(hostNetns), {}, std::filesystem::absolute(dir).string());
+  if (transports.auditSyslog) service.mirrorAuditToSyslog();
 
   UnixServer unixServer(service, options);
   NetlinkServerOptions netlinkOptions;
@@ -176,6 +178,8 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-socket", transports.metricsSocket,
                  "serve Prometheus metrics over HTTP on this Unix socket (same group and mode as "
                  "--socket)");
+  app.add_flag("--audit-syslog", transports.auditSyslog,
+               "also send each audit record to syslog (authpriv) as it is committed");
   app.add_option("--threads", options.threads, "worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

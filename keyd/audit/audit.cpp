@@ -2,7 +2,10 @@
 
 #include <cryptopp/sha.h>
 
+#include <capnp/schema.h>
+
 #include <chrono>
+#include <cstdio>
 
 namespace vhsm::keyd {
 namespace {
@@ -46,7 +49,7 @@ std::vector<uint8_t> chainHash(const store::AuditEntry& e) {
 
 }  // namespace
 
-void appendAudit(store::WriteTxn& txn, const AuditEvent& event) {
+store::AuditEntry appendAudit(store::WriteTxn& txn, const AuditEvent& event) {
   store::AuditEntry e;
   auto last = txn.lastAudit();
   e.sequence = last ? last->sequence + 1 : 1;
@@ -62,6 +65,45 @@ void appendAudit(store::WriteTxn& txn, const AuditEvent& event) {
   e.detail = event.detail;
   e.hash = chainHash(e);
   txn.putAudit(e);
+  return e;
+}
+
+namespace {
+
+// Client text reaches records (bounded): nothing in it may forge a second syslog line.
+std::string escaped(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f || c == '\\' || c == '"') {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
+std::string codeName(uint16_t code) {
+  for (auto e : capnp::Schema::from<proto::ErrorCode>().getEnumerants())
+    if (e.getOrdinal() == code) return e.getProto().getName();
+  return std::to_string(code);
+}
+
+}  // namespace
+
+std::string auditLine(const store::AuditEntry& e) {
+  std::string hash;
+  for (size_t i = 0; i < e.hash.size() && i < 8; ++i) {
+    char hex[3];
+    std::snprintf(hex, sizeof hex, "%02x", e.hash[i]);
+    hash += hex;
+  }
+  return "audit seq=" + std::to_string(e.sequence) + " actor=\"" + escaped(e.actor) +
+         "\" container=\"" + escaped(e.container) + "\" action=" + escaped(e.action) +
+         " target=\"" + escaped(e.target) + "\" result=" + codeName(e.result) + " detail=\"" +
+         escaped(e.detail) + "\" hash=" + hash;
 }
 
 AuditVerdict verifyAudit(const store::ReadTxn& txn) {

@@ -19,7 +19,11 @@ struct AuditEvent {
   std::string detail;
 };
 
-void appendAudit(store::WriteTxn& txn, const AuditEvent& event);
+// Returns the record as stored (sequence, time, hashes).
+store::AuditEntry appendAudit(store::WriteTxn& txn, const AuditEvent& event);
+
+// One line for syslog: every field, the chain position and hash, control characters escaped.
+std::string auditLine(const store::AuditEntry& e);
 
 struct AuditVerdict {
   uint64_t records = 0;

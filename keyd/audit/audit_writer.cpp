@@ -1,8 +1,23 @@
 #include "keyd/audit/audit_writer.hpp"
 
+#include <syslog.h>
+
 #include "keyd/base/log.hpp"
 
 namespace vhsm::keyd {
+
+namespace {
+
+void toSyslog(const store::AuditEntry& e) {
+  syslog(LOG_AUTHPRIV | (e.result == 0 ? LOG_INFO : LOG_NOTICE), "%s", auditLine(e).c_str());
+}
+
+}  // namespace
+
+void AuditWriter::mirrorToSyslog() {
+  openlog("vhsm-keyd", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+  syslog_ = true;
+}
 
 AuditWriter::AuditWriter(store::Store& store) : store_(store), thread_([this] { run(); }) {}
 
@@ -27,10 +42,12 @@ void AuditWriter::enqueue(AuditEvent event) {
 void AuditWriter::writeNow(const AuditEvent& event,
                            const std::function<void(store::WriteTxn&)>& change) {
   flush();
+  store::AuditEntry appended;
   store_.write([&](store::WriteTxn& txn) {
     if (change) change(txn);
-    appendAudit(txn, event);
+    appended = appendAudit(txn, event);
   });
+  if (syslog_) toSyslog(appended);
 }
 
 void AuditWriter::flush() {
@@ -48,10 +65,13 @@ void AuditWriter::run() {
     queue_.clear();
     lock.unlock();
     std::string failure;
+    std::vector<store::AuditEntry> appended;
     try {
       store_.write([&](store::WriteTxn& txn) {
-        for (const auto& event : batch) appendAudit(txn, event);
+        for (const auto& event : batch) appended.push_back(appendAudit(txn, event));
       });
+      if (syslog_)
+        for (const auto& e : appended) toSyslog(e);
     } catch (const std::exception& e) {
       failure = e.what();
     } catch (...) {  // Cap'n Proto's kj::Exception; escaping this thread would end keyd

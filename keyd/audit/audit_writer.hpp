@@ -7,6 +7,7 @@
 // shows every login answered before it.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -35,6 +36,9 @@ class AuditWriter {
   void flush();
   // How many records wait to be written now.
   size_t queued();
+  // From now on, each record is also sent to syslog (facility authpriv) once it is committed,
+  // with its sequence number and hash, so that a copy leaves the host as the chain grows.
+  void mirrorToSyslog();
 
  private:
   static constexpr size_t kMaxQueued = 4096;
@@ -46,6 +50,7 @@ class AuditWriter {
   std::vector<AuditEvent> queue_;
   uint64_t enqueued_ = 0, done_ = 0;
   bool stopping_ = false;
+  std::atomic<bool> syslog_{false};
   std::thread thread_;  // last: starts once the rest is ready
 };
 

@@ -30,6 +30,7 @@ class Auditor {
   // Returns once every record enqueued so far is durable.
   void flush() { writer_.flush(); }
   size_t queued() { return writer_.queued(); }
+  void mirrorToSyslog() { writer_.mirrorToSyslog(); }
 
  private:
   ContainerDirectory& containers_;

@@ -63,6 +63,9 @@ class Service {
   // Changes whenever a container is added or removed: classifications made before are stale.
   uint64_t containersEpoch() const { return containers_.epoch(); }
 
+  // Each audit record also goes to syslog (authpriv) as it is committed (--audit-syslog).
+  void mirrorAuditToSyslog() { auditor_.mirrorToSyslog(); }
+
   // The metrics socket's text (Prometheus exposition format).
   std::string prometheusMetrics() { return status_.prometheus(); }
 

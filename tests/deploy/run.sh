@@ -18,5 +18,6 @@ run() {
 run "$here/test_packages.sh" "$packages"
 run "$here/test_hardened_keyd.sh" "$build"
 run "$here/test_status.sh" "$build"
+run "$here/test_audit_syslog.sh" "$build"
 run "$here/test_podman.sh" "$build" "$packages"
 exit $status
