@@ -48,7 +48,7 @@ for p in vhsm-keyd vhsm-provider libvhsm-client0 libvhsm-client-dev vhsm-transpo
   in_root dpkg-query -W -f='   ${Package} ${Version} ${Status}\n' "$p"
 done
 in_root getent group vhsm >/dev/null || fail "postinst made no vhsm group"
-in_root dkms status | grep -q '^vhsm-transport/' || fail "the module's source is not in DKMS"
+grep -q '^vhsm-transport/' <<<"$(in_root dkms status)" || fail "the module's source is not in DKMS"
 for f in /usr/libexec/vhsm/vhsm-oci-hook /usr/share/containers/oci/hooks.d/vhsm-createRuntime.json \
   /usr/share/containers/oci/hooks.d/vhsm-poststop.json; do
   [ -e "$root$f" ] || fail "vhsm-keyd lacks $f"
@@ -101,6 +101,6 @@ dkms build -m vhsm-transport -v "$(basename "$src" | sed 's/^vhsm-transport-//')
   { tail -30 "$work/dkms.log"; fail "dkms build"; }
 ko=$(find "$tree" -name 'vhsm_transport.ko*' | head -n1)
 [ -n "$ko" ] || fail "dkms built no vhsm_transport.ko"
-modinfo -F vermagic "$ko" | grep -q "^$kver " || fail "module built for the wrong kernel"
+grep -q "^$kver " <<<"$(modinfo -F vermagic "$ko")" || fail "module built for the wrong kernel"
 echo "   $(basename "$ko") for $kver"
 echo "test_packages: all checks passed"

@@ -132,7 +132,8 @@ run_container() {  # NAME [podman options...]
 }
 serves() {  # NAME: curl inside the container gets nginx's page over TLS
   for _ in $(seq 100); do
-    podman exec "$1" curl -sk https://127.0.0.1:8443/ 2>/dev/null | grep -q "never held" && return 0
+    [[ $(podman exec "$1" curl -sk https://127.0.0.1:8443/ 2>/dev/null) == *"never held"* ]] &&
+      return 0
     sleep 0.1
   done
   return 1
@@ -206,10 +207,13 @@ podman kill web >/dev/null
 podman wait web >/dev/null 2>&1 || true
 for _ in $(seq 50); do [ "$(cookie_of_web)" = 0 ] && break; sleep 0.1; done
 [ "$(cookie_of_web)" = 0 ] || fail "web still names a namespace after the container was killed"
-"${root[@]}" audit list | grep -q "containerUnbind.*web" || fail "no audit record of the unbinding"
+# Read whole, then searched: with pipefail, grep -q closing the pipe early fails the pipeline.
+audit=$("${root[@]}" audit list)
+grep -q "containerUnbind.*web" <<<"$audit" || fail "no audit record of the unbinding"
 if handshake; then fail "the dead container's namespace still signs with alice's key"; fi
 # keyd's record of it: the signature, from the namespace that is no longer web's, refused.
-"${root[@]}" audit list | grep -E "unregistered-netns-[0-9]+ +sign +site +containerNotAllowed" >/dev/null ||
-  { "${root[@]}" audit list | tail; fail "no refusal of the lingering session in the audit"; }
+audit=$("${root[@]}" audit list)
+grep -qE "unregistered-netns-[0-9]+ +sign +site +containerNotAllowed" <<<"$audit" ||
+  { tail <<<"$audit"; fail "no refusal of the lingering session in the audit"; }
 kill "$lingering"
 echo "test_podman: all checks passed"

@@ -55,9 +55,9 @@ PY
 
 metrics=$(curl -s --unix-socket "$work/metrics.sock" http://localhost/metrics)
 echo "$metrics" | grep -E '^vhsm_(connections|sessions|refusals_total)' | sed 's/^/   /'
-echo "$metrics" | grep -q '^vhsm_uptime_seconds [0-9]' || fail "no uptime in the metrics"
-echo "$metrics" | grep -qE '^vhsm_requests_total\{request="login"\} [0-9]+' || fail "no logins counted"
-echo "$metrics" | grep -qE '^vhsm_refusals_total\{code="wrongPassword"\} [2-9]' ||
+grep -q '^vhsm_uptime_seconds [0-9]' <<<"$metrics" || fail "no uptime in the metrics"
+grep -qE '^vhsm_requests_total\{request="login"\} [0-9]+' <<<"$metrics" || fail "no logins counted"
+grep -qE '^vhsm_refusals_total\{code="wrongPassword"\} [2-9]' <<<"$metrics" ||
   fail "wrong passwords not counted"
-if echo "$metrics" | grep -q 'unregistered-netns-'; then fail "a namespace's own name in the metrics"; fi
+if grep -q 'unregistered-netns-' <<<"$metrics"; then fail "a namespace's own name in the metrics"; fi
 echo "test_status: all checks passed"
