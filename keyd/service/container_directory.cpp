@@ -19,12 +19,9 @@ std::string readBootId() {
   std::string id;
   if (std::getline(in, id) && !id.empty()) return id;
   logError("cannot read /proc/sys/kernel/random/boot_id: containers must be bound again");
-  uint8_t bytes[16];
-  randomBytes(bytes);
-  std::string fallback = "unknown-";
-  for (uint8_t b : bytes)
-    fallback += "0123456789abcdef"[b >> 4], fallback += "0123456789abcdef"[b & 15];
-  return fallback;
+  uint64_t random = 0;
+  randomBytes({reinterpret_cast<uint8_t*>(&random), sizeof random});
+  return "unreadable-" + std::to_string(random);
 }
 
 }  // namespace
@@ -36,11 +33,24 @@ bool ContainerDirectory::isUnregisteredName(const std::string& container) {
   return container.starts_with(kUnregisteredPrefix);
 }
 
-std::string ContainerDirectory::nameOf(const proto::NetnsIdentity& netns) const {
+std::string ContainerDirectory::nameIn(const std::vector<store::Container>& registered,
+                                       const proto::NetnsIdentity& netns) const {
   if (proto::sameNamespace(hostNetns_, netns)) return kHost;
-  for (const auto& c : store_.read([](const store::ReadTxn& t) { return t.containers(); }))
+  for (const auto& c : registered)
     if (current(c) && proto::sameNamespace({c.netnsInode, c.netnsCookie}, netns)) return c.name;
   return std::string(kUnregisteredPrefix) + std::to_string(netns.inode);
+}
+
+std::string ContainerDirectory::nameOf(const proto::NetnsIdentity& netns) const {
+  return nameIn(store_.read([](const store::ReadTxn& t) { return t.containers(); }), netns);
+}
+
+std::vector<std::string> ContainerDirectory::namesOf(
+    const std::vector<proto::NetnsIdentity>& netns) const {
+  auto registered = store_.read([](const store::ReadTxn& t) { return t.containers(); });
+  std::vector<std::string> names;
+  for (const auto& n : netns) names.push_back(nameIn(registered, n));
+  return names;
 }
 
 ContainerDirectory::NamespaceClass ContainerDirectory::classify(

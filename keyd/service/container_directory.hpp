@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "keyd/service/epoch.hpp"
 #include "keyd/service/session.hpp"
@@ -20,6 +21,8 @@ class ContainerDirectory {
   ContainerDirectory(store::Store& store, proto::NetnsIdentity hostNetns);
 
   std::string nameOf(const proto::NetnsIdentity& netns) const;
+  // The same for many namespaces, from one read of the registrations.
+  std::vector<std::string> namesOf(const std::vector<proto::NetnsIdentity>& netns) const;
   NamespaceClass classify(const proto::NetnsIdentity& netns) const;
   // The session's container, resolved again only after a registration changed.
   const std::string& of(Session& s) const;
@@ -37,6 +40,9 @@ class ContainerDirectory {
   void changed() { epoch_.advance(); }
 
  private:
+  std::string nameIn(const std::vector<store::Container>& registered,
+                     const proto::NetnsIdentity& netns) const;
+
   store::Store& store_;
   proto::NetnsIdentity hostNetns_;
   std::string bootId_;

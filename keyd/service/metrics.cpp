@@ -69,11 +69,15 @@ StatusSnapshot Metrics::snapshot(const ContainerDirectory& containers) const {
     std::lock_guard lock(mutex_);
     loads = loads_;
   }
+  std::vector<proto::NetnsIdentity> namespaces;
+  for (const auto& entry : loads) namespaces.push_back({entry.first.first, entry.first.second});
+  auto names = containers.namesOf(namespaces);
   std::map<std::string, StatusSnapshot::Load> byName;
+  size_t i = 0;
   for (const auto& [netns, load] : loads) {
     // Anyone can make namespaces: the unregistered ones are one line, as they are one budget,
     // so that making them cannot grow the reply or the metrics without bound.
-    auto name = containers.nameOf({netns.first, netns.second});
+    const auto& name = names[i++];
     auto& sum = byName[ContainerDirectory::isUnregisteredName(name) ? "unregistered" : name];
     sum.connections += load.connections;
     sum.sessions += load.sessions;
