@@ -4,7 +4,8 @@
 # container, requests by kind and refusals by code; the metrics socket gets keyd's socket mode;
 # and refusals from namespaces an attacker makes by the dozen (unshare -Urn) are counted by
 # code, never named by namespace (tests/unit/test_metrics.cpp: held connections from many
-# namespaces are one "unregistered" line). Usage: test_status.sh BUILD_DIR
+# namespaces are one "unregistered" line); a neighbour that connects to the metrics socket and
+# never sends holds it a second at most. Usage: test_status.sh BUILD_DIR
 set -euo pipefail
 bin=$(realpath "$1")/bin
 work=$(mktemp -d /tmp/vhsm-status.XXXXXX)
@@ -53,7 +54,16 @@ assert s["refusals"].get("containerNotAllowed", 0) >= 12, s["refusals"]
 assert all(not c["name"].startswith("unregistered-") for c in s["containers"]), s["containers"]
 PY
 
-metrics=$(curl -s --unix-socket "$work/metrics.sock" http://localhost/metrics)
+# An unprivileged neighbour in its own namespaces connects to the metrics socket and never
+# sends a request: it holds the metrics thread a second at most, so the scrape still answers.
+setpriv --reuid nobody --regid nogroup --clear-groups unshare -Urn python3 -c "
+import socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect('$work/metrics.sock')
+time.sleep(30)" &
+pids+=($!)
+sleep 0.2
+metrics=$(curl -s --max-time 5 --unix-socket "$work/metrics.sock" http://localhost/metrics) ||
+  fail "the metrics socket did not answer while a neighbour held a connection"
 echo "$metrics" | grep -E '^vhsm_(connections|sessions|refusals_total)' | sed 's/^/   /'
 grep -q '^vhsm_uptime_seconds [0-9]' <<<"$metrics" || fail "no uptime in the metrics"
 grep -qE '^vhsm_requests_total\{request="login"\} [0-9]+' <<<"$metrics" || fail "no logins counted"
