@@ -30,9 +30,10 @@ extern const OSSL_DISPATCH* const kRsaSignatureFunctions;
 extern const OSSL_DISPATCH kKeyStoreFunctions[];
 extern const OSSL_DISPATCH* const kPublicKeyDerEncoderFunctions;
 extern const OSSL_DISPATCH* const kPublicKeyPemEncoderFunctions;
-extern const OSSL_DISPATCH* const kEcUriPemDecoderFunctions;
-extern const OSSL_DISPATCH* const kEd25519UriPemDecoderFunctions;
-extern const OSSL_DISPATCH* const kRsaUriPemDecoderFunctions;
+extern const OSSL_DISPATCH* const kUriPemDecoderFunctions;
+extern const OSSL_DISPATCH* const kEcUriDecoderFunctions;
+extern const OSSL_DISPATCH* const kEd25519UriDecoderFunctions;
+extern const OSSL_DISPATCH* const kRsaUriDecoderFunctions;
 
 namespace {
 
@@ -111,10 +112,13 @@ const OSSL_ALGORITHM* encoders() {
 
 const OSSL_ALGORITHM* decoders() {
   static const OSSL_ALGORITHM table[] = {
-      {kEcNames, "provider=vhsm,input=pem", kEcUriPemDecoderFunctions, "vhsm key URI file"},
-      {kEd25519Names, "provider=vhsm,input=pem", kEd25519UriPemDecoderFunctions,
-       "vhsm key URI file"},
-      {kRsaNames, "provider=vhsm,input=pem", kRsaUriPemDecoderFunctions, "vhsm key URI file"},
+      {"DER", "provider=vhsm,input=pem", kUriPemDecoderFunctions, "vhsm key URI file"},
+      {kEcNames, "provider=vhsm,input=der,structure=vhsm-key-uri", kEcUriDecoderFunctions,
+       "vhsm key URI"},
+      {kEd25519Names, "provider=vhsm,input=der,structure=vhsm-key-uri", kEd25519UriDecoderFunctions,
+       "vhsm key URI"},
+      {kRsaNames, "provider=vhsm,input=der,structure=vhsm-key-uri", kRsaUriDecoderFunctions,
+       "vhsm key URI"},
       {nullptr, nullptr, nullptr, nullptr}};
   return table;
 }

@@ -1,7 +1,14 @@
-// The decoder for key URI files (`vhsm-admin key uri-pem ID`): PEM text that names a vhsm key
+// The decoders for key URI files (`vhsm-admin key uri-pem ID`): PEM text that names a vhsm key
 // instead of holding one, so that programs that only read key files — nginx 1.22's
-// ssl_certificate_key, Python's load_cert_chain — get the vhsm key through
-// PEM_read_bio_PrivateKey without a change.
+// ssl_certificate_key, Python's load_cert_chain, `openssl pkey -in FILE`, any `-key FILE` —
+// get the vhsm key without a change.
+//
+// Two steps, as OpenSSL's own PEM keys take: the PEM decoder (output "DER") unwraps the
+// "VHSM KEY URI" block into its URI, as structure "vhsm-key-uri"; the key decoders (one per key
+// management) take that structure and hand the key over by reference. One step from PEM to key
+// would do for PEM_read_bio_PrivateKey, but OSSL_STORE's file: loader (the default provider's)
+// walks only decoders that end in DER and passes what they produce to a new decoder context in
+// the application's library context: there the second step runs, inside vhsm.
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
@@ -19,10 +26,12 @@ namespace vhsm::provider {
 namespace {
 
 constexpr size_t kMaxPemBytes = 64 * 1024;
+constexpr size_t kMaxUriBytes = 128;  // "vhsm:" and an id of at most 64 characters
+constexpr const char* kUriStructure = "vhsm-key-uri";
 
 struct DecoderCtx {
   ProviderContext* provider;
-  const char* algorithm;  // this decoder answers only for keys of its algorithm
+  const char* algorithm;  // a key decoder answers only for keys of its algorithm
 };
 
 void freeCtx(void* ctx) {
@@ -33,21 +42,44 @@ int doesSelection(void*, int selection) {
   return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR);
 }
 
-// Returning 1 without a callback means "not mine": OpenSSL then tries its own decoders.
-int decode(void* vctx, OSSL_CORE_BIO* in, int, OSSL_CALLBACK* callback, void* arg,
-           OSSL_PASSPHRASE_CALLBACK*, void*) {
+// The key id a URI names; nullopt with the error raised when it names none.
+std::optional<std::string> keyIdOf(ProviderContext* provider, const std::string& uri) {
+  std::string id;
+  if (parseKeyRef(reinterpret_cast<const unsigned char*>(uri.data()), uri.size(), id) !=
+      KeyRef::valid) {
+    VHSM_RAISE(provider, kInvalidKeyUri, "the key URI file names no valid vhsm:<id>");
+    return std::nullopt;
+  }
+  return id;
+}
+
+// Returning 1 without a callback means "not mine": OpenSSL then tries its other decoders.
+int decodePem(void* vctx, OSSL_CORE_BIO* in, int, OSSL_CALLBACK* callback, void* arg,
+              OSSL_PASSPHRASE_CALLBACK*, void*) {
   auto* c = static_cast<DecoderCtx*>(vctx);
   std::string text;
   if (!c->provider->readAll(in, text, kMaxPemBytes)) return 1;
   auto uri = keyUriFromPem(text);
   if (!uri) return 1;
-  std::string id;
-  if (parseKeyRef(reinterpret_cast<const unsigned char*>(uri->data()), uri->size(), id) !=
-      KeyRef::valid) {
-    VHSM_RAISE(c->provider, kInvalidKeyUri, "the key URI file names no valid vhsm:<id>");
-    return 0;
-  }
-  std::unique_ptr<AsymmetricKey> key(loadVhsmKey(c->provider, id));
+  if (!keyIdOf(c->provider, *uri)) return 0;
+  int type = OSSL_OBJECT_PKEY;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type),
+      OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
+                                       const_cast<char*>(kUriStructure), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, uri->data(), uri->size()),
+      OSSL_PARAM_construct_end()};
+  return callback(params, arg);
+}
+
+int decodeUri(void* vctx, OSSL_CORE_BIO* in, int, OSSL_CALLBACK* callback, void* arg,
+              OSSL_PASSPHRASE_CALLBACK*, void*) {
+  auto* c = static_cast<DecoderCtx*>(vctx);
+  std::string uri;
+  if (!c->provider->readAll(in, uri, kMaxUriBytes)) return 1;
+  auto id = keyIdOf(c->provider, uri);
+  if (!id) return 0;
+  std::unique_ptr<AsymmetricKey> key(loadVhsmKey(c->provider, *id));
   if (!key) return 0;
   // The decoder registered for the key's algorithm takes it.
   if (std::strcmp(key->algorithm, c->algorithm) != 0) return 1;
@@ -59,19 +91,27 @@ void* newCtx(void* provctx) {
   return new DecoderCtx{static_cast<ProviderContext*>(provctx), Algorithm};
 }
 
+const OSSL_DISPATCH kPemFunctions[] = {
+    VHSM_DISPATCH(DECODER_NEWCTX, decoder_newctx, newCtx<kUriStructure>),
+    VHSM_DISPATCH(DECODER_FREECTX, decoder_freectx, freeCtx),
+    VHSM_DISPATCH(DECODER_DOES_SELECTION, decoder_does_selection, doesSelection),
+    VHSM_DISPATCH(DECODER_DECODE, decoder_decode, decodePem),
+    {0, nullptr}};
+
 template <const char* const& Algorithm>
-const OSSL_DISPATCH kFunctions[] = {
+const OSSL_DISPATCH kKeyFunctions[] = {
     VHSM_DISPATCH(DECODER_NEWCTX, decoder_newctx, newCtx<Algorithm>),
     VHSM_DISPATCH(DECODER_FREECTX, decoder_freectx, freeCtx),
     VHSM_DISPATCH(DECODER_DOES_SELECTION, decoder_does_selection, doesSelection),
-    VHSM_DISPATCH(DECODER_DECODE, decoder_decode, decode),
+    VHSM_DISPATCH(DECODER_DECODE, decoder_decode, decodeUri),
     VHSM_DISPATCH(DECODER_EXPORT_OBJECT, decoder_export_object, declineReferenceExport),
     {0, nullptr}};
 
 }  // namespace
 
-extern const OSSL_DISPATCH* const kEcUriPemDecoderFunctions = kFunctions<kEc>;
-extern const OSSL_DISPATCH* const kEd25519UriPemDecoderFunctions = kFunctions<kEd25519>;
-extern const OSSL_DISPATCH* const kRsaUriPemDecoderFunctions = kFunctions<kRsa>;
+extern const OSSL_DISPATCH* const kUriPemDecoderFunctions = kPemFunctions;
+extern const OSSL_DISPATCH* const kEcUriDecoderFunctions = kKeyFunctions<kEc>;
+extern const OSSL_DISPATCH* const kEd25519UriDecoderFunctions = kKeyFunctions<kEd25519>;
+extern const OSSL_DISPATCH* const kRsaUriDecoderFunctions = kKeyFunctions<kRsa>;
 
 }  // namespace vhsm::provider

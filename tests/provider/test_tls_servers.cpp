@@ -153,7 +153,8 @@ std::string nginxConfig(const TempDir& dir, const ServerKey& key, int port) {
 }  // namespace
 
 TEST_CASE(
-    "nginx serves with a vhsm key through reloads and keyd restarts, workers never holding it") {
+    "nginx serves with a vhsm key through reloads and keyd restarts, workers never holding it",
+    "[system-openssl]") {
   const passwd* worker = getpwnam(kWorkerUser);
   REQUIRE(worker);
   auto options = noPreference();
@@ -215,7 +216,7 @@ TEST_CASE(
   CHECK(logins() >= loginsBefore + 2);  // both workers logged in again
 }
 
-TEST_CASE("Python's ssl module serves HTTPS with the URI PEM as its key file") {
+TEST_CASE("Python's ssl module serves HTTPS with the URI PEM as its key file", "[system-openssl]") {
   ProviderEnv env(noPreference());
   TempDir dir;
   auto key = serverKey(env, dir);
