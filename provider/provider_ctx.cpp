@@ -136,6 +136,7 @@ ProviderContext::ProviderContext(const OSSL_CORE_HANDLE* handle, const OSSL_DISP
         break;
       case OSSL_FUNC_CORE_VSET_ERROR: vsetError_ = OSSL_FUNC_core_vset_error(in); break;
       case OSSL_FUNC_BIO_READ_EX: bioRead_ = OSSL_FUNC_BIO_read_ex(in); break;
+      case OSSL_FUNC_BIO_GETS: bioGets_ = OSSL_FUNC_BIO_gets(in); break;
       case OSSL_FUNC_BIO_WRITE_EX: bioWrite_ = OSSL_FUNC_BIO_write_ex(in); break;
       default: break;
     }
@@ -207,6 +208,18 @@ bool ProviderContext::readAll(OSSL_CORE_BIO* in, std::string& out, size_t limit)
     if (out.size() > limit) return false;
   }
   return bioRead_ != nullptr;
+}
+
+bool ProviderContext::readLine(OSSL_CORE_BIO* in, std::string& line, size_t limit) const {
+  line.clear();
+  char buffer[256];
+  while (bioGets_ && line.size() <= limit) {
+    int n = bioGets_(in, buffer, sizeof buffer);
+    if (n <= 0) return !line.empty();
+    line.append(buffer, size_t(n));
+    if (line.back() == '\n') return true;
+  }
+  return false;
 }
 
 bool ProviderContext::write(OSSL_CORE_BIO* out, const void* data, size_t length) const {

@@ -72,6 +72,8 @@ class ProviderContext {
 
   // The core's BIO calls, for encoders and decoders (OSSL_CORE_BIO is opaque to providers).
   bool readAll(OSSL_CORE_BIO* in, std::string& out, size_t limit) const;
+  // One line, its newline included; false at the end or past limit bytes.
+  bool readLine(OSSL_CORE_BIO* in, std::string& line, size_t limit) const;
   bool write(OSSL_CORE_BIO* out, const void* data, size_t length) const;
 
   // Puts an error on OpenSSL's queue.
@@ -86,6 +88,7 @@ class ProviderContext {
   OSSL_FUNC_core_set_error_debug_fn* setErrorDebug_ = nullptr;
   OSSL_FUNC_core_vset_error_fn* vsetError_ = nullptr;
   OSSL_FUNC_BIO_read_ex_fn* bioRead_ = nullptr;
+  OSSL_FUNC_BIO_gets_fn* bioGets_ = nullptr;
   OSSL_FUNC_BIO_write_ex_fn* bioWrite_ = nullptr;
   Config config_;
   OSSL_LIB_CTX* defaultLibctx_ = nullptr;

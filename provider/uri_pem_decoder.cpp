@@ -42,26 +42,37 @@ int doesSelection(void*, int selection) {
   return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR);
 }
 
-// The key id a URI names; nullopt with the error raised when it names none.
-std::optional<std::string> keyIdOf(ProviderContext* provider, const std::string& uri) {
-  std::string id;
-  if (parseKeyRef(reinterpret_cast<const unsigned char*>(uri.data()), uri.size(), id) !=
-      KeyRef::valid) {
-    VHSM_RAISE(provider, kInvalidKeyUri, "the key URI file names no valid vhsm:<id>");
-    return std::nullopt;
+// The first PEM object in the input, BEGIN to END line, as PEM_read_bio takes one: the rest of
+// a file (a certificate after the key, say) stays for the next decode. nullopt when there is
+// none within the bound.
+std::optional<std::string> firstPemObject(ProviderContext* provider, OSSL_CORE_BIO* in) {
+  std::string text, line, end;
+  while (text.size() <= kMaxPemBytes && provider->readLine(in, line, kMaxPemBytes)) {
+    if (end.empty()) {
+      if (line.rfind("-----BEGIN ", 0) != 0) continue;  // text before it, as PEM_read_bio skips
+      end = "-----END " + line.substr(11);
+    }
+    text += line;
+    if (line == end || line + "\n" == end) return text;
   }
-  return id;
+  return std::nullopt;
 }
 
 // Returning 1 without a callback means "not mine": OpenSSL then tries its other decoders.
 int decodePem(void* vctx, OSSL_CORE_BIO* in, int, OSSL_CALLBACK* callback, void* arg,
               OSSL_PASSPHRASE_CALLBACK*, void*) {
   auto* c = static_cast<DecoderCtx*>(vctx);
-  std::string text;
-  if (!c->provider->readAll(in, text, kMaxPemBytes)) return 1;
-  auto uri = keyUriFromPem(text);
+  auto object = firstPemObject(c->provider, in);
+  if (!object) return 1;
+  auto uri = keyUriFromPem(*object);
   if (!uri) return 1;
-  if (!keyIdOf(c->provider, *uri)) return 0;
+  // A VHSM KEY URI block that names no key is this decoder's to refuse, precisely.
+  std::string id;
+  if (parseKeyRef(reinterpret_cast<const unsigned char*>(uri->data()), uri->size(), id) !=
+      KeyRef::valid) {
+    VHSM_RAISE(c->provider, kInvalidKeyUri, "the key URI file names no valid vhsm:<id>");
+    return 0;
+  }
   int type = OSSL_OBJECT_PKEY;
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type),
@@ -72,14 +83,17 @@ int decodePem(void* vctx, OSSL_CORE_BIO* in, int, OSSL_CALLBACK* callback, void*
   return callback(params, arg);
 }
 
+// OpenSSL offers this decoder any DER when no structure is asked for (d2i_AutoPrivateKey, an
+// "EC PRIVATE KEY" PEM): whatever is not exactly a reference is not its business.
 int decodeUri(void* vctx, OSSL_CORE_BIO* in, int, OSSL_CALLBACK* callback, void* arg,
               OSSL_PASSPHRASE_CALLBACK*, void*) {
   auto* c = static_cast<DecoderCtx*>(vctx);
-  std::string uri;
-  if (!c->provider->readAll(in, uri, kMaxUriBytes)) return 1;
-  auto id = keyIdOf(c->provider, uri);
-  if (!id) return 0;
-  std::unique_ptr<AsymmetricKey> key(loadVhsmKey(c->provider, *id));
+  std::string uri, id;
+  if (!c->provider->readAll(in, uri, kMaxUriBytes) ||
+      parseKeyRef(reinterpret_cast<const unsigned char*>(uri.data()), uri.size(), id) !=
+          KeyRef::valid)
+    return 1;
+  std::unique_ptr<AsymmetricKey> key(loadVhsmKey(c->provider, id));
   if (!key) return 0;
   // The decoder registered for the key's algorithm takes it.
   if (std::strcmp(key->algorithm, c->algorithm) != 0) return 1;

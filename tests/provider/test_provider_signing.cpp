@@ -183,12 +183,50 @@ TEST_CASE("openssl takes the key URI PEM file wherever it takes a key file") {
     CHECK(priv.status != 0);
     CHECK(priv.out.find("PRIVATE KEY") == std::string::npos);
   }
-  // An ordinary key file next to it still loads as before.
-  auto ordinary = (dir.path() / "ordinary.pem").string();
-  REQUIRE(plainOpenssl({"genpkey", "-algorithm", "ED25519", "-out", ordinary}).status == 0);
-  auto r = openssl(env.config(), {"pkey", "-in", ordinary, "-pubout"});
-  CHECK(r.status == 0);
-  CHECK(r.out.find("BEGIN PUBLIC KEY") != std::string::npos);
+  // One object at a time: a certificate before the URI block, and an ordinary key before a
+  // malformed one, each still read as before.
+  auto cert = certificateFor(env, dir, "ec256");
+  auto both = writeFile(dir, "cert-and-key.pem", readFile(cert) + keyUriPem("ec256"));
+  auto fromBoth = openssl(env.config(), {"pkey", "-in", both, "-pubout", "-outform", "DER"});
+  INFO(fromBoth.err);
+  CHECK(Bytes(fromBoth.out.begin(), fromBoth.out.end()) == env.alice().keyPublic("ec256"));
+  auto bad = std::string("-----BEGIN VHSM KEY URI-----\ndmhzbTpiYWQgaWQ=\n") +
+             "-----END VHSM KEY URI-----\n";  // "vhsm:bad id"
+  auto badFile = writeFile(dir, "bad.vhsm.pem", bad);
+  auto refused = openssl(env.config(), {"pkey", "-in", badFile, "-pubout"});
+  CHECK(refused.status != 0);
+  CHECK(refused.err.find("names no valid vhsm:<id>") != std::string::npos);
+}
+
+// vhsm's decoders are offered every key file once vhsm is loaded (OpenSSL tries them for any
+// DER when no structure is asked for): ordinary files must read exactly as without vhsm.
+TEST_CASE("ordinary key files read as before with vhsm loaded, under either preference") {
+  TempDir dir;
+  auto sec1 = (dir.path() / "sec1.pem").string();  // EC PARAMETERS, then EC PRIVATE KEY
+  REQUIRE(plainOpenssl({"ecparam", "-genkey", "-name", "prime256v1", "-out", sec1}).status == 0);
+  auto ed = (dir.path() / "ed.pem").string();
+  REQUIRE(plainOpenssl({"genpkey", "-algorithm", "ED25519", "-out", ed}).status == 0);
+  auto rsa = (dir.path() / "rsa.pem").string();
+  REQUIRE(plainOpenssl(
+              {"genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", rsa})
+              .status == 0);
+  auto sec1Der = (dir.path() / "sec1.der").string();
+  REQUIRE(plainOpenssl({"ec", "-in", sec1, "-outform", "DER", "-out", sec1Der}).status == 0);
+  for (bool global : {false, true}) {
+    ProviderOptions o;
+    o.globalPreference = global;
+    ProviderEnv env(o);
+    for (const auto& [file, form] : std::vector<std::pair<std::string, std::string>>{
+             {sec1, "PEM"}, {ed, "PEM"}, {rsa, "PEM"}, {sec1Der, "DER"}}) {
+      INFO(file << (global ? " under ?provider=vhsm" : ""));
+      auto expected = plainOpenssl({"pkey", "-inform", form, "-in", file, "-pubout"});
+      REQUIRE(expected.status == 0);
+      auto r = openssl(env.config(), {"pkey", "-inform", form, "-in", file, "-pubout"});
+      INFO(r.err);
+      CHECK(r.status == 0);
+      CHECK(r.out == expected.out);
+    }
+  }
 }
 
 TEST_CASE("openssl names the reason when a vhsm key cannot be used") {
