@@ -12,6 +12,7 @@
 #include "provider/dispatch.hpp"
 #include "provider/key_uri.hpp"
 #include "provider/provider_ctx.hpp"
+#include "provider/symmetric_key.hpp"
 
 namespace vhsm::provider {
 namespace {
@@ -95,6 +96,7 @@ void* gcmDup(void* ctx) {
 }
 
 int gcmSetParams(void* ctx, const OSSL_PARAM params[]);
+int remoteInit(GcmCtx* c, const unsigned char* iv, size_t ivLength);
 
 int localInit(GcmCtx* c, const unsigned char* key, size_t keyLength, const unsigned char* iv,
               size_t ivLength) {
@@ -124,15 +126,7 @@ int gcmInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigne
     }
   }
   if (!c->remote()) return localInit(c, key, keyLength, iv, ivLength);
-  if (iv) {
-    c->iv.assign(iv, iv + ivLength);
-    c->ivLength = ivLength;
-    c->ivState = IvState::fresh;
-  }
-  c->stream.reset();
-  c->pendingAad.clear();
-  if (encrypt) c->tag.clear();
-  return 1;
+  return remoteInit(c, iv, ivLength);
 }
 
 int gcmEncryptInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigned char* iv,
@@ -143,6 +137,51 @@ int gcmEncryptInit(void* ctx, const unsigned char* key, size_t keyLength, const 
 int gcmDecryptInit(void* ctx, const unsigned char* key, size_t keyLength, const unsigned char* iv,
                    size_t ivLength, const OSSL_PARAM params[]) {
   return gcmInit(ctx, key, keyLength, iv, ivLength, params, false);
+}
+
+#ifdef VHSM_OPENSSL_SKEY
+// EVP_CipherInit_SKEY: OpenSSL hands over only skeys of vhsm's own key management.
+int gcmSkeyInit(void* ctx, void* keydata, const unsigned char* iv, size_t ivLength,
+                const OSSL_PARAM params[], bool encrypt) {
+  auto* c = static_cast<GcmCtx*>(ctx);
+  if (iv && ivLength == 0) {
+    VHSM_RAISE(c->provider, kInvalidParameter, "AES-GCM IV length must be 1 to 1024 bytes");
+    return 0;
+  }
+  if (auto* key = static_cast<const SymmetricKey*>(keydata); key && key->length != c->keyBytes) {
+    VHSM_RAISE(c->provider, kInvalidParameter,
+               key->uri + " is a " + std::to_string(key->length * 8) + "-bit key, not " +
+                   std::to_string(c->keyBytes * 8));
+    return 0;
+  }
+  if (!gcmInit(ctx, nullptr, 0, nullptr, 0, params, encrypt)) return 0;
+  if (keydata) c->keyId = static_cast<const SymmetricKey*>(keydata)->keyId;
+  if (!c->remote()) return localInit(c, nullptr, 0, iv, ivLength);
+  return remoteInit(c, iv, ivLength);
+}
+
+int gcmEncryptSkeyInit(void* ctx, void* keydata, const unsigned char* iv, size_t ivLength,
+                       const OSSL_PARAM params[]) {
+  return gcmSkeyInit(ctx, keydata, iv, ivLength, params, true);
+}
+
+int gcmDecryptSkeyInit(void* ctx, void* keydata, const unsigned char* iv, size_t ivLength,
+                       const OSSL_PARAM params[]) {
+  return gcmSkeyInit(ctx, keydata, iv, ivLength, params, false);
+}
+#endif
+
+// keyd's side of an init: the IV given, and a new message.
+int remoteInit(GcmCtx* c, const unsigned char* iv, size_t ivLength) {
+  if (iv) {
+    c->iv.assign(iv, iv + ivLength);
+    c->ivLength = ivLength;
+    c->ivState = IvState::fresh;
+  }
+  c->stream.reset();
+  c->pendingAad.clear();
+  if (c->encrypt) c->tag.clear();
+  return 1;
 }
 
 // Whether a message may take AAD or data now: under an IV not yet used for another one.
@@ -317,11 +356,10 @@ int gcmSetParams(void* ctx, const OSSL_PARAM params[]) {
   auto* c = static_cast<GcmCtx*>(ctx);
   if (!params) return 1;
   if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, kKeyUriParam)) {
-    const char* uri = nullptr;
+    auto uri = utf8Param(p);
     std::string id;
-    if (!OSSL_PARAM_get_utf8_string_ptr(p, &uri) ||
-        parseKeyRef(reinterpret_cast<const unsigned char*>(uri), std::strlen(uri), id) !=
-            KeyRef::valid) {
+    if (!uri || parseKeyRef(reinterpret_cast<const unsigned char*>(uri->data()), uri->size(), id) !=
+                    KeyRef::valid) {
       VHSM_RAISE(c->provider, kInvalidKeyUri, "vhsm-key-uri must be vhsm:<id>");
       return 0;
     }
@@ -402,6 +440,10 @@ const OSSL_DISPATCH kFunctions[] = {
     VHSM_DISPATCH(CIPHER_DUPCTX, cipher_dupctx, gcmDup),
     VHSM_DISPATCH(CIPHER_ENCRYPT_INIT, cipher_encrypt_init, gcmEncryptInit),
     VHSM_DISPATCH(CIPHER_DECRYPT_INIT, cipher_decrypt_init, gcmDecryptInit),
+#ifdef VHSM_OPENSSL_SKEY
+    VHSM_DISPATCH(CIPHER_ENCRYPT_SKEY_INIT, cipher_encrypt_skey_init, gcmEncryptSkeyInit),
+    VHSM_DISPATCH(CIPHER_DECRYPT_SKEY_INIT, cipher_decrypt_skey_init, gcmDecryptSkeyInit),
+#endif
     VHSM_DISPATCH(CIPHER_UPDATE, cipher_update, gcmUpdate),
     VHSM_DISPATCH(CIPHER_FINAL, cipher_final, gcmFinal),
     VHSM_DISPATCH(CIPHER_CIPHER, cipher_cipher, gcmCipher),

@@ -15,6 +15,7 @@
 #include "provider/key_uri.hpp"
 #include "provider/provider_ctx.hpp"
 #include "provider/remote_hash.hpp"
+#include "provider/symmetric_key.hpp"
 
 namespace vhsm::provider {
 namespace {
@@ -155,10 +156,10 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
         if (!setDigest(c, p)) return 0;
         break;
       case Param::keyUri: {
-        const char* uri = nullptr;
+        auto uri = utf8Param(p);
         bool isRef = false;
-        if (!OSSL_PARAM_get_utf8_string_ptr(p, &uri) ||
-            !setKeyRef(c, reinterpret_cast<const unsigned char*>(uri), std::strlen(uri), isRef))
+        if (!uri ||
+            !setKeyRef(c, reinterpret_cast<const unsigned char*>(uri->data()), uri->size(), isRef))
           return 0;
         if (!isRef) {
           VHSM_RAISE(c->provider, kInvalidKeyUri, "vhsm-key-uri must be vhsm:<id>");
@@ -217,6 +218,27 @@ int hmacSetParams(void* ctx, const OSSL_PARAM params[]) {
   }
   return startRemote(c);
 }
+
+#ifdef VHSM_OPENSSL_SKEY
+// EVP_MAC_init_SKEY: OpenSSL hands over only skeys of vhsm's own key management.
+// The key is the skey's: a key among the parameters would quietly replace it.
+int hmacSkeyInit(void* ctx, void* keydata, const OSSL_PARAM params[]) {
+  auto* c = static_cast<HmacCtx*>(ctx);
+  for (const OSSL_PARAM* p = params; p && p->key; ++p) {
+    Param kind = classify(p->key);
+    if (kind == Param::key || kind == Param::keyUri) {
+      VHSM_RAISE(
+          c->provider, kInvalidParameter,
+          std::string("EVP_MAC_init_SKEY takes its key from the EVP_SKEY, not from ") + p->key);
+      return 0;
+    }
+  }
+  if (!hmacSetParams(c, params)) return 0;
+  c->keyId = static_cast<const SymmetricKey*>(keydata)->keyId;
+  c->remote.reset();
+  return startRemote(c);
+}
+#endif
 
 // keyd's side of update, final and the parameters, out of line so that the pass-through below
 // stays short.
@@ -320,6 +342,9 @@ extern const OSSL_DISPATCH kHmacFunctions[] = {
     VHSM_DISPATCH(MAC_DUPCTX, mac_dupctx, hmacDup),
     VHSM_DISPATCH(MAC_FREECTX, mac_freectx, hmacFree),
     VHSM_DISPATCH(MAC_INIT, mac_init, hmacInit),
+#ifdef VHSM_OPENSSL_SKEY
+    VHSM_DISPATCH(MAC_INIT_SKEY, mac_init_skey, hmacSkeyInit),
+#endif
     VHSM_DISPATCH(MAC_UPDATE, mac_update, hmacUpdate),
     VHSM_DISPATCH(MAC_FINAL, mac_final, hmacFinal),
     VHSM_DISPATCH(MAC_GETTABLE_CTX_PARAMS, mac_gettable_ctx_params, hmacGettable),

@@ -15,8 +15,9 @@ inline constexpr const char* kKeyRefAlgorithmProperties = "provider=vhsm,vhsm.ke
 inline constexpr const char* kKeyRefPreference = "?vhsm.keyref=yes";
 
 // Adds kKeyRefPreference to libctx's default properties unless they already prefer vhsm.
-// OpenSSL before 3.2 cannot read the default properties back: there the preference replaces
-// them, keeping only `fips=yes`. Returns false (with OpenSSL's error) when OpenSSL refused.
+// OpenSSL before 3.5 cannot read the default properties back (EVP_get1_default_properties):
+// there the preference replaces them, keeping only `fips=yes`. Returns false (with OpenSSL's error)
+// when OpenSSL refused.
 bool applyKeyRefPreference(OSSL_LIB_CTX* libctx);
 
 }  // namespace vhsm::provider

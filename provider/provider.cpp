@@ -27,6 +27,20 @@ extern const OSSL_DISPATCH* const kRsaKeymgmtFunctions;
 extern const OSSL_DISPATCH* const kEcdsaSignatureFunctions;
 extern const OSSL_DISPATCH* const kEd25519SignatureFunctions;
 extern const OSSL_DISPATCH* const kRsaSignatureFunctions;
+#ifdef VHSM_OPENSSL_SIGN_MESSAGE
+extern const OSSL_DISPATCH* const kEcdsaSha1Functions;
+extern const OSSL_DISPATCH* const kEcdsaSha256Functions;
+extern const OSSL_DISPATCH* const kEcdsaSha384Functions;
+extern const OSSL_DISPATCH* const kEcdsaSha512Functions;
+extern const OSSL_DISPATCH* const kRsaSha1Functions;
+extern const OSSL_DISPATCH* const kRsaSha256Functions;
+extern const OSSL_DISPATCH* const kRsaSha384Functions;
+extern const OSSL_DISPATCH* const kRsaSha512Functions;
+#endif
+#ifdef VHSM_OPENSSL_SKEY
+extern const OSSL_DISPATCH* const kAesSkeymgmtFunctions;
+extern const OSSL_DISPATCH* const kGenericSkeymgmtFunctions;
+#endif
 extern const OSSL_DISPATCH kKeyStoreFunctions[];
 extern const OSSL_DISPATCH* const kPublicKeyDerEncoderFunctions;
 extern const OSSL_DISPATCH* const kPublicKeyPemEncoderFunctions;
@@ -84,9 +98,40 @@ const OSSL_ALGORITHM* signatures() {
       {"ECDSA", "provider=vhsm", kEcdsaSignatureFunctions, "ECDSA in keyd"},
       {kEd25519Names, "provider=vhsm", kEd25519SignatureFunctions, "Ed25519 in keyd"},
       {kRsaNames, "provider=vhsm", kRsaSignatureFunctions, "RSA PKCS#1 v1.5 and PSS in keyd"},
+#ifdef VHSM_OPENSSL_SIGN_MESSAGE
+      // For EVP_PKEY_sign_message_init (OpenSSL 3.4), named exactly as the default provider
+      // names them: before 3.4 some of these names belong to other objects.
+      {"ECDSA-SHA1:ECDSA-SHA-1:ecdsa-with-SHA1:1.2.840.10045.4.1", "provider=vhsm",
+       kEcdsaSha1Functions, "ECDSA with SHA-1 in keyd"},
+      {"ECDSA-SHA2-256:ECDSA-SHA256:ecdsa-with-SHA256:1.2.840.10045.4.3.2", "provider=vhsm",
+       kEcdsaSha256Functions, "ECDSA with SHA-256 in keyd"},
+      {"ECDSA-SHA2-384:ECDSA-SHA384:ecdsa-with-SHA384:1.2.840.10045.4.3.3", "provider=vhsm",
+       kEcdsaSha384Functions, "ECDSA with SHA-384 in keyd"},
+      {"ECDSA-SHA2-512:ECDSA-SHA512:ecdsa-with-SHA512:1.2.840.10045.4.3.4", "provider=vhsm",
+       kEcdsaSha512Functions, "ECDSA with SHA-512 in keyd"},
+      {"RSA-SHA1:RSA-SHA-1:sha1WithRSAEncryption:1.2.840.113549.1.1.5", "provider=vhsm",
+       kRsaSha1Functions, "RSA with SHA-1 in keyd"},
+      {"RSA-SHA2-256:RSA-SHA256:sha256WithRSAEncryption:1.2.840.113549.1.1.11", "provider=vhsm",
+       kRsaSha256Functions, "RSA with SHA-256 in keyd"},
+      {"RSA-SHA2-384:RSA-SHA384:sha384WithRSAEncryption:1.2.840.113549.1.1.12", "provider=vhsm",
+       kRsaSha384Functions, "RSA with SHA-384 in keyd"},
+      {"RSA-SHA2-512:RSA-SHA512:sha512WithRSAEncryption:1.2.840.113549.1.1.13", "provider=vhsm",
+       kRsaSha512Functions, "RSA with SHA-512 in keyd"},
+#endif
       {nullptr, nullptr, nullptr, nullptr}};
   return table;
 }
+
+#ifdef VHSM_OPENSSL_SKEY
+// provider=vhsm only: see skeymgmt.cpp.
+const OSSL_ALGORITHM* skeymgmts() {
+  static const OSSL_ALGORITHM table[] = {
+      {"AES", "provider=vhsm", kAesSkeymgmtFunctions, "AES keys held by vhsm"},
+      {"GENERIC-SECRET", "provider=vhsm", kGenericSkeymgmtFunctions, "HMAC keys held by vhsm"},
+      {nullptr, nullptr, nullptr, nullptr}};
+  return table;
+}
+#endif
 
 const OSSL_ALGORITHM kStores[] = {
     {"vhsm", "provider=vhsm", kKeyStoreFunctions, "vhsm:<id> key references"},
@@ -132,6 +177,9 @@ const OSSL_ALGORITHM* queryOperation(void*, int operation, int* noCache) {
     case OSSL_OP_KEYMGMT: return keymgmts();
     case OSSL_OP_SIGNATURE: return signatures();
     case OSSL_OP_STORE: return kStores;
+#ifdef VHSM_OPENSSL_SKEY
+    case OSSL_OP_SKEYMGMT: return skeymgmts();
+#endif
     case OSSL_OP_ENCODER: return encoders();
     case OSSL_OP_DECODER: return decoders();
     default: return nullptr;

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "provider/asymmetric_key.hpp"
 #include "provider/dispatch.hpp"
@@ -48,6 +49,10 @@ struct SignatureCtx {
   EVP_MD_CTX* edShadow = nullptr;  // Ed25519 only: the default provider's one-shot context
   EVP_MD_CTX* digest = nullptr;    // ECDSA/RSA digest_sign and digest_verify: the message hash
   char mdName[64] = "";            // digest's name, for the shadow ("" when signing a digest)
+  // OpenSSL 3.4's message-oriented API (sign_message_init): the data given to sign and verify
+  // is the message, not its digest; verify_message_final checks the signature set earlier.
+  bool message = false;
+  std::vector<unsigned char> expected;
 };
 
 void* newCtx(ProviderContext* provider, const char* algorithm) {
@@ -63,6 +68,8 @@ void* dupCtx(void* vctx) {
   auto* to = new SignatureCtx(from->provider, from->algorithm);
   to->key = from->key;
   to->signing = from->signing;
+  to->message = from->message;
+  to->expected = from->expected;
   std::memcpy(to->mdName, from->mdName, sizeof to->mdName);
   bool ok = true;
   if (from->edShadow) {
@@ -130,6 +137,8 @@ int init(void* vctx, void* vkey, bool signing, bool hashMessage, const char* mdN
   }
   c->reset();
   c->signing = signing;
+  c->message = false;
+  c->expected.clear();
   OSSL_LIB_CTX* libctx = c->provider->defaultLibctx();
   bool localSign = signing && !c->key->isVhsm();
   if (c->isEd25519()) {
@@ -246,9 +255,14 @@ int remoteSign(SignatureCtx* c, unsigned char* sig, size_t* siglen, size_t sigsi
   }
 }
 
-int sign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize, const unsigned char* tbs,
-         size_t tbslen) {
-  auto* c = static_cast<SignatureCtx*>(vctx);
+int signMessage(SignatureCtx* c, unsigned char* sig, size_t* siglen, size_t sigsize,
+                const unsigned char* tbs, size_t tbslen);
+int verifyMessage(SignatureCtx* c, const unsigned char* sig, size_t siglen,
+                  const unsigned char* tbs, size_t tbslen);
+
+// Signs tbs as a digest (ECDSA, RSA); with no buffer, says how large a signature can be.
+int signDigest(SignatureCtx* c, unsigned char* sig, size_t* siglen, size_t sigsize,
+               const unsigned char* tbs, size_t tbslen) {
   if (!sig) {
     *siglen = size_t(EVP_PKEY_get_size(c->key->pkey));
     return 1;
@@ -258,10 +272,23 @@ int sign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize, const u
   return EVP_PKEY_sign(c->shadow, sig, siglen, tbs, tbslen) > 0;
 }
 
+int verifyDigest(SignatureCtx* c, const unsigned char* sig, size_t siglen, const unsigned char* tbs,
+                 size_t tbslen) {
+  return EVP_PKEY_verify(c->shadow, sig, siglen, tbs, tbslen) > 0;
+}
+
+int sign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize, const unsigned char* tbs,
+         size_t tbslen) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  if (c->message && sig) return signMessage(c, sig, siglen, sigsize, tbs, tbslen);
+  return signDigest(c, sig, siglen, sigsize, tbs, tbslen);
+}
+
 int verify(void* vctx, const unsigned char* sig, size_t siglen, const unsigned char* tbs,
            size_t tbslen) {
   auto* c = static_cast<SignatureCtx*>(vctx);
-  return EVP_PKEY_verify(c->shadow, sig, siglen, tbs, tbslen) > 0;
+  if (c->message) return verifyMessage(c, sig, siglen, tbs, tbslen);
+  return verifyDigest(c, sig, siglen, tbs, tbslen);
 }
 
 int digestUpdate(void* vctx, const unsigned char* data, size_t length) {
@@ -275,24 +302,24 @@ bool finishDigest(SignatureCtx* c, unsigned char* out, unsigned int& length) {
 
 int digestSignFinal(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize) {
   auto* c = static_cast<SignatureCtx*>(vctx);
-  if (!sig) return sign(vctx, nullptr, siglen, sigsize, nullptr, 0);
+  if (!sig) return signDigest(c, nullptr, siglen, sigsize, nullptr, 0);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  return finishDigest(c, md, length) && sign(vctx, sig, siglen, sigsize, md, length);
+  return finishDigest(c, md, length) && signDigest(c, sig, siglen, sigsize, md, length);
 }
 
 int digestVerifyFinal(void* vctx, const unsigned char* sig, size_t siglen) {
   auto* c = static_cast<SignatureCtx*>(vctx);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  return finishDigest(c, md, length) && verify(vctx, sig, siglen, md, length);
+  return finishDigest(c, md, length) && verifyDigest(c, sig, siglen, md, length);
 }
 
 // Ed25519: one-shot over the whole message.
 int digestSign(void* vctx, unsigned char* sig, size_t* siglen, size_t sigsize,
                const unsigned char* tbs, size_t tbslen) {
   auto* c = static_cast<SignatureCtx*>(vctx);
-  if (!sig) return sign(vctx, nullptr, siglen, sigsize, nullptr, 0);
+  if (!sig) return signDigest(c, nullptr, siglen, sigsize, nullptr, 0);
   if (c->signsRemotely()) return remoteSign(c, sig, siglen, sigsize, tbs, tbslen);
   *siglen = sigsize;
   return EVP_DigestSign(c->edShadow, sig, siglen, tbs, tbslen) > 0;
@@ -304,6 +331,32 @@ int digestVerify(void* vctx, const unsigned char* sig, size_t siglen, const unsi
   return EVP_DigestVerify(c->edShadow, sig, siglen, tbs, tbslen) > 0;
 }
 
+// A message given whole after sign_message_init: hashed here (ECDSA, RSA) or signed whole
+// (Ed25519), as EVP_DigestSign would.
+int signMessage(SignatureCtx* c, unsigned char* sig, size_t* siglen, size_t sigsize,
+                const unsigned char* tbs, size_t tbslen) {
+  if (c->isEd25519()) return digestSign(c, sig, siglen, sigsize, tbs, tbslen);
+  return digestUpdate(c, tbs, tbslen) && digestSignFinal(c, sig, siglen, sigsize);
+}
+
+int verifyMessage(SignatureCtx* c, const unsigned char* sig, size_t siglen,
+                  const unsigned char* tbs, size_t tbslen) {
+  if (c->isEd25519()) return digestVerify(c, sig, siglen, tbs, tbslen);
+  return digestUpdate(c, tbs, tbslen) && digestVerifyFinal(c, sig, siglen);
+}
+
+#ifdef VHSM_OPENSSL_SIGN_MESSAGE
+int verifyMessageFinal(void* vctx) {
+  auto* c = static_cast<SignatureCtx*>(vctx);
+  if (c->expected.empty()) {
+    VHSM_RAISE(c->provider, kInvalidParameter,
+               "set the signature (EVP_PKEY_CTX_set_signature) before verify_message_final");
+    return 0;
+  }
+  return digestVerifyFinal(c, c->expected.data(), c->expected.size());
+}
+#endif
+
 int getCtxParams(void* vctx, OSSL_PARAM params[]) {
   auto* c = static_cast<SignatureCtx*>(vctx);
   return ensureShadow(c) && EVP_PKEY_CTX_get_params(c->shadow, params);
@@ -311,6 +364,22 @@ int getCtxParams(void* vctx, OSSL_PARAM params[]) {
 
 int setCtxParams(void* vctx, const OSSL_PARAM params[]) {
   auto* c = static_cast<SignatureCtx*>(vctx);
+#ifdef VHSM_OPENSSL_SIGN_MESSAGE
+  // The signature verify_message_final checks is the context's, not the shadow's.
+  if (const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_SIGNATURE)) {
+    const void* data = nullptr;
+    size_t length = 0;
+    if (!OSSL_PARAM_get_octet_string_ptr(p, &data, &length)) return 0;
+    auto* bytes = static_cast<const unsigned char*>(data);
+    c->expected.assign(bytes, bytes + length);
+    std::vector<OSSL_PARAM> rest;
+    for (const OSSL_PARAM* q = params; q->key; ++q)
+      if (q != p) rest.push_back(*q);
+    if (rest.empty()) return 1;
+    rest.push_back(OSSL_PARAM_construct_end());
+    return ensureShadow(c) && EVP_PKEY_CTX_set_params(c->shadow, rest.data());
+  }
+#endif
   return ensureShadow(c) && EVP_PKEY_CTX_set_params(c->shadow, params);
 }
 
@@ -341,6 +410,20 @@ struct Functions {
   static int digestVerifyInit(void* c, const char* md, void* key, const OSSL_PARAM params[]) {
     return init(c, key, false, true, md, params);
   }
+#ifdef VHSM_OPENSSL_SIGN_MESSAGE
+  static int messageInit(void* c, void* key, bool signing, const char* md,
+                         const OSSL_PARAM params[]) {
+    if (!init(c, key, signing, true, md, params)) return 0;
+    static_cast<SignatureCtx*>(c)->message = true;
+    return 1;
+  }
+  static int signMessageInit(void* c, void* key, const OSSL_PARAM params[]) {
+    return messageInit(c, key, true, nullptr, params);
+  }
+  static int verifyMessageInit(void* c, void* key, const OSSL_PARAM params[]) {
+    return messageInit(c, key, false, nullptr, params);
+  }
+#endif
   static const OSSL_PARAM* gettable(void* vctx, void* provctx) {
     auto* p =
         vctx ? static_cast<SignatureCtx*>(vctx)->provider : static_cast<ProviderContext*>(provctx);
@@ -387,12 +470,81 @@ const OSSL_DISPATCH kMessageSigner[] = {
     VHSM_COMMON_SIGNATURE_FUNCTIONS(kEd25519),
     VHSM_DISPATCH(SIGNATURE_DIGEST_SIGN, signature_digest_sign, digestSign),
     VHSM_DISPATCH(SIGNATURE_DIGEST_VERIFY, signature_digest_verify, digestVerify),
+#ifdef VHSM_OPENSSL_SIGN_MESSAGE
+    // EVP_PKEY_sign_message_init and one EVP_PKEY_sign/verify over the message, as the
+    // default provider offers Ed25519 (no streaming).
+    VHSM_DISPATCH(SIGNATURE_SIGN_MESSAGE_INIT, signature_sign_message_init,
+                  Functions<kEd25519>::signMessageInit),
+    VHSM_DISPATCH(SIGNATURE_SIGN, signature_sign, sign),
+    VHSM_DISPATCH(SIGNATURE_VERIFY_MESSAGE_INIT, signature_verify_message_init,
+                  Functions<kEd25519>::verifyMessageInit),
+    VHSM_DISPATCH(SIGNATURE_VERIFY, signature_verify, verify),
+#endif
     {0, nullptr}};
+
+#ifdef VHSM_OPENSSL_SIGN_MESSAGE
+// ECDSA-SHA256, RSA-SHA384 and the like: a key type and a digest fixed by the algorithm, for
+// EVP_PKEY_sign_message_init (streaming with update/final) and EVP_PKEY_sign over a message.
+template <const char* const& A, const char* const& KeyType, const char* const& Md>
+struct Composite {
+  static int signInit(void* c, void* key, const OSSL_PARAM params[]) {
+    return Functions<A>::messageInit(c, key, true, Md, params);
+  }
+  static int verifyInit(void* c, void* key, const OSSL_PARAM params[]) {
+    return Functions<A>::messageInit(c, key, false, Md, params);
+  }
+  static const char** keyTypes() {
+    static const char* types[] = {KeyType, nullptr};
+    return types;
+  }
+};
+
+template <const char* const& A, const char* const& KeyType, const char* const& Md>
+const OSSL_DISPATCH kComposite[] = {
+    VHSM_DISPATCH(SIGNATURE_NEWCTX, signature_newctx, Functions<A>::newCtx),
+    VHSM_DISPATCH(SIGNATURE_FREECTX, signature_freectx, freeCtx),
+    VHSM_DISPATCH(SIGNATURE_DUPCTX, signature_dupctx, dupCtx),
+    VHSM_DISPATCH(SIGNATURE_QUERY_KEY_TYPES, signature_query_key_types,
+                  (Composite<A, KeyType, Md>::keyTypes)),
+    VHSM_DISPATCH(SIGNATURE_SIGN_MESSAGE_INIT, signature_sign_message_init,
+                  (Composite<A, KeyType, Md>::signInit)),
+    VHSM_DISPATCH(SIGNATURE_SIGN_MESSAGE_UPDATE, signature_sign_message_update, digestUpdate),
+    VHSM_DISPATCH(SIGNATURE_SIGN_MESSAGE_FINAL, signature_sign_message_final, digestSignFinal),
+    VHSM_DISPATCH(SIGNATURE_SIGN, signature_sign, sign),
+    VHSM_DISPATCH(SIGNATURE_VERIFY_MESSAGE_INIT, signature_verify_message_init,
+                  (Composite<A, KeyType, Md>::verifyInit)),
+    VHSM_DISPATCH(SIGNATURE_VERIFY_MESSAGE_UPDATE, signature_verify_message_update, digestUpdate),
+    VHSM_DISPATCH(SIGNATURE_VERIFY_MESSAGE_FINAL, signature_verify_message_final,
+                  verifyMessageFinal),
+    VHSM_DISPATCH(SIGNATURE_VERIFY, signature_verify, verify),
+    VHSM_DISPATCH(SIGNATURE_GET_CTX_PARAMS, signature_get_ctx_params, getCtxParams),
+    VHSM_DISPATCH(SIGNATURE_GETTABLE_CTX_PARAMS, signature_gettable_ctx_params,
+                  Functions<A>::gettable),
+    VHSM_DISPATCH(SIGNATURE_SET_CTX_PARAMS, signature_set_ctx_params, setCtxParams),
+    VHSM_DISPATCH(SIGNATURE_SETTABLE_CTX_PARAMS, signature_settable_ctx_params,
+                  Functions<A>::settable),
+    {0, nullptr}};
+
+constexpr const char* kSha1 = "SHA1";
+constexpr const char* kSha256 = "SHA256";
+constexpr const char* kSha384 = "SHA384";
+constexpr const char* kSha512 = "SHA512";
+#endif
 
 }  // namespace
 
 extern const OSSL_DISPATCH* const kEcdsaSignatureFunctions = kDigestSigner<kEcdsa>;
 extern const OSSL_DISPATCH* const kRsaSignatureFunctions = kDigestSigner<kRsa>;
 extern const OSSL_DISPATCH* const kEd25519SignatureFunctions = kMessageSigner;
+#ifdef VHSM_OPENSSL_SIGN_MESSAGE
+extern const OSSL_DISPATCH* const kEcdsaSha1Functions = kComposite<kEcdsa, kEc, kSha1>;
+extern const OSSL_DISPATCH* const kEcdsaSha256Functions = kComposite<kEcdsa, kEc, kSha256>;
+extern const OSSL_DISPATCH* const kEcdsaSha384Functions = kComposite<kEcdsa, kEc, kSha384>;
+extern const OSSL_DISPATCH* const kEcdsaSha512Functions = kComposite<kEcdsa, kEc, kSha512>;
+extern const OSSL_DISPATCH* const kRsaSha1Functions = kComposite<kRsa, kRsa, kSha1>;
+extern const OSSL_DISPATCH* const kRsaSha256Functions = kComposite<kRsa, kRsa, kSha256>;
+extern const OSSL_DISPATCH* const kRsaSha384Functions = kComposite<kRsa, kRsa, kSha384>;
+extern const OSSL_DISPATCH* const kRsaSha512Functions = kComposite<kRsa, kRsa, kSha512>;
+#endif
 
 }  // namespace vhsm::provider

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: the whole test suite, in a Release build and again in a Debug
 # build under AddressSanitizer and UndefinedBehaviorSanitizer, with a short valgrind memcheck
-# run of keyd and the provider, a clang build with its unit tests, the deployment tests
+# run of keyd and the provider, the provider tests again against OpenSSL 3.5, a clang build
+# with its unit tests, the deployment tests
 # (packages into a clean Debian root, the hardened service, podman), then a short run of each
 # fuzz target (VHSM_FUZZ_SECONDS, default 60). Long runs: scripts/soak.sh, and
 # scripts/build-matrix.sh full (every GCC build type). Needs root (network namespaces).
@@ -22,6 +23,8 @@ for variant in release asan; do
     scripts/valgrind.sh || status=1
   fi
 done
+echo "=== the provider on OpenSSL 3.5 (Debian 13's, built once and cached: scripts/openssl35.sh)"
+scripts/test-openssl35.sh || status=1
 echo "=== clang 14 build (scripts/build-matrix.sh; 'full' adds every GCC build type)"
 scripts/build-matrix.sh quick || status=1
 echo "=== deployment: Debian packages, the hardened service, containers (tests/deploy/)"
