@@ -23,6 +23,7 @@ ALLOWED = {
              "lmdb_store", "protocol"},
     "client": {"protocol"},
     "provider": set(),
+    "pkcs11": set(),
     "tools": {"protocol"},
     "bench": set(),
     "tests": None,  # tests reach into every layer on purpose

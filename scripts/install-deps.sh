@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libssl-dev openssl libcrypto++-dev liblmdb-dev lmdb-utils capnproto libcapnp-dev
   catch2 libcli11-dev nlohmann-json3-dev iproute2 util-linux
-  nginx-light curl python3 softhsm2 libp11-kit-dev gnuplot-nox valgrind
+  nginx-light curl python3 softhsm2 libp11-kit-dev opensc gnuplot-nox valgrind
   qemu-system-x86 busybox-static cpio kmod
   podman runc debootstrap lintian dkms systemd
 )

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=$(scripts/openssl35.sh)
-echo "=== OpenSSL $("$prefix/bin/openssl" version) from $prefix"
+echo "=== $("$prefix/bin/openssl" version) from $prefix"
 cmake -S . -B build-openssl35 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVHSM_WERROR=ON \
   -DVHSM_BENCH=OFF -DVHSM_OPENSSL_ROOT="$prefix" >/dev/null
 cmake --build build-openssl35 -j "$(nproc)" --target provider_tests provider_guard_tests

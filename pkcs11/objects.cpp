@@ -1,0 +1,197 @@
+#include "pkcs11/objects.hpp"
+
+#include <cstring>
+
+#include "pkcs11/errors.hpp"
+
+namespace vhsm::pkcs11 {
+
+namespace {
+
+template <typename T>
+Bytes bytesOf(T value) {
+  Bytes out(sizeof value);
+  std::memcpy(out.data(), &value, sizeof value);
+  return out;
+}
+
+Bytes boolean(bool value) {
+  return {uint8_t(value ? CK_TRUE : CK_FALSE)};
+}
+
+bool isPair(KeyType type) {
+  return type != KeyType::HMAC && type != KeyType::AES;
+}
+
+}  // namespace
+
+CK_KEY_TYPE keyTypeOf(KeyType type) {
+  switch (type) {
+    case KeyType::HMAC: return CKK_GENERIC_SECRET;
+    case KeyType::AES: return CKK_AES;
+    case KeyType::EC_P256:
+    case KeyType::EC_P384: return CKK_EC;
+    case KeyType::ED25519: return CKK_EC_EDWARDS;
+    case KeyType::RSA: return CKK_RSA;
+  }
+  return CKK_VENDOR_DEFINED;
+}
+
+std::vector<ObjectRef> objectsOf(const KeyInfo& info) {
+  if (!isPair(info.type)) return {{info.id, CKO_SECRET_KEY}};
+  return {{info.id, CKO_PRIVATE_KEY}, {info.id, CKO_PUBLIC_KEY}};
+}
+
+Object objectFor(Token& token, CK_OBJECT_HANDLE handle) {
+  auto ref = token.objectOf(handle);
+  if (!ref) throw Failure{CKR_OBJECT_HANDLE_INVALID};
+  try {
+    return Object(token, *ref, token.client().keyInfo(ref->keyId));
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::refused && e.code() == ErrorCode::UNKNOWN_KEY)
+      throw Failure{CKR_OBJECT_HANDLE_INVALID};
+    throw;
+  }
+}
+
+Object::Object(Token& token, ObjectRef ref, KeyInfo info)
+    : token_(token), ref_(std::move(ref)), info_(std::move(info)) {}
+
+CK_KEY_TYPE Object::keyType() const {
+  return keyTypeOf(info_.type);
+}
+
+const PublicKey* Object::publicKey() {
+  if (!isPair(info_.type)) return nullptr;
+  if (!public_) public_ = parsePublicKey(token_.client().keyPublic(info_.id));
+  return &*public_;
+}
+
+Object::Kind Object::value(CK_ATTRIBUTE_TYPE type, Bytes& out) {
+  const CK_OBJECT_CLASS cls = ref_.objectClass;
+  const bool secret = cls == CKO_SECRET_KEY, priv = cls == CKO_PRIVATE_KEY,
+             pub = cls == CKO_PUBLIC_KEY;
+  const bool mac = info_.type == KeyType::HMAC, aes = info_.type == KeyType::AES;
+  switch (type) {
+    case CKA_CLASS: out = bytesOf<CK_OBJECT_CLASS>(cls); return Kind::value;
+    case CKA_TOKEN: out = boolean(true); return Kind::value;
+    case CKA_PRIVATE: out = boolean(!pub); return Kind::value;
+    case CKA_MODIFIABLE:
+    case CKA_COPYABLE:
+    case CKA_DERIVE:
+    case CKA_WRAP:
+    case CKA_UNWRAP:
+    case CKA_LOCAL:  // keyd does not record whether it made the key or was given it
+      out = boolean(false);
+      return Kind::value;
+    case CKA_DESTROYABLE: out = boolean(true); return Kind::value;
+    case CKA_LABEL: out.assign(info_.id.begin(), info_.id.end()); return Kind::value;
+    case CKA_ID: out.assign(info_.id.begin(), info_.id.end()); return Kind::value;
+    case CKA_KEY_TYPE: out = bytesOf<CK_KEY_TYPE>(keyType()); return Kind::value;
+    case CKA_ENCRYPT:
+    case CKA_DECRYPT: out = boolean(aes); return Kind::value;
+    case CKA_SIGN: out = boolean(mac || priv); return Kind::value;
+    case CKA_VERIFY: out = boolean(mac || pub); return Kind::value;
+    case CKA_SIGN_RECOVER:
+    case CKA_VERIFY_RECOVER: out = boolean(false); return Kind::value;
+    case CKA_START_DATE:
+    case CKA_END_DATE: out.clear(); return Kind::value;  // empty: not set
+    default: break;
+  }
+  if (secret || priv) {
+    switch (type) {
+      case CKA_SENSITIVE:
+      case CKA_ALWAYS_SENSITIVE:
+      case CKA_NEVER_EXTRACTABLE: out = boolean(true); return Kind::value;
+      case CKA_EXTRACTABLE:
+      case CKA_ALWAYS_AUTHENTICATE:
+      case CKA_WRAP_WITH_TRUSTED: out = boolean(false); return Kind::value;
+      default: break;
+    }
+  }
+  if (secret) {
+    if (type == CKA_VALUE) return Kind::sensitive;
+    if (type == CKA_VALUE_LEN) {
+      out = bytesOf<CK_ULONG>(info_.bits / 8);
+      return Kind::value;
+    }
+    return Kind::invalid;
+  }
+  if (pub && type == CKA_TRUSTED) {
+    out = boolean(false);
+    return Kind::value;
+  }
+  const PublicKey* key = publicKey();
+  if (type == CKA_PUBLIC_KEY_INFO) {
+    out = key->spki;
+    return Kind::value;
+  }
+  if (key->type == CKK_RSA) {
+    switch (type) {
+      case CKA_MODULUS: out = key->modulus; return Kind::value;
+      case CKA_PUBLIC_EXPONENT: out = key->publicExponent; return Kind::value;
+      case CKA_MODULUS_BITS:
+        if (!pub) return Kind::invalid;
+        out = bytesOf<CK_ULONG>(key->modulusBits);
+        return Kind::value;
+      case CKA_PRIVATE_EXPONENT:
+      case CKA_PRIME_1:
+      case CKA_PRIME_2:
+      case CKA_EXPONENT_1:
+      case CKA_EXPONENT_2:
+      case CKA_COEFFICIENT: return priv ? Kind::sensitive : Kind::invalid;
+      default: return Kind::invalid;
+    }
+  }
+  switch (type) {
+    case CKA_EC_PARAMS: out = key->ecParams; return Kind::value;
+    case CKA_EC_POINT:
+      if (!pub) return Kind::invalid;
+      out = key->ecPoint;
+      return Kind::value;
+    case CKA_VALUE: return priv ? Kind::sensitive : Kind::invalid;
+    default: return Kind::invalid;
+  }
+}
+
+bool Object::matches(const CK_ATTRIBUTE* attributes, CK_ULONG count) {
+  for (CK_ULONG i = 0; i < count; ++i) {
+    Bytes mine;
+    if (value(attributes[i].type, mine) != Kind::value) return false;
+    if (mine.size() != attributes[i].ulValueLen ||
+        (!mine.empty() && std::memcmp(mine.data(), attributes[i].pValue, mine.size()) != 0))
+      return false;
+  }
+  return true;
+}
+
+CK_RV Object::getAttributes(CK_ATTRIBUTE* attributes, CK_ULONG count) {
+  CK_RV rv = CKR_OK;
+  for (CK_ULONG i = 0; i < count; ++i) {
+    CK_ATTRIBUTE& a = attributes[i];
+    Bytes bytes;
+    switch (value(a.type, bytes)) {
+      case Kind::sensitive:
+        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        rv = CKR_ATTRIBUTE_SENSITIVE;
+        continue;
+      case Kind::invalid:
+        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        rv = CKR_ATTRIBUTE_TYPE_INVALID;
+        continue;
+      case Kind::value: break;
+    }
+    if (!a.pValue) {
+      a.ulValueLen = bytes.size();
+    } else if (a.ulValueLen < bytes.size()) {
+      a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+      rv = CKR_BUFFER_TOO_SMALL;
+    } else {
+      if (!bytes.empty()) std::memcpy(a.pValue, bytes.data(), bytes.size());
+      a.ulValueLen = bytes.size();
+    }
+  }
+  return rv;
+}
+
+}  // namespace vhsm::pkcs11

@@ -1,0 +1,102 @@
+#include "pkcs11/state.hpp"
+
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "pkcs11/errors.hpp"
+
+namespace vhsm::pkcs11 {
+
+namespace {
+
+std::mutex gMutex;
+std::unique_ptr<State> gState;
+pid_t gPid = 0;
+
+}  // namespace
+
+State::State(Config config) : config_(std::move(config)) {
+  for (size_t i = 0; i < config_.users.size(); ++i)
+    tokens_.push_back(std::make_unique<Token>(CK_SLOT_ID(i), config_.users[i], config_));
+}
+
+Token& State::token(CK_SLOT_ID slot) {
+  if (slot >= tokens_.size()) throw Failure{CKR_SLOT_ID_INVALID};
+  return *tokens_[slot];
+}
+
+CK_SESSION_HANDLE State::open(Token& token, CK_FLAGS flags) {
+  std::lock_guard lock(mutex_);
+  CK_SESSION_HANDLE handle = next_++;
+  sessions_.emplace(handle, std::make_shared<Session>(token, flags));
+  return handle;
+}
+
+std::shared_ptr<Session> State::session(CK_SESSION_HANDLE handle) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(handle);
+  if (it == sessions_.end()) throw Failure{CKR_SESSION_HANDLE_INVALID};
+  return it->second;
+}
+
+void State::close(CK_SESSION_HANDLE handle) {
+  std::lock_guard lock(mutex_);
+  if (!sessions_.erase(handle)) throw Failure{CKR_SESSION_HANDLE_INVALID};
+}
+
+void State::closeAll(CK_SLOT_ID slot) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(sessions_, [&](const auto& s) { return s.second->token.slot() == slot; });
+}
+
+size_t State::sessionsOf(const Token& token, bool readWriteOnly) {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (const auto& [handle, s] : sessions_)
+    n += &s->token == &token && (!readWriteOnly || s->readWrite());
+  return n;
+}
+
+State& state() {
+  std::lock_guard lock(gMutex);
+  if (!gState || gPid != getpid()) throw Failure{CKR_CRYPTOKI_NOT_INITIALIZED};
+  return *gState;
+}
+
+CK_RV initialize(CK_VOID_PTR args) {
+  if (args) {
+    auto* a = static_cast<CK_C_INITIALIZE_ARGS*>(args);
+    if (a->pReserved) return CKR_ARGUMENTS_BAD;
+    // Either all mutex callbacks or none; with them the caller must also allow OS locking,
+    // which is what this module uses.
+    bool some = a->CreateMutex || a->DestroyMutex || a->LockMutex || a->UnlockMutex;
+    bool all = a->CreateMutex && a->DestroyMutex && a->LockMutex && a->UnlockMutex;
+    if (some && !all) return CKR_ARGUMENTS_BAD;
+    if (all && !(a->flags & CKF_OS_LOCKING_OK)) return CKR_CANT_LOCK;
+  }
+  std::lock_guard lock(gMutex);
+  if (gState && gPid == getpid()) return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+  // A forked child's copy of the parent's state goes: its Clients know they were forked and
+  // leave the parent's connections alone.
+  gState.reset();
+  try {
+    gState = std::make_unique<State>(loadConfig());
+  } catch (const std::bad_alloc&) {
+    return CKR_HOST_MEMORY;
+  } catch (const std::exception&) {
+    return CKR_GENERAL_ERROR;
+  }
+  gPid = getpid();
+  return CKR_OK;
+}
+
+CK_RV finalize(CK_VOID_PTR reserved) {
+  if (reserved) return CKR_ARGUMENTS_BAD;
+  std::lock_guard lock(gMutex);
+  if (!gState || gPid != getpid()) return CKR_CRYPTOKI_NOT_INITIALIZED;
+  gState.reset();
+  return CKR_OK;
+}
+
+}  // namespace vhsm::pkcs11

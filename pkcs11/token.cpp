@@ -1,0 +1,71 @@
+#include "pkcs11/token.hpp"
+
+#include "pkcs11/errors.hpp"
+
+namespace vhsm::pkcs11 {
+
+namespace {
+// Handles carry their slot in the top byte, so one token never resolves another's handle.
+constexpr int kSlotShift = 24;
+}  // namespace
+
+Token::Token(CK_SLOT_ID slot, std::string user, const Config& config)
+    : slot_(slot),
+      user_(std::move(user)),
+      password_(config.password),
+      client_(config.client),
+      next_((CK_OBJECT_HANDLE(slot) + 1) << kSlotShift) {}
+
+bool Token::loggedIn() {
+  std::lock_guard lock(mutex_);
+  if (loggedIn_ || tried_) return loggedIn_;
+  tried_ = true;
+  try {
+    client_.login(user_, password_);  // an empty password logs in through an unlock
+    loggedIn_ = true;
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::refused) throw;
+  }
+  return loggedIn_;
+}
+
+void Token::retryLogin() {
+  std::lock_guard lock(mutex_);
+  tried_ = false;
+}
+
+bool Token::loggedInByPin() {
+  std::lock_guard lock(mutex_);
+  return loggedIn_ && byPin_;
+}
+
+void Token::login(std::string_view pin) {
+  std::lock_guard lock(mutex_);
+  if (loggedIn_) throw Failure{CKR_USER_ALREADY_LOGGED_IN};
+  client_.login(user_, pin);
+  loggedIn_ = byPin_ = true;
+}
+
+void Token::logout() {
+  std::lock_guard lock(mutex_);
+  if (!loggedIn_) throw Failure{CKR_USER_NOT_LOGGED_IN};
+  client_.logout();
+  loggedIn_ = byPin_ = false;
+  tried_ = true;  // logged out on purpose: no implicit login until the next session opens
+}
+
+CK_OBJECT_HANDLE Token::handleOf(const ObjectRef& object) {
+  std::lock_guard lock(mutex_);
+  auto [it, added] = handles_.try_emplace(object, next_);
+  if (added) objects_.emplace(next_++, object);
+  return it->second;
+}
+
+std::optional<ObjectRef> Token::objectOf(CK_OBJECT_HANDLE handle) {
+  std::lock_guard lock(mutex_);
+  auto it = objects_.find(handle);
+  if (it == objects_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace vhsm::pkcs11

@@ -1,0 +1,60 @@
+// A token: one vhsm user, its connection to keyd and the handles of its objects. PKCS#11 logs
+// an application in per token, so every session of a token shares its connection (a Client
+// serialises its requests and reconnects after fork on its own).
+#pragma once
+
+#include "pkcs11/cryptoki.hpp"
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <vhsm/client.hpp>
+#include "pkcs11/config.hpp"
+
+namespace vhsm::pkcs11 {
+
+// What an object handle names: one of the user's keys, as one of its PKCS#11 objects.
+struct ObjectRef {
+  std::string keyId;
+  CK_OBJECT_CLASS objectClass;  // CKO_SECRET_KEY, CKO_PRIVATE_KEY or CKO_PUBLIC_KEY
+  bool operator<(const ObjectRef& o) const {
+    return keyId != o.keyId ? keyId < o.keyId : objectClass < o.objectClass;
+  }
+};
+
+class Token {
+ public:
+  Token(CK_SLOT_ID slot, std::string user, const Config& config);
+
+  CK_SLOT_ID slot() const { return slot_; }
+  const std::string& user() const { return user_; }
+  Client& client() { return client_; }
+
+  // Whether the token is logged in now. If not, and not tried since the last retryLogin(),
+  // first tries the configured password or an unlock for this container (one round trip),
+  // which need no C_Login. C_OpenSession calls retryLogin(): an unlock made meanwhile counts.
+  bool loggedIn();
+  void retryLogin();
+  bool loggedInByPin();  // logged in through C_Login (C_Logout ends only that)
+  void login(std::string_view pin);
+  void logout();
+
+  // Stable handles for the life of the module; 0 is never one.
+  CK_OBJECT_HANDLE handleOf(const ObjectRef& object);
+  std::optional<ObjectRef> objectOf(CK_OBJECT_HANDLE handle);
+
+ private:
+  CK_SLOT_ID slot_;
+  std::string user_;
+  std::string password_;
+  Client client_;
+  std::mutex mutex_;
+  bool loggedIn_ = false, byPin_ = false, tried_ = false;
+  std::map<ObjectRef, CK_OBJECT_HANDLE> handles_;
+  std::map<CK_OBJECT_HANDLE, ObjectRef> objects_;
+  CK_OBJECT_HANDLE next_;
+};
+
+}  // namespace vhsm::pkcs11

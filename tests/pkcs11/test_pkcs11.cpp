@@ -1,0 +1,475 @@
+// libvhsm-pkcs11.so through its function list against a real keyd: tokens and login, objects
+// and the attribute rules, every mechanism compared with OpenSSL's default provider, keys made
+// through the module, the spec's return codes for bad input, threads and fork.
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "tests/pkcs11/module_fixture.hpp"
+#include "tests/support/openssl_reference.hpp"
+
+using namespace vhsm;
+using namespace vhsm::test;
+
+namespace {
+
+Bytes sign(CK_FUNCTION_LIST* p, CK_SESSION_HANDLE s, CK_MECHANISM m, CK_OBJECT_HANDLE key,
+           const Bytes& data) {
+  REQUIRE(p->C_SignInit(s, &m, key) == CKR_OK);
+  CK_ULONG length = 0;
+  REQUIRE(p->C_Sign(s, const_cast<uint8_t*>(data.data()), data.size(), nullptr, &length) == CKR_OK);
+  Bytes out(length);
+  REQUIRE(p->C_Sign(s, const_cast<uint8_t*>(data.data()), data.size(), out.data(), &length) ==
+          CKR_OK);
+  out.resize(length);
+  return out;
+}
+
+// PKCS#11's r||s as the DER OpenSSL verifies.
+Bytes derOf(const Bytes& raw) {
+  size_t half = raw.size() / 2;
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  ECDSA_SIG_set0(sig, BN_bin2bn(raw.data(), int(half), nullptr),
+                 BN_bin2bn(raw.data() + half, int(half), nullptr));
+  unsigned char* der = nullptr;
+  int length = i2d_ECDSA_SIG(sig, &der);
+  Bytes out(der, der + length);
+  OPENSSL_free(der);
+  ECDSA_SIG_free(sig);
+  return out;
+}
+
+Bytes attribute(CK_FUNCTION_LIST* p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                CK_ATTRIBUTE_TYPE type) {
+  CK_ATTRIBUTE a = {type, nullptr, 0};
+  REQUIRE(p->C_GetAttributeValue(s, o, &a, 1) == CKR_OK);
+  Bytes value(a.ulValueLen);
+  a.pValue = value.data();
+  REQUIRE(p->C_GetAttributeValue(s, o, &a, 1) == CKR_OK);
+  return value;
+}
+
+}  // namespace
+
+TEST_CASE("a token per user, logged in by PIN or by an unlock") {
+  ModuleFixture f;
+  auto* p = f.p;
+  CK_ULONG count = 0;
+  REQUIRE(p->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK);
+  CHECK(count == 1);
+  CK_SLOT_ID slot = 99;
+  CK_ULONG none = 0;
+  CHECK(p->C_GetSlotList(CK_TRUE, &slot, &none) == CKR_BUFFER_TOO_SMALL);
+  CK_TOKEN_INFO info;
+  REQUIRE(p->C_GetTokenInfo(0, &info) == CKR_OK);
+  CHECK(std::string(reinterpret_cast<char*>(info.label), 32).rfind("alice ", 0) == 0);
+  CHECK(info.flags & CKF_LOGIN_REQUIRED);
+
+  auto s = f.open();
+  std::string wrong = "guess";
+  CHECK(p->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(wrong.data()), wrong.size()) ==
+        CKR_PIN_INCORRECT);
+  CK_SESSION_INFO sessionInfo;
+  REQUIRE(p->C_GetSessionInfo(s, &sessionInfo) == CKR_OK);
+  CHECK(sessionInfo.state == CKS_RW_PUBLIC_SESSION);
+  std::string pin = ModuleFixture::kPin;
+  CHECK(p->C_Login(s, CKU_SO, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) ==
+        CKR_USER_TYPE_INVALID);
+  REQUIRE(p->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) ==
+          CKR_OK);
+  CHECK(p->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) ==
+        CKR_USER_ALREADY_LOGGED_IN);
+  REQUIRE(p->C_GetSessionInfo(s, &sessionInfo) == CKR_OK);
+  CHECK(sessionInfo.state == CKS_RW_USER_FUNCTIONS);
+  CHECK(p->C_Logout(s) == CKR_OK);
+  CHECK(p->C_Logout(s) == CKR_USER_NOT_LOGGED_IN);
+  REQUIRE(p->C_CloseSession(s) == CKR_OK);
+
+  // An SO's unlock for this container: no PIN anywhere, and the token says so.
+  f.keyd.root()->unlock("alice", ModuleFixture::kPin, "host", 60);
+  f.alice->keyGenerate("k", KeyType::HMAC);
+  auto unlocked = f.open();
+  REQUIRE(p->C_GetTokenInfo(0, &info) == CKR_OK);
+  CHECK_FALSE(info.flags & CKF_LOGIN_REQUIRED);
+  CHECK(f.find(unlocked, "k", CKO_SECRET_KEY) != 0);
+}
+
+TEST_CASE("objects are the user's keys, with the spec's attribute rules") {
+  ModuleFixture f;
+  auto* p = f.p;
+  f.alice->keyImport("mac", KeyType::HMAC, randomBytes(32));
+  f.alice->keyGenerate("ec", KeyType::EC_P256);
+  f.alice->keyGenerate("rsa", KeyType::RSA);
+  // Before a login nothing is visible: every object is a key of the user. A login is the
+  // token's, so every session of the application sees the keys afterwards.
+  auto other = f.open(false);
+  CHECK(f.find(other, "mac", CKO_SECRET_KEY) == 0);
+  auto s = f.loggedIn();
+  CHECK(f.find(other, "mac", CKO_SECRET_KEY) != 0);
+
+  CK_OBJECT_HANDLE mac = f.find(s, "mac", CKO_SECRET_KEY);
+  CK_OBJECT_HANDLE ecPriv = f.find(s, "ec", CKO_PRIVATE_KEY);
+  CK_OBJECT_HANDLE ecPub = f.find(s, "ec", CKO_PUBLIC_KEY);
+  REQUIRE((mac && ecPriv && ecPub));
+  CHECK(f.find(s, "ec", CKO_SECRET_KEY) == 0);
+  CHECK(attribute(p, s, ecPriv, CKA_LABEL) == Bytes{'e', 'c'});
+
+  // The public key's attributes are keyd's public key.
+  auto spki = f.alice->keyPublic("ec");
+  CHECK(attribute(p, s, ecPub, CKA_PUBLIC_KEY_INFO) == spki);
+  auto point = attribute(p, s, ecPub, CKA_EC_POINT);
+  REQUIRE(point.size() == 67);  // OCTET STRING of 04 || X || Y
+  CHECK(std::equal(point.begin() + 2, point.end(), spki.end() - 65));
+  auto modulus = attribute(p, s, f.find(s, "rsa", CKO_PUBLIC_KEY), CKA_MODULUS);
+  CHECK(modulus.size() == 256);
+
+  // Sensitive, unknown, too small: each entry gets its answer, the call the error.
+  CK_BBOOL sensitive = CK_FALSE, extractable = CK_TRUE;
+  uint8_t tiny[1];
+  CK_ATTRIBUTE t[] = {{CKA_VALUE, nullptr, 0},
+                      {CKA_SENSITIVE, &sensitive, sizeof sensitive},
+                      {CKA_EXTRACTABLE, &extractable, sizeof extractable},
+                      {CKA_MODULUS, nullptr, 0},
+                      {CKA_LABEL, tiny, sizeof tiny}};
+  CK_RV rv = p->C_GetAttributeValue(s, mac, t, 5);
+  CHECK((rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+         rv == CKR_BUFFER_TOO_SMALL));
+  CHECK(t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION);
+  CHECK(sensitive == CK_TRUE);
+  CHECK(extractable == CK_FALSE);
+  CHECK(t[3].ulValueLen == CK_UNAVAILABLE_INFORMATION);
+  CHECK(t[4].ulValueLen == CK_UNAVAILABLE_INFORMATION);
+  CK_ATTRIBUTE value = {CKA_VALUE, nullptr, 0};
+  CHECK(p->C_GetAttributeValue(s, ecPriv, &value, 1) == CKR_ATTRIBUTE_SENSITIVE);
+
+  // Finding by key type across the user's keys.
+  CK_KEY_TYPE ecType = CKK_EC;
+  CK_ATTRIBUTE byType = {CKA_KEY_TYPE, &ecType, sizeof ecType};
+  REQUIRE(p->C_FindObjectsInit(s, &byType, 1) == CKR_OK);
+  CK_OBJECT_HANDLE found[8];
+  CK_ULONG n = 0;
+  REQUIRE(p->C_FindObjects(s, found, 8, &n) == CKR_OK);
+  CHECK(n == 2);
+  REQUIRE(p->C_FindObjectsFinal(s) == CKR_OK);
+}
+
+TEST_CASE("every mechanism computes what OpenSSL's default provider computes") {
+  ModuleFixture f;
+  auto* p = f.p;
+  auto macKey = randomBytes(32), aesKey = randomBytes(32);
+  f.alice->keyImport("mac", KeyType::HMAC, macKey);
+  f.alice->keyImport("aes", KeyType::AES, aesKey);
+  auto s = f.loggedIn();
+  auto data = randomBytes(3000);
+
+  SECTION("digests, single and in parts") {
+    const std::pair<CK_MECHANISM_TYPE, const char*> digests[] = {{CKM_SHA_1, "SHA1"},
+                                                                 {CKM_SHA224, "SHA224"},
+                                                                 {CKM_SHA256, "SHA256"},
+                                                                 {CKM_SHA384, "SHA384"},
+                                                                 {CKM_SHA512, "SHA512"}};
+    for (auto [type, name] : digests) {
+      INFO(name);
+      CK_MECHANISM m = {type, nullptr, 0};
+      Bytes out(64);
+      CK_ULONG length = out.size();
+      REQUIRE(p->C_DigestInit(s, &m) == CKR_OK);
+      REQUIRE(p->C_DigestUpdate(s, data.data(), 1000) == CKR_OK);
+      REQUIRE(p->C_DigestUpdate(s, data.data() + 1000, data.size() - 1000) == CKR_OK);
+      REQUIRE(p->C_DigestFinal(s, out.data(), &length) == CKR_OK);
+      out.resize(length);
+      CHECK(out == referenceDigest(name, data));
+    }
+  }
+  SECTION("HMAC, and verification of it") {
+    const std::pair<CK_MECHANISM_TYPE, const char*> macs[] = {{CKM_SHA_1_HMAC, "SHA1"},
+                                                              {CKM_SHA256_HMAC, "SHA256"},
+                                                              {CKM_SHA384_HMAC, "SHA384"},
+                                                              {CKM_SHA512_HMAC, "SHA512"}};
+    CK_OBJECT_HANDLE key = f.find(s, "mac", CKO_SECRET_KEY);
+    for (auto [type, name] : macs) {
+      INFO(name);
+      auto expected = referenceHmac(name, macKey, data);
+      CHECK(sign(p, s, {type, nullptr, 0}, key, data) == expected);
+      CK_MECHANISM m = {type, nullptr, 0};
+      REQUIRE(p->C_VerifyInit(s, &m, key) == CKR_OK);
+      CHECK(p->C_Verify(s, data.data(), data.size(), expected.data(), expected.size()) == CKR_OK);
+      expected[0] ^= 1;
+      REQUIRE(p->C_VerifyInit(s, &m, key) == CKR_OK);
+      CHECK(p->C_Verify(s, data.data(), data.size(), expected.data(), expected.size()) ==
+            CKR_SIGNATURE_INVALID);
+    }
+  }
+  SECTION("AES-GCM, single and in parts, and a forged tag") {
+    CK_OBJECT_HANDLE key = f.find(s, "aes", CKO_SECRET_KEY);
+    auto iv = randomBytes(12), aad = randomBytes(20);
+    auto expected = referenceGcmEncrypt(aesKey, iv, aad, data);
+    CK_GCM_PARAMS params = {iv.data(), iv.size(), iv.size() * 8, aad.data(), aad.size(), 128};
+    CK_MECHANISM m = {CKM_AES_GCM, &params, sizeof params};
+    REQUIRE(p->C_EncryptInit(s, &m, key) == CKR_OK);
+    Bytes sealed(data.size() + 16);
+    CK_ULONG length = sealed.size();
+    REQUIRE(p->C_Encrypt(s, data.data(), data.size(), sealed.data(), &length) == CKR_OK);
+    Bytes want = expected.ciphertext;
+    want.insert(want.end(), expected.tag.begin(), expected.tag.end());
+    CHECK(sealed == want);
+
+    REQUIRE(p->C_EncryptInit(s, &m, key) == CKR_OK);
+    Bytes parts(data.size() + 16);
+    CK_ULONG first = 1000, rest = data.size() - 1000, tag = 16;
+    REQUIRE(p->C_EncryptUpdate(s, data.data(), 1000, parts.data(), &first) == CKR_OK);
+    REQUIRE(p->C_EncryptUpdate(s, data.data() + 1000, data.size() - 1000, parts.data() + first,
+                               &rest) == CKR_OK);
+    REQUIRE(p->C_EncryptFinal(s, parts.data() + first + rest, &tag) == CKR_OK);
+    CHECK(parts == want);
+
+    REQUIRE(p->C_DecryptInit(s, &m, key) == CKR_OK);
+    Bytes plain(data.size());
+    length = plain.size();
+    REQUIRE(p->C_Decrypt(s, sealed.data(), sealed.size(), plain.data(), &length) == CKR_OK);
+    CHECK(plain == data);
+    sealed[5] ^= 1;
+    REQUIRE(p->C_DecryptInit(s, &m, key) == CKR_OK);
+    length = plain.size();
+    CHECK(p->C_Decrypt(s, sealed.data(), sealed.size(), plain.data(), &length) ==
+          CKR_ENCRYPTED_DATA_INVALID);
+  }
+  SECTION("signatures of every key type verify with the default provider") {
+    f.alice->keyGenerate("p256", KeyType::EC_P256);
+    f.alice->keyGenerate("p384", KeyType::EC_P384);
+    f.alice->keyGenerate("ed", KeyType::ED25519);
+    f.alice->keyGenerate("rsa", KeyType::RSA);
+    auto digest = referenceDigest("SHA256", data);
+    struct Case {
+      const char* id;
+      CK_MECHANISM_TYPE type;
+      SignatureParams params;
+      bool rawDigest;  // the mechanism signs data that is already a digest
+    };
+    CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+    const Case cases[] = {
+        {"p256", CKM_ECDSA, {"SHA256"}, true},
+        {"p256", CKM_ECDSA_SHA256, {"SHA256"}, false},
+        {"p384", CKM_ECDSA_SHA384, {"SHA384"}, false},
+        {"ed", CKM_EDDSA, {}, false},
+        {"rsa", CKM_SHA256_RSA_PKCS, {"SHA256"}, false},
+        {"rsa", CKM_SHA256_RSA_PKCS_PSS, {"SHA256", true, 32}, false},
+        {"rsa", CKM_RSA_PKCS_PSS, {"SHA256", true, 32}, true},
+    };
+    for (const auto& c : cases) {
+      INFO(c.id << " mechanism " << c.type);
+      CK_MECHANISM m = {c.type, nullptr, 0};
+      if (c.type == CKM_SHA256_RSA_PKCS_PSS || c.type == CKM_RSA_PKCS_PSS) {
+        m.pParameter = &pss;
+        m.ulParameterLen = sizeof pss;
+      }
+      CK_OBJECT_HANDLE priv = f.find(s, c.id, CKO_PRIVATE_KEY);
+      auto signature = sign(p, s, m, priv, c.rawDigest ? digest : data);
+      auto publicKey = f.alice->keyPublic(c.id);
+      Bytes openssl = std::string(c.id).rfind("p", 0) == 0 ? derOf(signature) : signature;
+      CHECK(referenceVerify(publicKey, c.params, data, openssl));
+      // And the module's own verification, with the public key object.
+      CK_OBJECT_HANDLE pub = f.find(s, c.id, CKO_PUBLIC_KEY);
+      const Bytes& signed_ = c.rawDigest ? digest : data;
+      REQUIRE(p->C_VerifyInit(s, &m, pub) == CKR_OK);
+      CHECK(p->C_Verify(s, const_cast<uint8_t*>(signed_.data()), signed_.size(), signature.data(),
+                        signature.size()) == CKR_OK);
+    }
+  }
+}
+
+TEST_CASE("keys made through the module are keyd's") {
+  ModuleFixture f;
+  auto* p = f.p;
+  auto s = f.loggedIn();
+  CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+  CK_ULONG length = 32;
+  CK_BBOOL yes = CK_TRUE;
+  std::string id = "made-aes";
+  CK_ATTRIBUTE aes[] = {{CKA_CLASS, &secret, sizeof secret},
+                        {CKA_VALUE_LEN, &length, sizeof length},
+                        {CKA_TOKEN, &yes, sizeof yes},
+                        {CKA_ID, id.data(), id.size()}};
+  CK_MECHANISM aesGen = {CKM_AES_KEY_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE key = 0;
+  REQUIRE(p->C_GenerateKey(s, &aesGen, aes, 4, &key) == CKR_OK);
+  CHECK(f.alice->keyInfo("made-aes").type == KeyType::AES);
+  CHECK(f.alice->keyInfo("made-aes").bits == 256);
+
+  uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  std::string ecId = "made-ec";
+  CK_ATTRIBUTE pubT[] = {{CKA_EC_PARAMS, p256, sizeof p256}, {CKA_ID, ecId.data(), ecId.size()}};
+  CK_ATTRIBUTE privT[] = {{CKA_SIGN, &yes, sizeof yes}, {CKA_ID, ecId.data(), ecId.size()}};
+  CK_MECHANISM ecGen = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE pub = 0, priv = 0;
+  REQUIRE(p->C_GenerateKeyPair(s, &ecGen, pubT, 2, privT, 2, &pub, &priv) == CKR_OK);
+  CHECK(f.alice->keyInfo("made-ec").type == KeyType::EC_P256);
+
+  // Import: the module hands the bytes to keyd and keeps none.
+  auto macKey = randomBytes(40);
+  CK_KEY_TYPE generic = CKK_GENERIC_SECRET;
+  std::string macId = "imported";
+  CK_ATTRIBUTE imported[] = {{CKA_CLASS, &secret, sizeof secret},
+                             {CKA_KEY_TYPE, &generic, sizeof generic},
+                             {CKA_VALUE, macKey.data(), macKey.size()},
+                             {CKA_ID, macId.data(), macId.size()}};
+  CK_OBJECT_HANDLE mac = 0;
+  REQUIRE(p->C_CreateObject(s, imported, 4, &mac) == CKR_OK);
+  auto data = randomBytes(100);
+  CHECK(sign(p, s, {CKM_SHA256_HMAC, nullptr, 0}, mac, data) ==
+        referenceHmac("SHA256", macKey, data));
+
+  REQUIRE(p->C_DestroyObject(s, priv) == CKR_OK);
+  CHECK_THROWS(f.alice->keyInfo("made-ec"));
+  CHECK(p->C_DestroyObject(s, priv) == CKR_OBJECT_HANDLE_INVALID);
+
+  // What keyd cannot honour is refused: an extractable key, a session object.
+  CK_BBOOL no = CK_FALSE;
+  CK_ATTRIBUTE extractable[] = {{CKA_CLASS, &secret, sizeof secret},
+                                {CKA_VALUE_LEN, &length, sizeof length},
+                                {CKA_EXTRACTABLE, &yes, sizeof yes},
+                                {CKA_ID, id.data(), id.size()}};
+  CHECK(p->C_GenerateKey(s, &aesGen, extractable, 4, &key) == CKR_ATTRIBUTE_VALUE_INVALID);
+  CK_ATTRIBUTE session[] = {{CKA_CLASS, &secret, sizeof secret},
+                            {CKA_VALUE_LEN, &length, sizeof length},
+                            {CKA_TOKEN, &no, sizeof no},
+                            {CKA_ID, id.data(), id.size()}};
+  CHECK(p->C_GenerateKey(s, &aesGen, session, 4, &key) == CKR_TEMPLATE_INCONSISTENT);
+}
+
+TEST_CASE("bad input gets the spec's return codes and harms nothing") {
+  ModuleFixture f;
+  auto* p = f.p;
+  f.alice->keyImport("mac", KeyType::HMAC, randomBytes(32));
+  f.alice->keyImport("aes", KeyType::AES, randomBytes(32));
+  auto s = f.loggedIn();
+  CK_OBJECT_HANDLE mac = f.find(s, "mac", CKO_SECRET_KEY);
+  CK_OBJECT_HANDLE aes = f.find(s, "aes", CKO_SECRET_KEY);
+  CK_MECHANISM hmac = {CKM_SHA256_HMAC, nullptr, 0};
+  uint8_t data[16] = {};
+  CK_ULONG length = 0;
+
+  CHECK(p->C_Initialize(nullptr) == CKR_CRYPTOKI_ALREADY_INITIALIZED);
+  CHECK(p->C_GetInfo(nullptr) == CKR_ARGUMENTS_BAD);
+  CHECK(p->C_GetSlotList(CK_TRUE, nullptr, nullptr) == CKR_ARGUMENTS_BAD);
+  CHECK(p->C_GetTokenInfo(7, nullptr) == CKR_SLOT_ID_INVALID);
+  CHECK(p->C_OpenSession(0, 0, nullptr, nullptr, &s) == CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+  CHECK(p->C_Sign(12345, data, 16, nullptr, &length) == CKR_SESSION_HANDLE_INVALID);
+  CHECK(p->C_Sign(s, data, 16, nullptr, &length) == CKR_OPERATION_NOT_INITIALIZED);
+  CHECK(p->C_SignInit(s, &hmac, 0x7777) == CKR_KEY_HANDLE_INVALID);
+  CHECK(p->C_SignInit(s, nullptr, mac) == CKR_ARGUMENTS_BAD);
+  CHECK(p->C_SignInit(s, &hmac, aes) == CKR_KEY_TYPE_INCONSISTENT);
+  CK_MECHANISM unknown = {0x80001234, nullptr, 0};
+  CHECK(p->C_SignInit(s, &unknown, mac) == CKR_MECHANISM_INVALID);
+  CK_GCM_PARAMS badTag = {data, 12, 96, nullptr, 0, 200};
+  CK_MECHANISM gcm = {CKM_AES_GCM, &badTag, sizeof badTag};
+  CHECK(p->C_EncryptInit(s, &gcm, aes) == CKR_MECHANISM_PARAM_INVALID);
+  CK_MECHANISM gcmNoParams = {CKM_AES_GCM, nullptr, 0};
+  CHECK(p->C_EncryptInit(s, &gcmNoParams, aes) == CKR_MECHANISM_PARAM_INVALID);
+  CHECK(p->C_GetAttributeValue(s, 0x7777, nullptr, 0) == CKR_OBJECT_HANDLE_INVALID);
+
+  // An operation stays through a size query and a short buffer, then finishes.
+  REQUIRE(p->C_SignInit(s, &hmac, mac) == CKR_OK);
+  CHECK(p->C_SignInit(s, &hmac, mac) == CKR_OPERATION_ACTIVE);
+  CHECK(p->C_Sign(s, data, 16, nullptr, &length) == CKR_OK);
+  CHECK(length == 32);
+  uint8_t out[32];
+  length = 8;
+  CHECK(p->C_Sign(s, data, 16, out, &length) == CKR_BUFFER_TOO_SMALL);
+  CHECK(length == 32);
+  CHECK(p->C_Sign(s, data, 16, out, &length) == CKR_OK);
+  CHECK(p->C_Sign(s, data, 16, out, &length) == CKR_OPERATION_NOT_INITIALIZED);
+  CHECK(p->C_SignUpdate(s, nullptr, 5) == CKR_OPERATION_NOT_INITIALIZED);
+  REQUIRE(p->C_SignInit(s, &hmac, mac) == CKR_OK);
+  CHECK(p->C_SignUpdate(s, nullptr, 5) == CKR_ARGUMENTS_BAD);  // and the operation ends
+  CHECK(p->C_SignFinal(s, out, &length) == CKR_OPERATION_NOT_INITIALIZED);
+
+  // A read-only session changes nothing; without a login nothing is signed.
+  auto readOnly = f.open(false);
+  CHECK(p->C_DestroyObject(readOnly, mac) == CKR_SESSION_READ_ONLY);
+  REQUIRE(p->C_Logout(s) == CKR_OK);
+  CHECK(p->C_SignInit(s, &hmac, mac) == CKR_USER_NOT_LOGGED_IN);
+  CHECK(p->C_WrapKey(s, &hmac, mac, mac, nullptr, &length) == CKR_MECHANISM_INVALID);
+  CHECK(p->C_SetAttributeValue(s, 0x7777, nullptr, 0) == CKR_OBJECT_HANDLE_INVALID);
+
+  REQUIRE(p->C_Finalize(nullptr) == CKR_OK);
+  CHECK(p->C_Finalize(nullptr) == CKR_CRYPTOKI_NOT_INITIALIZED);
+  CHECK(p->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &s) ==
+        CKR_CRYPTOKI_NOT_INITIALIZED);
+  REQUIRE(p->C_Initialize(nullptr) == CKR_OK);  // for the fixture's C_Finalize
+}
+
+TEST_CASE("many threads with their own sessions, and a forked child that initializes again") {
+  ModuleFixture f;
+  auto* p = f.p;
+  auto key = randomBytes(32);
+  f.alice->keyImport("mac", KeyType::HMAC, key);
+  auto first = f.loggedIn();
+  CK_OBJECT_HANDLE mac = f.find(first, "mac", CKO_SECRET_KEY);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      CK_SESSION_HANDLE s = 0;
+      if (p->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &s) != CKR_OK) {
+        ++wrong;
+        return;
+      }
+      for (int i = 0; i < 100; ++i) {
+        auto data = randomBytes(64);
+        CK_MECHANISM m = {CKM_SHA256_HMAC, nullptr, 0};
+        uint8_t out[32];
+        CK_ULONG length = sizeof out;
+        if (p->C_SignInit(s, &m, mac) != CKR_OK ||
+            p->C_Sign(s, data.data(), data.size(), out, &length) != CKR_OK ||
+            Bytes(out, out + length) != referenceHmac("SHA256", key, data))
+          ++wrong;
+      }
+      p->C_CloseSession(s);
+    });
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
+
+  // The child must initialize again, as the spec says; then it signs on a connection of its own.
+  auto data = randomBytes(64);
+  auto expected = referenceHmac("SHA256", key, data);
+  pid_t child = fork();
+  if (child == 0) {
+    CK_SESSION_HANDLE s = 0;
+    int code = p->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &s) ==
+                       CKR_CRYPTOKI_NOT_INITIALIZED
+                   ? 0
+                   : 1;
+    std::string pin = ModuleFixture::kPin;
+    uint8_t out[32];
+    CK_ULONG length = sizeof out;
+    CK_MECHANISM m = {CKM_SHA256_HMAC, nullptr, 0};
+    // Handles are the child's own now: it finds the key again.
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE byClass = {CKA_CLASS, &cls, sizeof cls};
+    CK_OBJECT_HANDLE key = 0;
+    CK_ULONG n = 0;
+    if (p->C_Initialize(nullptr) != CKR_OK ||
+        p->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &s) != CKR_OK ||
+        p->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) !=
+            CKR_OK ||
+        p->C_FindObjectsInit(s, &byClass, 1) != CKR_OK ||
+        p->C_FindObjects(s, &key, 1, &n) != CKR_OK || n != 1 ||
+        p->C_SignInit(s, &m, key) != CKR_OK ||
+        p->C_Sign(s, data.data(), data.size(), out, &length) != CKR_OK ||
+        Bytes(out, out + length) != expected)
+      code |= 2;
+    _exit(code);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // The parent's sessions are untouched.
+  CHECK(sign(p, first, {CKM_SHA256_HMAC, nullptr, 0}, mac, data) == expected);
+}
