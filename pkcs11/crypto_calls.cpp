@@ -26,8 +26,12 @@ bool roomFor(size_t needed, CK_BYTE_PTR out, CK_ULONG_PTR outLength, CK_RV& rv) 
   return false;
 }
 
+// One call's data: bounded, so that no length computed from it can wrap.
+constexpr CK_ULONG kMaxCallData = CK_ULONG(1) << 30;
+
 ByteView input(CK_BYTE_PTR data, CK_ULONG length) {
   if (!data && length) throw Failure{CKR_ARGUMENTS_BAD};
+  if (length > kMaxCallData) throw Failure{CKR_DATA_LEN_RANGE};
   return {data, length};
 }
 
@@ -47,6 +51,10 @@ CK_RV withOperation(CK_SESSION_HANDLE handle, std::unique_ptr<Op> Session::*whic
     if (!op) return CKR_OPERATION_NOT_INITIALIZED;
     try {
       return body(op);
+    } catch (const Error& e) {
+      op.reset();
+      s->token.noteRefusal(e);
+      throw;
     } catch (...) {
       op.reset();
       throw;
@@ -64,7 +72,12 @@ CK_RV start(CK_SESSION_HANDLE handle, std::unique_ptr<Op> Session::*which,
     if (!mechanism) return CKR_ARGUMENTS_BAD;
     if ((*s).*which) return CKR_OPERATION_ACTIVE;
     if (needsLogin && !s->token.loggedIn()) return CKR_USER_NOT_LOGGED_IN;
-    (*s).*which = make(*s);
+    try {
+      (*s).*which = make(*s);
+    } catch (const Error& e) {
+      s->token.noteRefusal(e);
+      throw;
+    }
     return CKR_OK;
   });
 }

@@ -18,6 +18,7 @@ class KeydDigest : public Operation {
   void update(ByteView in, uint8_t*) override { stream_.update(in); }
   void final(uint8_t* out) override {
     auto digest = stream_.final();
+    if (digest.size() != length_) throw Failure{CKR_DEVICE_ERROR};
     std::memcpy(out, digest.data(), digest.size());
   }
 

@@ -47,6 +47,7 @@ class GcmEncrypt : public Operation {
   void final(uint8_t* out) override {
     Bytes tag;
     stream_.finalEncrypt(tag, uint8_t(tagBytes_));
+    if (tag.size() != tagBytes_) throw Failure{CKR_DEVICE_ERROR};
     std::memcpy(out, tag.data(), tagBytes_);
   }
 
@@ -69,13 +70,14 @@ class GcmDecrypt : public Operation {
     return in - p_.tagBytes;
   }
   void update(ByteView in, uint8_t*) override {
-    if (held_.size() + in.size() > kMaxHeldCiphertext) throw Failure{CKR_DATA_LEN_RANGE};
+    if (in.size() > kMaxHeldCiphertext - held_.size()) throw Failure{CKR_DATA_LEN_RANGE};
     held_.insert(held_.end(), in.begin(), in.end());
   }
   void final(uint8_t* out) override {
     size_t length = finalLength();
     ByteView all(held_);
     Bytes plain = client_.gcmDecrypt(keyId_, p_.iv, p_.aad, all.first(length), all.subspan(length));
+    if (plain.size() != length) throw Failure{CKR_DEVICE_ERROR};
     std::memcpy(out, plain.data(), plain.size());
   }
 

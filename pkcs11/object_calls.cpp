@@ -2,7 +2,9 @@
 // and destroying them. Objects are the token user's keyd keys (objects.hpp); nothing lives in
 // the module but their handles.
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
@@ -36,10 +38,45 @@ void expect(const Template& t, CK_ATTRIBUTE_TYPE type, CK_ULONG value) {
     throw Failure{CKR_TEMPLATE_INCONSISTENT};
 }
 
-// OpenSSL's private key as PKCS#8 DER, what keyd imports; the buffer is wiped when done.
-struct Pkcs8 {
-  Bytes der;
-  ~Pkcs8() { OPENSSL_cleanse(der.data(), der.size()); }
+// Key material on its way to keyd, wiped however the call ends.
+struct Wiped {
+  Bytes bytes;
+  ~Wiped() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+// OpenSSL's private key as PKCS#8 DER, what keyd imports.
+using Pkcs8 = Wiped;
+
+// A secret part from the template, zero-length refused.
+Wiped secretPart(const Template& t, CK_ATTRIBUTE_TYPE type) {
+  Wiped part{t.bytes(type).value_or(Bytes{})};
+  if (part.bytes.empty()) throw Failure{CKR_TEMPLATE_INCOMPLETE};
+  return part;
+}
+
+// A BIGNUM in OpenSSL's secure heap, cleared when freed, so the parameters built from it are
+// too.
+struct SecretNumber {
+  explicit SecretNumber(const Bytes& bytes) : bn(BN_secure_new()) {
+    if (!bn || !BN_bin2bn(bytes.data(), int(bytes.size()), bn)) {
+      BN_clear_free(bn);
+      throw std::bad_alloc();
+    }
+  }
+  ~SecretNumber() { BN_clear_free(bn); }
+  SecretNumber(const SecretNumber&) = delete;
+  SecretNumber& operator=(const SecretNumber&) = delete;
+  BIGNUM* bn;
+};
+
+struct ParamBuilder {
+  ParamBuilder() : build(OSSL_PARAM_BLD_new()) {
+    if (!build) throw std::bad_alloc();
+  }
+  ~ParamBuilder() { OSSL_PARAM_BLD_free(build); }
+  ParamBuilder(const ParamBuilder&) = delete;
+  ParamBuilder& operator=(const ParamBuilder&) = delete;
+  OSSL_PARAM_BLD* build;
 };
 
 Pkcs8 pkcs8Of(EVP_PKEY* pkey) {
@@ -50,56 +87,61 @@ Pkcs8 pkcs8Of(EVP_PKEY* pkey) {
   PKCS8_PRIV_KEY_INFO_free(info);
   EVP_PKEY_free(pkey);
   if (length <= 0) throw Failure{CKR_ATTRIBUTE_VALUE_INVALID};
-  out.der.assign(der, der + length);
+  out.bytes.assign(der, der + length);
   OPENSSL_clear_free(der, size_t(length));
   return out;
 }
 
-EVP_PKEY* fromData(const char* type, OSSL_PARAM_BLD* build) {
-  OSSL_PARAM* params = build ? OSSL_PARAM_BLD_to_param(build) : nullptr;
+EVP_PKEY* fromData(const char* type, ParamBuilder& builder) {
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(builder.build);
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
   EVP_PKEY* pkey = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
       EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) <= 0)
     pkey = nullptr;
   EVP_PKEY_CTX_free(ctx);
-  OSSL_PARAM_free(params);
-  OSSL_PARAM_BLD_free(build);
+  OSSL_PARAM_free(params);  // secure numbers were built into a block it clears
   return pkey;
+}
+
+// An EC key from its scalar: OpenSSL does not derive the public point when it makes a key
+// from data, and PKCS#8 carries it, so it is computed here (Q = d·G).
+EVP_PKEY* ecKeyOf(KeyType type, const Bytes& scalar) {
+  const char* group = type == KeyType::EC_P256 ? "P-256" : "P-384";
+  SecretNumber d(scalar);
+  EC_GROUP* g =
+      EC_GROUP_new_by_curve_name(type == KeyType::EC_P256 ? NID_X9_62_prime256v1 : NID_secp384r1);
+  EC_POINT* q = g ? EC_POINT_new(g) : nullptr;
+  uint8_t point[133];
+  size_t length =
+      q && EC_POINT_mul(g, q, d.bn, nullptr, nullptr, nullptr)
+          ? EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, point, sizeof point, nullptr)
+          : 0;
+  EC_POINT_free(q);
+  EC_GROUP_free(g);
+  if (!length) throw Failure{CKR_ATTRIBUTE_VALUE_INVALID};
+  ParamBuilder b;
+  if (!OSSL_PARAM_BLD_push_utf8_string(b.build, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+      !OSSL_PARAM_BLD_push_BN(b.build, OSSL_PKEY_PARAM_PRIV_KEY, d.bn) ||
+      !OSSL_PARAM_BLD_push_octet_string(b.build, OSSL_PKEY_PARAM_PUB_KEY, point, length))
+    throw std::bad_alloc();
+  return fromData("EC", b);
 }
 
 // A private key given by its parts, as PKCS#8 for keyd.
 Pkcs8 privateKeyOf(const Template& t, KeyType& type) {
   auto keyType = t.ulong(CKA_KEY_TYPE);
   if (!keyType) throw Failure{CKR_TEMPLATE_INCOMPLETE};
-  auto value = [&](CK_ATTRIBUTE_TYPE a) {
-    auto v = t.bytes(a);
-    if (!v || v->empty()) throw Failure{CKR_TEMPLATE_INCOMPLETE};
-    return *v;
-  };
   if (*keyType == CKK_EC || *keyType == CKK_EC_EDWARDS) {
-    auto curve = curveOf(value(CKA_EC_PARAMS));
+    auto curve = curveOf(t.bytes(CKA_EC_PARAMS).value_or(Bytes{}));
     if (!curve || (*curve == KeyType::ED25519) != (*keyType == CKK_EC_EDWARDS))
       throw Failure{CKR_CURVE_NOT_SUPPORTED};
     type = *curve;
-    Bytes secret = value(CKA_VALUE);
-    if (type == KeyType::ED25519) {
-      EVP_PKEY* pkey = EVP_PKEY_new_raw_private_key_ex(nullptr, "ED25519", nullptr, secret.data(),
-                                                       secret.size());
-      OPENSSL_cleanse(secret.data(), secret.size());
-      return pkcs8Of(pkey);
-    }
-    BIGNUM* d = BN_bin2bn(secret.data(), int(secret.size()), nullptr);
-    OPENSSL_cleanse(secret.data(), secret.size());
-    OSSL_PARAM_BLD* build = OSSL_PARAM_BLD_new();
-    const char* group = type == KeyType::EC_P256 ? "P-256" : "P-384";
-    bool ok = d && build &&
-              OSSL_PARAM_BLD_push_utf8_string(build, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
-              OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_PRIV_KEY, d);
-    // OpenSSL derives the public point from the scalar when it makes the key from data.
-    EVP_PKEY* pkey = ok ? fromData("EC", build) : (OSSL_PARAM_BLD_free(build), nullptr);
-    BN_clear_free(d);
-    return pkcs8Of(pkey);
+    Wiped secret = secretPart(t, CKA_VALUE);
+    if (type == KeyType::ED25519)
+      return pkcs8Of(EVP_PKEY_new_raw_private_key_ex(nullptr, "ED25519", nullptr,
+                                                     secret.bytes.data(), secret.bytes.size()));
+    return pkcs8Of(ecKeyOf(type, secret.bytes));
   }
   if (*keyType != CKK_RSA) throw Failure{CKR_ATTRIBUTE_VALUE_INVALID};
   type = KeyType::RSA;
@@ -112,19 +154,13 @@ Pkcs8 privateKeyOf(const Template& t, KeyType& type) {
       {CKA_EXPONENT_1, OSSL_PKEY_PARAM_RSA_EXPONENT1},
       {CKA_EXPONENT_2, OSSL_PKEY_PARAM_RSA_EXPONENT2},
       {CKA_COEFFICIENT, OSSL_PKEY_PARAM_RSA_COEFFICIENT1}};
-  OSSL_PARAM_BLD* build = OSSL_PARAM_BLD_new();
-  std::vector<BIGNUM*> numbers;
-  bool ok = build != nullptr;
+  ParamBuilder b;
+  std::vector<std::unique_ptr<SecretNumber>> numbers;
   for (const auto& [attribute, name] : parts) {
-    Bytes v = value(attribute);
-    BIGNUM* bn = BN_bin2bn(v.data(), int(v.size()), nullptr);
-    OPENSSL_cleanse(v.data(), v.size());
-    numbers.push_back(bn);
-    ok = ok && bn && OSSL_PARAM_BLD_push_BN(build, name, bn);
+    numbers.push_back(std::make_unique<SecretNumber>(secretPart(t, attribute).bytes));
+    if (!OSSL_PARAM_BLD_push_BN(b.build, name, numbers.back()->bn)) throw std::bad_alloc();
   }
-  EVP_PKEY* pkey = ok ? fromData("RSA", build) : (OSSL_PARAM_BLD_free(build), nullptr);
-  for (BIGNUM* bn : numbers) BN_clear_free(bn);
-  return pkcs8Of(pkey);
+  return pkcs8Of(fromData("RSA", b));
 }
 
 }  // namespace
@@ -142,15 +178,14 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR attributes, CK_
     auto& client = s->token.client();
     if (*objectClass == CKO_SECRET_KEY) {
       auto keyType = t.ulong(CKA_KEY_TYPE);
-      auto value = t.bytes(CKA_VALUE);
-      if (!keyType || !value) return CKR_TEMPLATE_INCOMPLETE;
+      if (!keyType) return CKR_TEMPLATE_INCOMPLETE;
       if (*keyType != CKK_AES && *keyType != CKK_GENERIC_SECRET) return CKR_ATTRIBUTE_VALUE_INVALID;
-      client.keyImport(id, *keyType == CKK_AES ? KeyType::AES : KeyType::HMAC, *value);
-      OPENSSL_cleanse(value->data(), value->size());
+      Wiped value = secretPart(t, CKA_VALUE);
+      client.keyImport(id, *keyType == CKK_AES ? KeyType::AES : KeyType::HMAC, value.bytes);
     } else if (*objectClass == CKO_PRIVATE_KEY) {
       KeyType type;
       Pkcs8 key = privateKeyOf(t, type);
-      client.keyImport(id, type, key.der);
+      client.keyImport(id, type, key.bytes);
     } else {
       // A public key comes with its private key; certificates are not kept yet.
       return CKR_TEMPLATE_INCONSISTENT;
@@ -172,7 +207,9 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object) {
   return guarded([&] {
     auto s = writableSession(session);
     auto o = objectFor(s->token, object);
-    s->token.client().keyDelete(o.info().id);  // a pair's two objects go together
+    // A pair's two objects go together, through the private key (CKA_DESTROYABLE).
+    if (o.ref().objectClass == CKO_PUBLIC_KEY) return CKR_ACTION_PROHIBITED;
+    s->token.client().keyDelete(o.info().id);
     return CKR_OK;
   });
 }
@@ -210,12 +247,19 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR attributes, 
   return guarded([&] {
     auto s = state().session(session);
     std::lock_guard lock(s->mutex);
-    if (!attributes && count) return CKR_ARGUMENTS_BAD;
+    Template(attributes, count);  // no null values, no attribute twice
     if (s->found) return CKR_OPERATION_ACTIVE;
     std::vector<CK_OBJECT_HANDLE> found;
     // Every object is a key of the logged-in user: before a login there are none to see.
-    if (s->token.loggedIn()) {
-      for (const auto& info : s->token.client().keyList())
+    std::vector<KeyInfo> keys;
+    if (s->token.loggedIn()) try {
+        keys = s->token.client().keyList();
+      } catch (const Error& e) {
+        s->token.noteRefusal(e);
+        throw;
+      }
+    {
+      for (const auto& info : keys)
         for (const auto& ref : objectsOf(info)) {
           Object o(s->token, ref, info);
           if (o.matches(attributes, count)) found.push_back(s->token.handleOf(ref));

@@ -23,6 +23,31 @@ bool isPair(KeyType type) {
   return type != KeyType::HMAC && type != KeyType::AES;
 }
 
+// What each kind of key may be used with, as CKA_ALLOWED_MECHANISMS lists it.
+Bytes allowedMechanisms(KeyType type) {
+  std::vector<CK_MECHANISM_TYPE> list;
+  switch (type) {
+    case KeyType::HMAC:
+      list = {CKM_SHA_1_HMAC, CKM_SHA256_HMAC, CKM_SHA384_HMAC, CKM_SHA512_HMAC};
+      break;
+    case KeyType::AES: list = {CKM_AES_GCM}; break;
+    case KeyType::EC_P256:
+    case KeyType::EC_P384:
+      list = {CKM_ECDSA, CKM_ECDSA_SHA1, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512};
+      break;
+    case KeyType::ED25519: list = {CKM_EDDSA}; break;
+    case KeyType::RSA:
+      list = {CKM_RSA_PKCS,           CKM_RSA_PKCS_PSS,        CKM_SHA1_RSA_PKCS,
+              CKM_SHA256_RSA_PKCS,    CKM_SHA384_RSA_PKCS,     CKM_SHA512_RSA_PKCS,
+              CKM_SHA1_RSA_PKCS_PSS,  CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS,
+              CKM_SHA512_RSA_PKCS_PSS};
+      break;
+  }
+  Bytes out(list.size() * sizeof(CK_MECHANISM_TYPE));
+  if (!list.empty()) std::memcpy(out.data(), list.data(), out.size());
+  return out;
+}
+
 }  // namespace
 
 CK_KEY_TYPE keyTypeOf(KeyType type) {
@@ -46,10 +71,16 @@ Object objectFor(Token& token, CK_OBJECT_HANDLE handle) {
   auto ref = token.objectOf(handle);
   if (!ref) throw Failure{CKR_OBJECT_HANDLE_INVALID};
   try {
-    return Object(token, *ref, token.client().keyInfo(ref->keyId));
+    auto info = token.client().keyInfo(ref->keyId);
+    // The id may name another kind of key by now (deleted and made again): the handle is
+    // the old object's, and names nothing.
+    for (const auto& current : objectsOf(info))
+      if (current.objectClass == ref->objectClass) return Object(token, *ref, std::move(info));
+    throw Failure{CKR_OBJECT_HANDLE_INVALID};
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::refused && e.code() == ErrorCode::UNKNOWN_KEY)
       throw Failure{CKR_OBJECT_HANDLE_INVALID};
+    token.noteRefusal(e);
     throw;
   }
 }
@@ -84,7 +115,8 @@ Object::Kind Object::value(CK_ATTRIBUTE_TYPE type, Bytes& out) {
     case CKA_LOCAL:  // keyd does not record whether it made the key or was given it
       out = boolean(false);
       return Kind::value;
-    case CKA_DESTROYABLE: out = boolean(true); return Kind::value;
+    // A pair is deleted through its private key; its public half alone cannot go.
+    case CKA_DESTROYABLE: out = boolean(!pub); return Kind::value;
     case CKA_LABEL: out.assign(info_.id.begin(), info_.id.end()); return Kind::value;
     case CKA_ID: out.assign(info_.id.begin(), info_.id.end()); return Kind::value;
     case CKA_KEY_TYPE: out = bytesOf<CK_KEY_TYPE>(keyType()); return Kind::value;
@@ -95,14 +127,26 @@ Object::Kind Object::value(CK_ATTRIBUTE_TYPE type, Bytes& out) {
     case CKA_SIGN_RECOVER:
     case CKA_VERIFY_RECOVER: out = boolean(false); return Kind::value;
     case CKA_START_DATE:
-    case CKA_END_DATE: out.clear(); return Kind::value;  // empty: not set
+    case CKA_END_DATE:
+      out.clear();
+      return Kind::value;  // empty: not set
+    // keyd records neither how a key was made nor a subject: unknown, and empty.
+    case CKA_KEY_GEN_MECHANISM:
+      out = bytesOf<CK_MECHANISM_TYPE>(CK_UNAVAILABLE_INFORMATION);
+      return Kind::value;
+    case CKA_SUBJECT:
+      if (secret) return Kind::invalid;
+      out.clear();
+      return Kind::value;
+    case CKA_ALLOWED_MECHANISMS: out = allowedMechanisms(info_.type); return Kind::value;
     default: break;
   }
   if (secret || priv) {
     switch (type) {
-      case CKA_SENSITIVE:
+      case CKA_SENSITIVE: out = boolean(true); return Kind::value;
+      // An imported key was plaintext once; keyd does not record which keys it made.
       case CKA_ALWAYS_SENSITIVE:
-      case CKA_NEVER_EXTRACTABLE: out = boolean(true); return Kind::value;
+      case CKA_NEVER_EXTRACTABLE:
       case CKA_EXTRACTABLE:
       case CKA_ALWAYS_AUTHENTICATE:
       case CKA_WRAP_WITH_TRUSTED: out = boolean(false); return Kind::value;
@@ -122,6 +166,7 @@ Object::Kind Object::value(CK_ATTRIBUTE_TYPE type, Bytes& out) {
     return Kind::value;
   }
   const PublicKey* key = publicKey();
+  if (!key) return Kind::invalid;
   if (type == CKA_PUBLIC_KEY_INFO) {
     out = key->spki;
     return Kind::value;
@@ -158,7 +203,7 @@ bool Object::matches(const CK_ATTRIBUTE* attributes, CK_ULONG count) {
   for (CK_ULONG i = 0; i < count; ++i) {
     Bytes mine;
     if (value(attributes[i].type, mine) != Kind::value) return false;
-    if (mine.size() != attributes[i].ulValueLen ||
+    if (mine.size() != attributes[i].ulValueLen || (!mine.empty() && !attributes[i].pValue) ||
         (!mine.empty() && std::memcmp(mine.data(), attributes[i].pValue, mine.size()) != 0))
       return false;
   }

@@ -131,7 +131,7 @@ class Message {
   }
   void add(ByteView data) {
     if (hash_) return hash_->update(data);
-    if (held_.size() + data.size() > kMaxBufferedMessage) throw Failure{CKR_DATA_LEN_RANGE};
+    if (data.size() > kMaxBufferedMessage - held_.size()) throw Failure{CKR_DATA_LEN_RANGE};
     held_.insert(held_.end(), data.begin(), data.end());
   }
   Bytes take() { return hash_ ? hash_->final() : std::move(held_); }
@@ -185,6 +185,7 @@ class HmacSigner : public Operation {
   void update(ByteView in, uint8_t*) override { stream_.update(in); }
   void final(uint8_t* out) override {
     auto mac = stream_.final();
+    if (mac.size() != length_) throw Failure{CKR_DEVICE_ERROR};
     std::memcpy(out, mac.data(), mac.size());
   }
 

@@ -41,13 +41,23 @@ std::shared_ptr<Session> State::session(CK_SESSION_HANDLE handle) {
 }
 
 void State::close(CK_SESSION_HANDLE handle) {
-  std::lock_guard lock(mutex_);
-  if (!sessions_.erase(handle)) throw Failure{CKR_SESSION_HANDLE_INVALID};
+  Token* token;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(handle);
+    if (it == sessions_.end()) throw Failure{CKR_SESSION_HANDLE_INVALID};
+    token = &it->second->token;
+    sessions_.erase(it);
+  }
+  if (sessionsOf(*token, false) == 0) token->lastSessionClosed();
 }
 
 void State::closeAll(CK_SLOT_ID slot) {
-  std::lock_guard lock(mutex_);
-  std::erase_if(sessions_, [&](const auto& s) { return s.second->token.slot() == slot; });
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(sessions_, [&](const auto& s) { return s.second->token.slot() == slot; });
+  }
+  token(slot).lastSessionClosed();
 }
 
 size_t State::sessionsOf(const Token& token, bool readWriteOnly) {
@@ -77,9 +87,9 @@ CK_RV initialize(CK_VOID_PTR args) {
   }
   std::lock_guard lock(gMutex);
   if (gState && gPid == getpid()) return CKR_CRYPTOKI_ALREADY_INITIALIZED;
-  // A forked child's copy of the parent's state goes: its Clients know they were forked and
-  // leave the parent's connections alone.
-  gState.reset();
+  // A forked child's copy of the parent's state is left, not destroyed: a thread of the
+  // parent may have held one of its locks at the fork, and destroying it could wait forever.
+  if (gState && gPid != getpid()) (void)gState.release();
   try {
     gState = std::make_unique<State>(loadConfig());
   } catch (const std::bad_alloc&) {

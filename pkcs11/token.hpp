@@ -37,9 +37,13 @@ class Token {
   // which need no C_Login. C_OpenSession calls retryLogin(): an unlock made meanwhile counts.
   bool loggedIn();
   void retryLogin();
-  bool loggedInByPin();  // logged in through C_Login (C_Logout ends only that)
   void login(std::string_view pin);
   void logout();
+  // The spec: closing an application's last session with a token logs it out.
+  void lastSessionClosed();
+  // keyd said the session is no longer logged in (an unlock expired, access revoked): the
+  // token is public again, and C_Login can be called.
+  void noteRefusal(const Error& e);
 
   // Stable handles for the life of the module; 0 is never one.
   CK_OBJECT_HANDLE handleOf(const ObjectRef& object);
@@ -50,8 +54,9 @@ class Token {
   std::string user_;
   std::string password_;
   Client client_;
-  std::mutex mutex_;
-  bool loggedIn_ = false, byPin_ = false, tried_ = false;
+  std::mutex mutex_;  // the login state; held through a login's round trip
+  bool loggedIn_ = false, tried_ = false;
+  std::mutex handlesMutex_;
   std::map<ObjectRef, CK_OBJECT_HANDLE> handles_;
   std::map<CK_OBJECT_HANDLE, ObjectRef> objects_;
   CK_OBJECT_HANDLE next_;

@@ -1,8 +1,10 @@
 // libvhsm-pkcs11.so through its function list against a real keyd: tokens and login, objects
 // and the attribute rules, every mechanism compared with OpenSSL's default provider, keys made
 // through the module, the spec's return codes for bad input, threads and fork.
+#include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -472,4 +474,131 @@ TEST_CASE("many threads with their own sessions, and a forked child that initial
   CHECK(WEXITSTATUS(status) == 0);
   // The parent's sessions are untouched.
   CHECK(sign(p, first, {CKM_SHA256_HMAC, nullptr, 0}, mac, data) == expected);
+}
+
+namespace {
+
+// A part of a reference private key, as PKCS#11 carries it (big-endian, no padding).
+Bytes partOf(EVP_PKEY* pkey, const char* name) {
+  BIGNUM* bn = nullptr;
+  REQUIRE(EVP_PKEY_get_bn_param(pkey, name, &bn));
+  Bytes out(size_t(BN_num_bytes(bn)));
+  BN_bn2bin(bn, out.data());
+  BN_free(bn);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("private keys imported through the module sign as the keys they were") {
+  ModuleFixture f;
+  auto* p = f.p;
+  auto s = f.loggedIn();
+  CK_OBJECT_CLASS privClass = CKO_PRIVATE_KEY;
+  auto data = randomBytes(200);
+  for (std::string kind : {"P-256", "ED25519", "RSA"}) {
+    INFO(kind);
+    auto reference = referenceKey(kind);
+    BIO* bio = BIO_new_mem_buf(reference.privatePem.data(), int(reference.privatePem.size()));
+    EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    REQUIRE(pkey);
+    std::string id = "imported-" + std::to_string(kind.size());
+    std::vector<CK_ATTRIBUTE> t = {{CKA_CLASS, &privClass, sizeof privClass},
+                                   {CKA_ID, id.data(), id.size()}};
+    CK_KEY_TYPE keyType;
+    std::vector<Bytes> values;  // kept alive for the template
+    uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    uint8_t ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+    CK_MECHANISM m = {CKM_ECDSA_SHA256, nullptr, 0};
+    SignatureParams params{"SHA256"};
+    if (kind == "P-256") {
+      keyType = CKK_EC;
+      values.push_back(partOf(pkey, OSSL_PKEY_PARAM_PRIV_KEY));
+      t.push_back({CKA_EC_PARAMS, p256, sizeof p256});
+      t.push_back({CKA_VALUE, values.back().data(), values.back().size()});
+    } else if (kind == "ED25519") {
+      keyType = CKK_EC_EDWARDS;
+      Bytes raw(32);
+      size_t length = raw.size();
+      REQUIRE(EVP_PKEY_get_raw_private_key(pkey, raw.data(), &length));
+      values.push_back(raw);
+      t.push_back({CKA_EC_PARAMS, ed25519, sizeof ed25519});
+      t.push_back({CKA_VALUE, values.back().data(), values.back().size()});
+      m = {CKM_EDDSA, nullptr, 0};
+      params = {};
+    } else {
+      keyType = CKK_RSA;
+      const std::pair<CK_ATTRIBUTE_TYPE, const char*> parts[] = {
+          {CKA_MODULUS, OSSL_PKEY_PARAM_RSA_N},
+          {CKA_PUBLIC_EXPONENT, OSSL_PKEY_PARAM_RSA_E},
+          {CKA_PRIVATE_EXPONENT, OSSL_PKEY_PARAM_RSA_D},
+          {CKA_PRIME_1, OSSL_PKEY_PARAM_RSA_FACTOR1},
+          {CKA_PRIME_2, OSSL_PKEY_PARAM_RSA_FACTOR2},
+          {CKA_EXPONENT_1, OSSL_PKEY_PARAM_RSA_EXPONENT1},
+          {CKA_EXPONENT_2, OSSL_PKEY_PARAM_RSA_EXPONENT2},
+          {CKA_COEFFICIENT, OSSL_PKEY_PARAM_RSA_COEFFICIENT1}};
+      values.reserve(8);
+      for (const auto& [attribute, name] : parts) {
+        values.push_back(partOf(pkey, name));
+        t.push_back({attribute, values.back().data(), values.back().size()});
+      }
+      m = {CKM_SHA256_RSA_PKCS, nullptr, 0};
+    }
+    t.push_back({CKA_KEY_TYPE, &keyType, sizeof keyType});
+    EVP_PKEY_free(pkey);
+    CK_OBJECT_HANDLE key = 0;
+    REQUIRE(p->C_CreateObject(s, t.data(), t.size(), &key) == CKR_OK);
+    CHECK(f.alice->keyPublic(id) == reference.publicDer);
+    auto signature = sign(p, s, m, key, data);
+    CHECK(referenceVerify(reference.publicDer, params, data,
+                          kind == "P-256" ? derOf(signature) : signature));
+  }
+}
+
+TEST_CASE("handles and logins follow keyd: replaced keys, revoked unlocks, closed sessions") {
+  ModuleFixture f;
+  auto* p = f.p;
+  f.alice->keyGenerate("k", KeyType::EC_P256);
+  auto s = f.loggedIn();
+  CK_OBJECT_HANDLE priv = f.find(s, "k", CKO_PRIVATE_KEY);
+  CK_OBJECT_HANDLE pub = f.find(s, "k", CKO_PUBLIC_KEY);
+  REQUIRE((priv && pub));
+  // A pair goes through its private key, never its public half alone.
+  CHECK(p->C_DestroyObject(s, pub) == CKR_ACTION_PROHIBITED);
+  // The id made again as another kind of key: the old handles name nothing.
+  f.alice->keyDelete("k");
+  f.alice->keyImport("k", KeyType::AES, randomBytes(32));
+  CK_ATTRIBUTE modulus = {CKA_MODULUS, nullptr, 0};
+  CHECK(p->C_GetAttributeValue(s, priv, &modulus, 1) == CKR_OBJECT_HANDLE_INVALID);
+  CHECK(f.find(s, "k", CKO_SECRET_KEY) != 0);
+  // A find template with a null value is refused, not read.
+  CK_ATTRIBUTE bad = {CKA_CLASS, nullptr, sizeof(CK_OBJECT_CLASS)};
+  CHECK(p->C_FindObjectsInit(s, &bad, 1) == CKR_ARGUMENTS_BAD);
+  uint8_t byte = 0;
+  CHECK(p->C_DigestInit(s, nullptr) == CKR_ARGUMENTS_BAD);
+  CK_MECHANISM sha = {CKM_SHA256, nullptr, 0};
+  REQUIRE(p->C_DigestInit(s, &sha) == CKR_OK);
+  CHECK(p->C_DigestUpdate(s, &byte, CK_ULONG(1) << 40) == CKR_DATA_LEN_RANGE);
+
+  // Closing the last session logs the token out, as the spec has it.
+  REQUIRE(p->C_CloseSession(s) == CKR_OK);
+  auto again = f.open();
+  CHECK(f.find(again, "k", CKO_SECRET_KEY) == 0);
+  REQUIRE(p->C_CloseSession(again) == CKR_OK);
+
+  // Logged in through an unlock that an SO then revokes: the token is public again and
+  // C_Login is possible, rather than a token stuck "already logged in".
+  auto root = f.keyd.root();
+  root->unlock("alice", ModuleFixture::kPin, "host", 60);
+  auto unlocked = f.open();
+  CK_OBJECT_HANDLE key = f.find(unlocked, "k", CKO_SECRET_KEY);
+  REQUIRE(key);
+  root->lock("alice", "host");
+  CK_ATTRIBUTE label = {CKA_LABEL, nullptr, 0};
+  CHECK(p->C_GetAttributeValue(unlocked, key, &label, 1) != CKR_OK);
+  std::string pin = ModuleFixture::kPin;
+  CHECK(p->C_Login(unlocked, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) ==
+        CKR_OK);
+  CHECK(p->C_GetAttributeValue(unlocked, key, &label, 1) == CKR_OK);
 }
