@@ -22,7 +22,13 @@ struct Tool {
   CommandResult run(std::vector<std::string> args, bool login = true) {
     args.insert(args.begin(), {"/usr/bin/pkcs11-tool", "--module", VHSM_PKCS11_MODULE});
     if (login) args.insert(args.end(), {"--login", "--pin", kPin});
-    return runCommand(args, "", {"VHSM_SOCKET=" + keyd.socket(), "VHSM_USER=alice"});
+    std::vector<std::string> env = {"VHSM_SOCKET=" + keyd.socket(), "VHSM_USER=alice"};
+#ifdef SANITIZER_PRELOAD
+    // pkcs11-tool is not instrumented: a sanitized module needs the runtimes loaded first.
+    env.push_back("LD_PRELOAD=" SANITIZER_PRELOAD);
+    env.push_back("ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0");
+#endif
+    return runCommand(args, "", env);
   }
   std::string file(const std::string& name, const Bytes& data) {
     auto path = (dir.path() / name).string();
@@ -34,7 +40,9 @@ struct Tool {
     std::ifstream in(dir.path() / name, std::ios::binary);
     return Bytes(std::istreambuf_iterator<char>(in), {});
   }
-  std::string path(const std::string& name) { return (dir.path() / name).string(); }
+  std::string path(const std::string& name) {
+    return (dir.path() / name).string();
+  }
 };
 
 std::string hexId(const std::string& id) {
