@@ -178,17 +178,12 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR signature, CK_ULONG_PTR
 }
 
 CK_RV C_SignRecoverInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_MECHANISM_INVALID;  // no mechanism here recovers data from a signature
-  });
+  // No mechanism here recovers data from a signature.
+  return refusedFor(session, CKR_MECHANISM_INVALID);
 }
 
 CK_RV C_SignRecover(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_OPERATION_NOT_INITIALIZED;
-  });
+  return refusedFor(session, CKR_OPERATION_NOT_INITIALIZED);
 }
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
@@ -224,17 +219,11 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR signature, CK_ULONG s
 }
 
 CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_MECHANISM_INVALID;
-  });
+  return refusedFor(session, CKR_MECHANISM_INVALID);
 }
 
 CK_RV C_VerifyRecover(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_OPERATION_NOT_INITIALIZED;
-  });
+  return refusedFor(session, CKR_OPERATION_NOT_INITIALIZED);
 }
 
 CK_RV C_EncryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
@@ -282,34 +271,22 @@ CK_RV C_DecryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR ou
 // The dual-function calls combine operations this module runs one at a time.
 CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
                             CK_ULONG_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_SUPPORTED;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_DecryptDigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
                             CK_ULONG_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_SUPPORTED;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_SignEncryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
                           CK_ULONG_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_SUPPORTED;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
                             CK_ULONG_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_SUPPORTED;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_SeedRandom(CK_SESSION_HANDLE session, CK_BYTE_PTR seed, CK_ULONG length) {

@@ -142,17 +142,11 @@ CK_RV C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR) {
 }
 
 CK_RV C_InitPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR, CK_ULONG) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_SUPPORTED;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_SetPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR, CK_ULONG) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_SUPPORTED;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR, CK_NOTIFY,
@@ -200,18 +194,12 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE session, CK_SESSION_INFO_PTR info) {
 
 // An operation's state is in keyd (a stream), never handed out.
 CK_RV C_GetOperationState(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_SUPPORTED;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_SetOperationState(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HANDLE,
                           CK_OBJECT_HANDLE) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_SUPPORTED;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
 CK_RV C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE type, CK_UTF8CHAR_PTR pin, CK_ULONG length) {
@@ -242,17 +230,11 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS, CK_SLOT_ID_PTR, CK_VOID_PTR) {
 }
 
 CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE session) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_PARALLEL;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_PARALLEL);
 }
 
 CK_RV C_CancelFunction(CK_SESSION_HANDLE session) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_FUNCTION_NOT_PARALLEL;
-  });
+  return refusedFor(session, CKR_FUNCTION_NOT_PARALLEL);
 }
 
 }  // namespace vhsm::pkcs11::calls

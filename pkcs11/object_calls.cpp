@@ -197,10 +197,8 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR attributes, CK_
 
 CK_RV C_CopyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG,
                    CK_OBJECT_HANDLE_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_ACTION_PROHIBITED;  // CKA_COPYABLE is false: a key exists once, in keyd
-  });
+  // CKA_COPYABLE is false: a key exists once, in keyd.
+  return refusedFor(session, CKR_ACTION_PROHIBITED);
 }
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object) {
@@ -375,26 +373,17 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
 // Wrapping would take a key out of keyd; unwrapping and derivation make keys keyd cannot.
 CK_RV C_WrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE,
                 CK_BYTE_PTR, CK_ULONG_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_MECHANISM_INVALID;
-  });
+  return refusedFor(session, CKR_MECHANISM_INVALID);
 }
 
 CK_RV C_UnwrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_BYTE_PTR,
                   CK_ULONG, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_MECHANISM_INVALID;
-  });
+  return refusedFor(session, CKR_MECHANISM_INVALID);
 }
 
 CK_RV C_DeriveKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR,
                   CK_ULONG, CK_OBJECT_HANDLE_PTR) {
-  return guarded([&] {
-    state().session(session);
-    return CKR_MECHANISM_INVALID;
-  });
+  return refusedFor(session, CKR_MECHANISM_INVALID);
 }
 
 }  // namespace vhsm::pkcs11::calls

@@ -101,6 +101,13 @@ CK_RV initialize(CK_VOID_PTR args) {
   return CKR_OK;
 }
 
+CK_RV refusedFor(CK_SESSION_HANDLE session, CK_RV rv) {
+  return guarded([&] {
+    state().session(session);
+    return rv;
+  });
+}
+
 CK_RV finalize(CK_VOID_PTR reserved) {
   if (reserved) return CKR_ARGUMENTS_BAD;
   std::lock_guard lock(gMutex);

@@ -42,6 +42,9 @@ class State {
 // C_Finalize, and in a forked child until it calls C_Initialize.
 State& state();
 CK_RV initialize(CK_VOID_PTR args);
+// For the calls this module refuses whatever they carry: rv for an open session, the spec's
+// code for anything else (no session, not initialized).
+CK_RV refusedFor(CK_SESSION_HANDLE session, CK_RV rv);
 CK_RV finalize(CK_VOID_PTR reserved);
 
 }  // namespace vhsm::pkcs11
