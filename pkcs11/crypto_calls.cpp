@@ -55,6 +55,12 @@ CK_RV withOperation(CK_SESSION_HANDLE handle, std::unique_ptr<Op> Session::*whic
       op.reset();
       s->token.noteRefusal(e);
       throw;
+    } catch (const Failure& f) {
+      op.reset();
+      // keyd's answer did not fit what the token knew of the key (made again under its id
+      // with another size): learn it afresh at the next init.
+      if (f.rv == CKR_DEVICE_ERROR) s->token.forgetKeys();
+      throw;
     } catch (...) {
       op.reset();
       throw;
@@ -123,9 +129,9 @@ CK_RV finish(CK_SESSION_HANDLE handle, std::unique_ptr<Op> Session::*which, CK_B
   });
 }
 
-Object keyFor(Session& s, CK_OBJECT_HANDLE key) {
+Object keyFor(Session& s, CK_OBJECT_HANDLE key, Lookup lookup) {
   try {
-    return objectFor(s.token, key);
+    return objectFor(s.token, key, lookup);
   } catch (const Failure& f) {
     throw Failure{f.rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : f.rv};
   }
@@ -159,7 +165,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR digest, CK_ULONG_PTR 
 
 CK_RV C_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   return start(session, &Session::sign, mechanism, true, [&](Session& s) {
-    auto object = keyFor(s, key);
+    auto object = keyFor(s, key, Lookup::known);
     return signerFor(s.token.client(), object, *mechanism);
   });
 }
@@ -188,7 +194,7 @@ CK_RV C_SignRecover(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PT
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   return start(session, &Session::verify, mechanism, true, [&](Session& s) {
-    auto object = keyFor(s, key);
+    auto object = keyFor(s, key, Lookup::fresh);  // verified here, so on the current key
     return verifierFor(object, *mechanism);
   });
 }
@@ -228,7 +234,7 @@ CK_RV C_VerifyRecover(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_
 
 CK_RV C_EncryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   return start(session, &Session::encrypt, mechanism, true, [&](Session& s) {
-    auto object = keyFor(s, key);
+    auto object = keyFor(s, key, Lookup::known);
     return cipherFor(s.token.client(), object, *mechanism, true);
   });
 }
@@ -249,7 +255,7 @@ CK_RV C_EncryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR ou
 
 CK_RV C_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   return start(session, &Session::decrypt, mechanism, true, [&](Session& s) {
-    auto object = keyFor(s, key);
+    auto object = keyFor(s, key, Lookup::known);
     return cipherFor(s.token.client(), object, *mechanism, false);
   });
 }

@@ -208,6 +208,7 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object) {
     // A pair's two objects go together, through the private key (CKA_DESTROYABLE).
     if (o.ref().objectClass == CKO_PUBLIC_KEY) return CKR_ACTION_PROHIBITED;
     s->token.client().keyDelete(o.info().id);
+    s->token.forgetKeys();
     return CKR_OK;
   });
 }
@@ -257,11 +258,13 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR attributes, 
         throw;
       }
     {
-      for (const auto& info : keys)
+      for (const auto& info : keys) {
+        auto key = s->token.learn(info);
         for (const auto& ref : objectsOf(info)) {
-          Object o(s->token, ref, info);
+          Object o(s->token, ref, key);
           if (o.matches(attributes, count)) found.push_back(s->token.handleOf(ref));
         }
+      }
     }
     s->found = std::move(found);
     return CKR_OK;

@@ -67,15 +67,22 @@ std::vector<ObjectRef> objectsOf(const KeyInfo& info) {
   return {{info.id, CKO_PRIVATE_KEY}, {info.id, CKO_PUBLIC_KEY}};
 }
 
-Object objectFor(Token& token, CK_OBJECT_HANDLE handle) {
+Object objectFor(Token& token, CK_OBJECT_HANDLE handle, Lookup lookup) {
   auto ref = token.objectOf(handle);
   if (!ref) throw Failure{CKR_OBJECT_HANDLE_INVALID};
-  try {
-    auto info = token.client().keyInfo(ref->keyId);
-    // The id may name another kind of key by now (deleted and made again): the handle is
-    // the old object's, and names nothing.
+  // The id may name another kind of key by now (deleted and made again): the handle is the
+  // old object's, and names nothing.
+  auto hasObject = [&](const KeyInfo& info) {
     for (const auto& current : objectsOf(info))
-      if (current.objectClass == ref->objectClass) return Object(token, *ref, std::move(info));
+      if (current.objectClass == ref->objectClass) return true;
+    return false;
+  };
+  if (lookup == Lookup::known)
+    if (auto key = token.known(ref->keyId); key && hasObject(key->info))
+      return Object(token, *ref, std::move(*key));
+  try {
+    auto key = token.learn(token.client().keyInfo(ref->keyId));
+    if (hasObject(key.info)) return Object(token, *ref, std::move(key));
     throw Failure{CKR_OBJECT_HANDLE_INVALID};
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::refused && e.code() == ErrorCode::UNKNOWN_KEY)
@@ -85,8 +92,11 @@ Object objectFor(Token& token, CK_OBJECT_HANDLE handle) {
   }
 }
 
-Object::Object(Token& token, ObjectRef ref, KeyInfo info)
-    : token_(token), ref_(std::move(ref)), info_(std::move(info)) {}
+Object::Object(Token& token, ObjectRef ref, KnownKey key)
+    : token_(token),
+      ref_(std::move(ref)),
+      info_(std::move(key.info)),
+      public_(std::move(key.publicKey)) {}
 
 CK_KEY_TYPE Object::keyType() const {
   return keyTypeOf(info_.type);
@@ -94,8 +104,12 @@ CK_KEY_TYPE Object::keyType() const {
 
 const PublicKey* Object::publicKey() {
   if (!isPair(info_.type)) return nullptr;
-  if (!public_) public_ = parsePublicKey(token_.client().keyPublic(info_.id));
-  return &*public_;
+  if (!public_) {
+    public_ =
+        std::make_shared<const PublicKey>(parsePublicKey(token_.client().keyPublic(info_.id)));
+    token_.learnPublic(info_, public_);
+  }
+  return public_.get();
 }
 
 Object::Kind Object::value(CK_ATTRIBUTE_TYPE type, Bytes& out) {

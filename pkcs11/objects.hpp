@@ -16,7 +16,7 @@ namespace vhsm::pkcs11 {
 
 class Object {
  public:
-  Object(Token& token, ObjectRef ref, KeyInfo info);
+  Object(Token& token, ObjectRef ref, KnownKey key);
 
   const ObjectRef& ref() const { return ref_; }
   const KeyInfo& info() const { return info_; }
@@ -39,14 +39,16 @@ class Object {
   Token& token_;
   ObjectRef ref_;
   KeyInfo info_;
-  std::optional<PublicKey> public_;
+  std::shared_ptr<const PublicKey> public_;
 };
 
 // The objects a key shows as: one for a symmetric key, two for a pair.
 std::vector<ObjectRef> objectsOf(const KeyInfo& info);
 CK_KEY_TYPE keyTypeOf(KeyType type);
-// The object a handle names, with its key's current state from keyd; Failure
-// CKR_OBJECT_HANDLE_INVALID for an unknown handle or a key deleted since.
-Object objectFor(Token& token, CK_OBJECT_HANDLE handle);
+// The object a handle names; Failure CKR_OBJECT_HANDLE_INVALID for an unknown handle or a key
+// deleted since. Lookup::fresh asks keyd for the key's current state; Lookup::known takes what
+// the token knows when it knows the key (for operations keyd carries out and checks itself).
+enum class Lookup { fresh, known };
+Object objectFor(Token& token, CK_OBJECT_HANDLE handle, Lookup lookup = Lookup::fresh);
 
 }  // namespace vhsm::pkcs11

@@ -7,6 +7,13 @@ namespace vhsm::pkcs11 {
 namespace {
 // Handles carry their slot in the top byte, so one token never resolves another's handle.
 constexpr int kSlotShift = 24;
+// More keys than this and the token starts learning afresh: bounded memory for huge users.
+constexpr size_t kMaxKnownKeys = 4096;
+
+bool sameKey(const KeyInfo& a, const KeyInfo& b) {
+  return a.id == b.id && a.type == b.type && a.bits == b.bits &&
+         a.createdUnixSeconds == b.createdUnixSeconds;
+}
 }  // namespace
 
 Token::Token(CK_SLOT_ID slot, std::string user, const Config& config)
@@ -64,11 +71,43 @@ void Token::lastSessionClosed() {
 }
 
 void Token::noteRefusal(const Error& e) {
+  if (e.kind() == ErrorKind::refused &&
+      (e.code() == ErrorCode::UNKNOWN_KEY || e.code() == ErrorCode::KEY_TYPE_MISMATCH))
+    forgetKeys();  // deleted, or made again as another kind, since the token learnt of it
   if (e.kind() != ErrorKind::refused ||
       (e.code() != ErrorCode::NOT_LOGGED_IN && e.code() != ErrorCode::NOT_UNLOCKED))
     return;
   std::lock_guard lock(mutex_);
   loggedIn_ = false;
+}
+
+KnownKey Token::learn(const KeyInfo& info) {
+  std::lock_guard lock(knownMutex_);
+  auto it = known_.find(info.id);
+  if (it != known_.end() && sameKey(it->second.info, info)) return it->second;
+  if (it == known_.end() && known_.size() >= kMaxKnownKeys) known_.clear();
+  KnownKey& entry = known_[info.id];
+  entry = KnownKey{info, nullptr};
+  return entry;
+}
+
+void Token::learnPublic(const KeyInfo& info, std::shared_ptr<const PublicKey> publicKey) {
+  std::lock_guard lock(knownMutex_);
+  auto it = known_.find(info.id);
+  if (it != known_.end() && sameKey(it->second.info, info))
+    it->second.publicKey = std::move(publicKey);
+}
+
+std::optional<KnownKey> Token::known(const std::string& id) {
+  std::lock_guard lock(knownMutex_);
+  auto it = known_.find(id);
+  if (it == known_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Token::forgetKeys() {
+  std::lock_guard lock(knownMutex_);
+  known_.clear();
 }
 
 CK_OBJECT_HANDLE Token::handleOf(const ObjectRef& object) {

@@ -6,12 +6,14 @@
 #include "pkcs11/cryptoki.hpp"
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include <vhsm/client.hpp>
 #include "pkcs11/config.hpp"
+#include "pkcs11/public_key.hpp"
 
 namespace vhsm::pkcs11 {
 
@@ -22,6 +24,12 @@ struct ObjectRef {
   bool operator<(const ObjectRef& o) const {
     return keyId != o.keyId ? keyId < o.keyId : objectClass < o.objectClass;
   }
+};
+
+// What the token last heard from keyd about a key, with its public half once fetched.
+struct KnownKey {
+  KeyInfo info;
+  std::shared_ptr<const PublicKey> publicKey;  // null until fetched, and for secret keys
 };
 
 class Token {
@@ -45,6 +53,15 @@ class Token {
   // token is public again, and C_Login can be called.
   void noteRefusal(const Error& e);
 
+  // Operations that keyd carries out (sign, HMAC, GCM) start from what the token knows of a
+  // key without asking keyd again: keyd checks the key on each request, and a failure there
+  // makes the token forget (forgetKeys). Attributes and verification ask keyd each time, and
+  // what they hear is learnt; the public half is kept while the key stays the same.
+  KnownKey learn(const KeyInfo& info);
+  void learnPublic(const KeyInfo& info, std::shared_ptr<const PublicKey> publicKey);
+  std::optional<KnownKey> known(const std::string& id);
+  void forgetKeys();
+
   // Stable handles for the life of the module; 0 is never one.
   CK_OBJECT_HANDLE handleOf(const ObjectRef& object);
   std::optional<ObjectRef> objectOf(CK_OBJECT_HANDLE handle);
@@ -56,6 +73,8 @@ class Token {
   Client client_;
   std::mutex mutex_;  // the login state; held through a login's round trip
   bool loggedIn_ = false, tried_ = false;
+  std::mutex knownMutex_;
+  std::map<std::string, KnownKey> known_;
   std::mutex handlesMutex_;
   std::map<ObjectRef, CK_OBJECT_HANDLE> handles_;
   std::map<CK_OBJECT_HANDLE, ObjectRef> objects_;

@@ -572,6 +572,29 @@ TEST_CASE("handles and logins follow keyd: replaced keys, revoked unlocks, close
   CK_ATTRIBUTE modulus = {CKA_MODULUS, nullptr, 0};
   CHECK(p->C_GetAttributeValue(s, priv, &modulus, 1) == CKR_OBJECT_HANDLE_INVALID);
   CHECK(f.find(s, "k", CKO_SECRET_KEY) != 0);
+
+  // Signing starts from what the token knows of a key, without asking keyd; keyd's answer
+  // for a key deleted or made again meanwhile ends the operation, and the next init learns.
+  f.alice->keyGenerate("s", KeyType::EC_P256);
+  CK_OBJECT_HANDLE signer = f.find(s, "s", CKO_PRIVATE_KEY);
+  CK_MECHANISM ecdsa = {CKM_ECDSA_SHA256, nullptr, 0};
+  CHECK(sign(p, s, ecdsa, signer, Bytes{1, 2, 3}).size() == 64);
+  f.alice->keyDelete("s");
+  f.alice->keyGenerate("s", KeyType::EC_P384);
+  Bytes message{4, 5, 6}, signature(128);
+  CK_ULONG length = signature.size();
+  REQUIRE(p->C_SignInit(s, &ecdsa, signer) == CKR_OK);
+  CHECK(p->C_Sign(s, message.data(), message.size(), signature.data(), &length) != CKR_OK);
+  Bytes fresh = sign(p, s, ecdsa, signer, message);
+  CHECK(fresh.size() == 96);
+  CHECK(referenceVerify(f.alice->keyPublic("s"), {"SHA256"}, message, derOf(fresh)));
+  f.alice->keyDelete("s");
+  REQUIRE(p->C_SignInit(s, &ecdsa, signer) == CKR_OK);
+  length = signature.size();
+  CHECK(p->C_Sign(s, message.data(), message.size(), signature.data(), &length) ==
+        CKR_KEY_HANDLE_INVALID);
+  CHECK(p->C_SignInit(s, &ecdsa, signer) == CKR_KEY_HANDLE_INVALID);
+
   // A find template with a null value is refused, not read.
   CK_ATTRIBUTE bad = {CKA_CLASS, nullptr, sizeof(CK_OBJECT_CLASS)};
   CHECK(p->C_FindObjectsInit(s, &bad, 1) == CKR_ARGUMENTS_BAD);
