@@ -197,6 +197,7 @@ bool changesNothing(const BuildRequest& build) {
     case W::KEY_LIST_PAGE:
     case W::KEY_INFO:
     case W::KEY_PUBLIC:
+    case W::KEY_CERTIFICATE:
     case W::HMAC:
     case W::DIGEST:
     case W::GCM_ENCRYPT:

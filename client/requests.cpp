@@ -32,8 +32,8 @@ UserInfo userFrom(proto::UserInfo::Reader r) {
 }
 
 KeyInfo keyFrom(proto::KeyInfo::Reader r) {
-  return {r.getId(),    api(r.getType()), r.getBits(), r.getCreatedUnixSeconds(),
-          r.getOwner(), api(r.getUsage())};
+  return {r.getId(),    api(r.getType()),  r.getBits(),          r.getCreatedUnixSeconds(),
+          r.getOwner(), api(r.getUsage()), r.getHasCertificate()};
 }
 
 kj::ArrayPtr<const kj::byte> textBytes(std::string_view s) {
@@ -262,6 +262,24 @@ Bytes Client::keyPublic(const std::string& id) {
   Bytes out;
   ClientInternals::call(
       *this, [&](Req r) { r.setKeyPublic(id); }, [&](Rep r) { out = toBytes(r.getBytes()); });
+  return out;
+}
+
+void Client::keyCertificateSet(const std::string& id, ByteView certificate) {
+  ClientInternals::call(
+      *this,
+      [&](Req r) {
+        auto c = r.initKeyCertificateSet();
+        c.setKeyId(id);
+        c.setCertificate(capnpBytes(certificate));
+      },
+      [](Rep) {});
+}
+
+Bytes Client::keyCertificate(const std::string& id) {
+  Bytes out;
+  ClientInternals::call(
+      *this, [&](Req r) { r.setKeyCertificate(id); }, [&](Rep r) { out = toBytes(r.getBytes()); });
   return out;
 }
 

@@ -149,6 +149,7 @@ Key decodeKey(records::Key::Reader r) {
   k.usage = r.getUsage();
   k.createdUnixSeconds = r.getCreatedUnixSeconds();
   k.wrapped = bytes(r.getWrapped());
+  k.certificate = bytes(r.getCertificate());
   return k;
 }
 
@@ -321,6 +322,7 @@ bool LmdbTxn::putKey(const Key& key, bool overwrite) {
   r.setUsage(key.usage);
   r.setCreatedUnixSeconds(key.createdUnixSeconds);
   r.setWrapped(view(key.wrapped));
+  r.setCertificate(view(key.certificate));
   int rc = put(txn_, dbs_.keys, keyOf(key.owner, key.id), m, overwrite ? 0 : MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST) return false;
   check(rc, "write key");

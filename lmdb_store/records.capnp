@@ -34,6 +34,9 @@ struct Key {
   createdUnixSeconds @4 :Int64;
   wrapped @5 :Data;
   usage @6 :UInt32;
+  # DER X.509 certificate of a key pair's public key (empty: none). Public, so not wrapped:
+  # keyd checks it against the key's public key whenever it hands it out.
+  certificate @7 :Data;
 }
 
 struct AuditEntry {

@@ -48,6 +48,7 @@ struct Key {
   uint32_t usage = 0;
   int64_t createdUnixSeconds = 0;
   std::vector<uint8_t> wrapped;
+  std::vector<uint8_t> certificate;  // DER X.509 of a key pair's public key, or empty
 };
 
 struct AuditEntry {

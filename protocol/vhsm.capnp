@@ -114,6 +114,7 @@ struct KeyInfo {
   createdUnixSeconds @3 :Int64;
   owner @4 :Text;
   usage @5 :KeyUsage;
+  hasCertificate @6 :Bool;    # keyCertificate has one to give
 }
 
 struct AuditRecord {
@@ -172,6 +173,10 @@ struct Request {
     keyPublic @31 :Text;       # reply: bytes = the public key, DER SubjectPublicKeyInfo
     keyListPage @32 :KeyListPage;  # reply: keys (in id order) and moreKeys
     status @34 :Void;          # security officers; reply: status
+    # A certificate kept beside a key pair (PKCS#11's CKO_CERTIFICATE): set, or removed
+    # with an empty one; its public key must be the key's. Reply of keyCertificate: bytes.
+    keyCertificateSet @35 :KeyCertificate;
+    keyCertificate @36 :Text;
   }
 
   # Streams the client is done with (an encryption whose tag came with its last update, a
@@ -220,6 +225,10 @@ struct Request {
     id @0 :Text;
     type @1 :KeyType;
     bits @2 :UInt32;          # 0: the type's default
+  }
+  struct KeyCertificate {
+    keyId @0 :Text;
+    certificate @1 :Data;     # DER X.509; empty: remove the key's certificate
   }
   struct KeyImport {
     id @0 :Text;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "keyd/crypto/certificate.hpp"
 #include "keyd/crypto/keyring.hpp"
 #include "keyd/crypto/primitives.hpp"
 #include "keyd/crypto/signing_key.hpp"
@@ -45,6 +46,7 @@ void fillInfo(proto::KeyInfo::Builder out, const store::Key& key) {
   out.setCreatedUnixSeconds(key.createdUnixSeconds);
   out.setOwner(key.owner);
   out.setUsage(usageFromBits(usageBitsOf(KeyType(key.type))));
+  out.setHasCertificate(!key.certificate.empty());
 }
 
 }  // namespace
@@ -143,6 +145,48 @@ void KeyRequests::publicKey(Session& s, const std::string& id, Response out) {
   const auto& key = keys_.usable(s, id, KeyUsage::SIGN);
   const auto& der = key.signer->publicKey();
   out.setBytes({der.data(), der.size()});
+}
+
+void KeyRequests::setCertificate(Session& s, Request::KeyCertificate::Reader r) {
+  auto given = r.getCertificate();
+  std::vector<uint8_t> certificate(given.begin(), given.end());
+  // A certificate is an object of its own to PKCS#11: made under create, removed under delete.
+  const auto& user = access_.requireUser(s, certificate.empty() ? kFlagDelete : kFlagCreate);
+  auto id = requireName("key", r.getKeyId().cStr());
+  if (!certificate.empty()) {
+    const auto& key = keys_.loaded(s, user.name, id);
+    if (!key.signer)
+      throw Refusal(ErrorCode::KEY_TYPE_MISMATCH, "only key pairs have certificates");
+    if (certificatePublicKey(certificate) != key.signer->publicKey())
+      throw Refusal(ErrorCode::KEY_TYPE_MISMATCH,
+                    "the certificate's public key is not key " + id + "'s");
+  }
+  auditor_.audited(
+      s, "keyCertificateSet", id,
+      [&](store::WriteTxn& txn) {
+        auto key = txn.key(user.name, id);
+        if (!key) throw Refusal(ErrorCode::UNKNOWN_KEY, "no key " + id);
+        if (!isSigningType(proto::api(KeyType(key->type))))
+          throw Refusal(ErrorCode::KEY_TYPE_MISMATCH, "only key pairs have certificates");
+        key->certificate = certificate;
+        txn.putKey(*key, true);
+      },
+      certificate.empty() ? "removed" : "set");
+}
+
+void KeyRequests::certificate(Session& s, const std::string& rawId, Response out) {
+  const auto& user = access_.requireUser(s, kFlagRead);
+  auto id = requireName("key", rawId);
+  auto key = store_.read([&](const store::ReadTxn& t) { return t.key(user.name, id); });
+  if (!key) throw Refusal(ErrorCode::UNKNOWN_KEY, "no key " + id);
+  if (key->certificate.empty())
+    throw Refusal(ErrorCode::UNKNOWN_KEY, "key " + id + " has no certificate");
+  // Set when the key was another (deleted and made again meanwhile), or edited in the store.
+  if (certificatePublicKey(key->certificate) !=
+      keys_.usable(s, id, KeyUsage::SIGN).signer->publicKey())
+    throw Refusal(ErrorCode::KEY_TYPE_MISMATCH,
+                  "the stored certificate's public key is not key " + id + "'s");
+  out.setBytes({key->certificate.data(), key->certificate.size()});
 }
 
 }  // namespace vhsm::keyd

@@ -1,5 +1,5 @@
 // Key objects (`vhsm-admin key ...`): created inside keyd or imported, stored wrapped under the
-// owner's user secret, listed, described and deleted by their owner alone.
+// owner's user secret, listed, described, given a certificate and deleted by their owner alone.
 #pragma once
 
 #include <span>
@@ -26,6 +26,11 @@ class KeyRequests {
   void info(Session& s, const std::string& id, Response out);
   void remove(Session& s, const std::string& id);
   void publicKey(Session& s, const std::string& id, Response out);
+  // A certificate kept beside a key pair for PKCS#11 programs; its public key must be the
+  // key's, checked when it is set and again whenever it is handed out (the store is not
+  // trusted with it).
+  void setCertificate(Session& s, Request::KeyCertificate::Reader r);
+  void certificate(Session& s, const std::string& id, Response out);
 
  private:
   void listFrom(Session& s, const std::string& startAfter, uint32_t page, Response out);

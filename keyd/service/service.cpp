@@ -51,6 +51,8 @@ std::string targetOf(proto::Request::Reader r) {
     case Which::KEY_INFO: return r.getKeyInfo();
     case Which::KEY_DELETE: return r.getKeyDelete();
     case Which::KEY_PUBLIC: return r.getKeyPublic();
+    case Which::KEY_CERTIFICATE_SET: return r.getKeyCertificateSet().getKeyId();
+    case Which::KEY_CERTIFICATE: return r.getKeyCertificate();
     case Which::SIGN: return r.getSign().getKeyId();
     case Which::HMAC: return r.getHmac().getKeyId();
     case Which::GCM_ENCRYPT: return r.getGcmEncrypt().getKeyId();
@@ -183,6 +185,9 @@ void Service::dispatch(Session& s, proto::Request::Reader r, proto::Response::Bu
     case Which::SIGN: return operations_.sign(s, r.getSign(), out);
     case Which::KEY_PUBLIC: return keyRequests_.publicKey(s, r.getKeyPublic(), out);
     case Which::STATUS: return status_.status(s, out);
+    case Which::KEY_CERTIFICATE_SET:
+      return keyRequests_.setCertificate(s, r.getKeyCertificateSet());
+    case Which::KEY_CERTIFICATE: return keyRequests_.certificate(s, r.getKeyCertificate(), out);
   }
   throw Refusal(ErrorCode::UNKNOWN_REQUEST, "request type not supported by this keyd");
 }

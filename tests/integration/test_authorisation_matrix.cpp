@@ -68,6 +68,12 @@ const UserFlags kFlagSets[] = {
     {false, true, false, false, false},  {false, false, true, false, false},
     {false, false, false, true, false},  {true, true, true, true, false}};
 
+// Each user's certificates, made beside its key "e" at setup.
+std::map<std::string, Bytes>& certificates() {
+  static std::map<std::string, Bytes> byUser;
+  return byUser;
+}
+
 std::vector<RequestRow> requests(Bytes ecPem) {
   auto sha256 = referenceDigest("SHA256", bytesOf("m"));
   return {
@@ -94,6 +100,14 @@ std::vector<RequestRow> requests(Bytes ecPem) {
          s.final();
        }},
       {"keyDelete", kUser, &UserFlags::remove, [](Client& c, auto&) { c.keyDelete("doomed"); }},
+      {"keyCertificate", kUser, &UserFlags::read, [](Client& c, auto&) { c.keyCertificate("e"); }},
+      {"keyCertificateSet", kUser, &UserFlags::create,
+       [](Client& c, const std::string& actor) {
+         c.keyCertificateSet("e", certificates()[actor]);  // a user with none sends an empty one
+       }},
+      // Removing a certificate is deleting an object: the delete flag. The key "c" has one.
+      {"keyCertificateSet (remove)", kUser, &UserFlags::remove,
+       [](Client& c, auto&) { c.keyCertificateSet("c", {}); }},
       {"userList", kSo, nullptr, [](Client& c, auto&) { c.userList(); }},
       {"userCreate", kSo, &UserFlags::create,
        [](Client& c, const std::string& actor) {
@@ -154,6 +168,10 @@ TEST_CASE("authorisation matrix: every request × role × flags from the bound c
         owner->keyGenerate("a", KeyType::AES);
         owner->keyGenerate("e", KeyType::EC_P256);
         owner->keyGenerate("doomed", KeyType::HMAC);
+        certificates()[actor.name] = referenceCertificate(owner->keyPublic("e"), actor.name);
+        owner->keyCertificateSet("e", certificates()[actor.name]);
+        owner->keyGenerate("c", KeyType::EC_P256);
+        owner->keyCertificateSet("c", referenceCertificate(owner->keyPublic("c"), "c"));
       }
       if (actor.role != Role::wrongPassword)
         root->userModify(actor.name, actor.flags, std::nullopt);

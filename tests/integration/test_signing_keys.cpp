@@ -8,6 +8,7 @@
 #include <iterator>
 #include <thread>
 
+#include "lmdb_store/store.hpp"
 #include "tests/integration/refusal_of.hpp"
 #include "tests/support/hex.hpp"
 #include "tests/support/keyd_process.hpp"
@@ -205,4 +206,74 @@ TEST_CASE("no private key byte reaches the store file") {
     }
   }
   keyd.start();
+}
+
+TEST_CASE("a certificate kept beside a key pair is checked when set and when handed out") {
+  Keyd keyd;
+  auto alice = keyd.newUser("alice", "pw");
+  auto bob = keyd.newUser("bob", "pw2");
+  alice->keyGenerate("e", KeyType::EC_P256);
+  alice->keyGenerate("r", KeyType::RSA);
+  alice->keyGenerate("h", KeyType::HMAC);
+  auto certificate = referenceCertificate(alice->keyPublic("e"), "e");
+
+  CHECK_FALSE(alice->keyInfo("e").hasCertificate);
+  CHECK(refusalOf([&] { alice->keyCertificate("e"); }) == ErrorCode::UNKNOWN_KEY);
+  alice->keyCertificateSet("e", certificate);
+  CHECK(alice->keyInfo("e").hasCertificate);
+  CHECK(alice->keyCertificate("e") == certificate);
+  CHECK(alice->keyList()[0].hasCertificate);
+
+  // Only the certificate of the key's own public key, one exact DER certificate, of a pair.
+  CHECK(refusalOf([&] { alice->keyCertificateSet("r", certificate); }) ==
+        ErrorCode::KEY_TYPE_MISMATCH);
+  CHECK(refusalOf([&] { alice->keyCertificateSet("h", certificate); }) ==
+        ErrorCode::KEY_TYPE_MISMATCH);
+  CHECK(refusalOf([&] { alice->keyCertificateSet("none", certificate); }) ==
+        ErrorCode::UNKNOWN_KEY);
+  auto trailing = certificate;
+  trailing.push_back(0);
+  CHECK(refusalOf([&] { alice->keyCertificateSet("e", trailing); }) == ErrorCode::INVALID_ARGUMENT);
+  CHECK(refusalOf([&] { alice->keyCertificateSet("e", bytesOf("not a certificate")); }) ==
+        ErrorCode::INVALID_ARGUMENT);
+  CHECK(refusalOf([&] { alice->keyCertificateSet("e", Bytes(64 * 1024 + 1, 0x30)); }) ==
+        ErrorCode::INVALID_ARGUMENT);
+  CHECK(alice->keyCertificate("e") == certificate);  // refusals changed nothing
+
+  // Another user's key of the same id is not reachable.
+  bob->keyGenerate("e", KeyType::EC_P256);
+  CHECK(refusalOf([&] { bob->keyCertificate("e"); }) == ErrorCode::UNKNOWN_KEY);
+  CHECK(refusalOf([&] { bob->keyCertificateSet("e", certificate); }) ==
+        ErrorCode::KEY_TYPE_MISMATCH);
+
+  // The certificate goes with its key, and can go alone.
+  alice->keyCertificateSet("e", {});
+  CHECK_FALSE(alice->keyInfo("e").hasCertificate);
+  alice->keyCertificateSet("e", certificate);
+  alice->keyDelete("e");
+  alice->keyGenerate("e", KeyType::EC_P256);
+  CHECK(refusalOf([&] { alice->keyCertificate("e"); }) == ErrorCode::UNKNOWN_KEY);
+
+  // Someone with the store's file puts another key's certificate there: keyd will not hand
+  // it out, since it checks against the key's public key each time.
+  alice->keyCertificateSet("r", referenceCertificate(alice->keyPublic("r"), "r"));
+  keyd.stop();
+  {
+    auto store = store::Store::open(keyd.store());
+    store->write([&](store::WriteTxn& txn) {
+      auto key = txn.key("alice", "r");
+      REQUIRE(key);
+      key->certificate = certificate;  // the old "e"'s
+      txn.putKey(*key, true);
+    });
+  }
+  keyd.start();
+  auto again = keyd.client();
+  again->login("alice", "pw");
+  CHECK(refusalOf([&] { again->keyCertificate("r"); }) == ErrorCode::KEY_TYPE_MISMATCH);
+  auto audit = keyd.root()->auditList();
+  size_t sets = 0;
+  for (const auto& r : audit)
+    if (r.action == "keyCertificateSet" && r.result == ErrorCode::OK) ++sets;
+  CHECK(sets == 4);  // set, removed, set again, and set on "r"
 }

@@ -175,4 +175,35 @@ Bytes referenceSign(const std::string& privatePem, const SignatureParams& params
   return signature;
 }
 
+Bytes referenceCertificate(const Bytes& publicDer, const std::string& commonName) {
+  const unsigned char* p = publicDer.data();
+  EVP_PKEY* subjectKey = d2i_PUBKEY(nullptr, &p, long(publicDer.size()));
+  EVP_PKEY* issuerKey = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  X509* x = X509_new();
+  X509_NAME* subject = X509_NAME_new();
+  X509_NAME* issuer = X509_NAME_new();
+  auto cn = reinterpret_cast<const unsigned char*>(commonName.c_str());
+  bool ok =
+      subjectKey && issuerKey && x && subject && issuer && X509_set_version(x, X509_VERSION_3) &&
+      ASN1_INTEGER_set(X509_get_serialNumber(x), 4242) &&
+      X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, cn, -1, -1, 0) &&
+      X509_NAME_add_entry_by_txt(issuer, "CN", MBSTRING_ASC,
+                                 reinterpret_cast<const unsigned char*>("vhsm test CA"), -1, -1,
+                                 0) &&
+      X509_set_subject_name(x, subject) && X509_set_issuer_name(x, issuer) &&
+      X509_gmtime_adj(X509_getm_notBefore(x), 0) && X509_gmtime_adj(X509_getm_notAfter(x), 86400) &&
+      X509_set_pubkey(x, subjectKey) && X509_sign(x, issuerKey, EVP_sha256()) > 0;
+  unsigned char* der = nullptr;
+  int length = ok ? i2d_X509(x, &der) : -1;
+  X509_NAME_free(subject);
+  X509_NAME_free(issuer);
+  X509_free(x);
+  EVP_PKEY_free(issuerKey);
+  EVP_PKEY_free(subjectKey);
+  if (length <= 0) throw std::runtime_error("cannot make a test certificate");
+  Bytes out(der, der + length);
+  OPENSSL_free(der);
+  return out;
+}
+
 }  // namespace vhsm::test

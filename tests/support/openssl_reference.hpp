@@ -39,4 +39,8 @@ bool referenceVerify(const Bytes& publicDer, const SignatureParams& params, cons
 Bytes referenceSign(const std::string& privatePem, const SignatureParams& params,
                     const Bytes& data);
 
+// A DER X.509 certificate for the public key publicDer, CN=commonName, issued by a throwaway
+// P-256 key of the default provider (CN=vhsm test CA).
+Bytes referenceCertificate(const Bytes& publicDer, const std::string& commonName);
+
 }  // namespace vhsm::test

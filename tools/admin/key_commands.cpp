@@ -1,4 +1,7 @@
-// `key generate|import|list|info|delete|public|uri-pem` for the acting user's own keys.
+// `key generate|import|list|info|delete|public|certificate|uri|uri-pem` for the acting user's
+// own keys.
+#include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -12,6 +15,7 @@ namespace {
 struct KeyArgs {
   std::string id, type, in, hex;
   uint32_t bits = 0;
+  bool pkcs11 = false, remove = false;
 };
 
 struct TypeName {
@@ -21,6 +25,30 @@ struct TypeName {
 constexpr TypeName kTypes[] = {{KeyType::HMAC, "hmac"},       {KeyType::AES, "aes"},
                                {KeyType::EC_P256, "ec-p256"}, {KeyType::EC_P384, "ec-p384"},
                                {KeyType::ED25519, "ed25519"}, {KeyType::RSA, "rsa"}};
+
+// RFC 7512's percent-encoding: everything but its unreserved characters.
+std::string percentEncoded(const std::string& text, bool all) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (!all && (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')) {
+      out += char(c);
+    } else {
+      char code[4];
+      std::snprintf(code, sizeof code, "%%%02X", c);
+      out += code;
+    }
+  }
+  return out;
+}
+
+// The key's objects as libvhsm-pkcs11.so shows them: the token is the user, CKA_ID and
+// CKA_LABEL the key id; a key pair is named by its private key.
+std::string pkcs11Uri(const std::string& user, const KeyInfo& key) {
+  bool secret = key.type == KeyType::HMAC || key.type == KeyType::AES;
+  return "pkcs11:manufacturer=vhsm;token=" + percentEncoded(user, false) +
+         ";id=" + percentEncoded(key.id, true) + ";object=" + percentEncoded(key.id, false) +
+         ";type=" + (secret ? "secret-key" : "private");
+}
 
 KeyType parseType(const std::string& type) {
   for (const auto& t : kTypes)
@@ -80,7 +108,8 @@ nlohmann::json keyJson(const KeyInfo& k) {
           {"bits", k.bits},
           {"usage", usageText(k.usage)},
           {"created", timeText(k.createdUnixSeconds)},
-          {"owner", k.owner}};
+          {"owner", k.owner},
+          {"certificate", k.hasCertificate}};
 }
 
 const std::vector<std::string> kKeyHeader = {"ID", "TYPE", "BITS", "USAGE", "CREATED"};
@@ -179,6 +208,36 @@ void addKeyCommands(CLI::App& app, Context& ctx) {
   pub->add_option("ID", a->id)->required();
   pub->callback(
       [&ctx, a] { std::cout << pemEncode("PUBLIC KEY", ctx.session().keyPublic(a->id)); });
+
+  auto* cert = key->add_subcommand(
+      "certificate", "keep a certificate beside a key pair (for PKCS#11 programs), or print it");
+  cert->add_option("ID", a->id)->required();
+  auto* certIn = cert->add_option("--in", a->in, "the certificate, PEM or DER");
+  cert->add_flag("--remove", a->remove, "remove the key's certificate")->excludes(certIn);
+  cert->callback([&ctx, a] {
+    if (a->remove) {
+      ctx.session().keyCertificateSet(a->id, {});
+      return printDone(ctx, "removed the certificate of key " + a->id);
+    }
+    if (a->in.empty()) {
+      std::cout << pemEncode("CERTIFICATE", ctx.session().keyCertificate(a->id));
+      return;
+    }
+    auto given = readFile(a->in);
+    auto der = pemDecode(
+        std::string_view(reinterpret_cast<const char*>(given.data()), given.size()), "CERTIFICATE");
+    ctx.session().keyCertificateSet(a->id, der ? *der : given);
+    printDone(ctx, "set the certificate of key " + a->id);
+  });
+
+  auto* uri = key->add_subcommand("uri", "print the key's reference: vhsm:ID, or its pkcs11: URI");
+  uri->add_option("ID", a->id)->required();
+  uri->add_flag("--pkcs11", a->pkcs11, "the RFC 7512 URI of the key in libvhsm-pkcs11.so");
+  uri->callback([&ctx, a] {
+    auto info = ctx.session().keyInfo(a->id);  // only a key that exists gets a reference
+    std::cout << (a->pkcs11 ? pkcs11Uri(ctx.session().whoami().name, info) : "vhsm:" + info.id)
+              << "\n";
+  });
 
   auto* uriPem = key->add_subcommand(
       "uri-pem", "print a PEM file naming the key, for programs that only read key files");

@@ -86,6 +86,7 @@ struct KeyInfo {
   int64_t createdUnixSeconds = 0;
   std::string owner;
   KeyUsage usage = KeyUsage::MAC;
+  bool hasCertificate = false;
 };
 
 // How keyd signs: ECDSA and RSA sign a digest of `hash` (or, with raw, the bytes as given);
@@ -220,6 +221,10 @@ class Client {
   void keyDelete(const std::string& id);
   // DER SubjectPublicKeyInfo of a signing key.
   Bytes keyPublic(const std::string& id);
+  // A DER X.509 certificate kept beside a signing key (its public key must be the key's);
+  // an empty one removes it. keyCertificate: Error(unknownKey) when the key has none.
+  void keyCertificateSet(const std::string& id, ByteView certificate);
+  Bytes keyCertificate(const std::string& id);
 
   Bytes hmac(const std::string& keyId, HashAlgorithm algorithm, ByteView data);
   Bytes digest(HashAlgorithm algorithm, ByteView data);
