@@ -163,6 +163,30 @@ Pkcs8 privateKeyOf(const Template& t, KeyType& type) {
   return pkcs8Of(fromData("RSA", b));
 }
 
+// An X.509 certificate kept beside the key pair its CKA_ID names; keyd checks that it is one
+// and of that key.
+void keepCertificate(Token& token, const std::string& id, const Template& t) {
+  auto type = t.ulong(CKA_CERTIFICATE_TYPE);
+  if (!type) throw Failure{CKR_TEMPLATE_INCOMPLETE};
+  if (*type != CKC_X_509) throw Failure{CKR_ATTRIBUTE_VALUE_INVALID};
+  auto der = t.bytes(CKA_VALUE);
+  if (!der || der->empty()) throw Failure{CKR_TEMPLATE_INCOMPLETE};
+  try {
+    token.client().keyCertificateSet(id, *der);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::refused) throw;
+    switch (e.code()) {
+      case ErrorCode::INVALID_ARGUMENT: throw Failure{CKR_ATTRIBUTE_VALUE_INVALID};
+      // No key pair of that id, or not the certificate of its public key.
+      case ErrorCode::UNKNOWN_KEY:
+      case ErrorCode::KEY_TYPE_MISMATCH:
+      case ErrorCode::USAGE_NOT_PERMITTED: throw Failure{CKR_TEMPLATE_INCONSISTENT};
+      default: throw;
+    }
+  }
+  token.forgetKeys();
+}
+
 }  // namespace
 
 CK_RV C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR attributes, CK_ULONG count,
@@ -186,9 +210,10 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR attributes, CK_
       KeyType type;
       Pkcs8 key = privateKeyOf(t, type);
       client.keyImport(id, type, key.bytes);
+    } else if (*objectClass == CKO_CERTIFICATE) {
+      keepCertificate(s->token, id, t);
     } else {
-      // A public key comes with its private key; certificates are not kept yet.
-      return CKR_TEMPLATE_INCONSISTENT;
+      return CKR_TEMPLATE_INCONSISTENT;  // a public key comes with its private key
     }
     *object = handleFor(s->token, id, *objectClass);
     return CKR_OK;
@@ -205,9 +230,13 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object) {
   return guarded([&] {
     auto s = writableSession(session);
     auto o = objectFor(s->token, object);
-    // A pair's two objects go together, through the private key (CKA_DESTROYABLE).
+    // A pair's two objects go together, through the private key (CKA_DESTROYABLE); its
+    // certificate may go alone.
     if (o.ref().objectClass == CKO_PUBLIC_KEY) return CKR_ACTION_PROHIBITED;
-    s->token.client().keyDelete(o.info().id);
+    if (o.ref().objectClass == CKO_CERTIFICATE)
+      s->token.client().keyCertificateSet(o.info().id, {});
+    else
+      s->token.client().keyDelete(o.info().id);
     s->token.forgetKeys();
     return CKR_OK;
   });

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "pkcs11/certificate.hpp"
 #include "pkcs11/errors.hpp"
 
 namespace vhsm::pkcs11 {
@@ -64,7 +65,9 @@ CK_KEY_TYPE keyTypeOf(KeyType type) {
 
 std::vector<ObjectRef> objectsOf(const KeyInfo& info) {
   if (!isPair(info.type)) return {{info.id, CKO_SECRET_KEY}};
-  return {{info.id, CKO_PRIVATE_KEY}, {info.id, CKO_PUBLIC_KEY}};
+  std::vector<ObjectRef> objects = {{info.id, CKO_PRIVATE_KEY}, {info.id, CKO_PUBLIC_KEY}};
+  if (info.hasCertificate) objects.push_back({info.id, CKO_CERTIFICATE});
+  return objects;
 }
 
 Object objectFor(Token& token, CK_OBJECT_HANDLE handle, Lookup lookup) {
@@ -112,8 +115,30 @@ const PublicKey* Object::publicKey() {
   return public_.get();
 }
 
+const Bytes& Object::certificate() {
+  if (!certificate_) certificate_ = token_.client().keyCertificate(info_.id);
+  return *certificate_;
+}
+
 Object::Kind Object::value(CK_ATTRIBUTE_TYPE type, Bytes& out) {
   const CK_OBJECT_CLASS cls = ref_.objectClass;
+  if (cls == CKO_CERTIFICATE) {
+    switch (type) {
+      case CKA_CLASS: out = bytesOf<CK_OBJECT_CLASS>(cls); return Kind::value;
+      case CKA_TOKEN:
+      case CKA_DESTROYABLE: out = boolean(true); return Kind::value;
+      case CKA_PRIVATE:
+      case CKA_MODIFIABLE:
+      case CKA_COPYABLE: out = boolean(false); return Kind::value;
+      case CKA_LABEL:
+      case CKA_ID: out.assign(info_.id.begin(), info_.id.end()); return Kind::value;
+      default: break;
+    }
+    auto value = certificateAttribute(type, [this]() -> const Bytes& { return certificate(); });
+    if (!value) return Kind::invalid;
+    out = std::move(*value);
+    return Kind::value;
+  }
   const bool secret = cls == CKO_SECRET_KEY, priv = cls == CKO_PRIVATE_KEY,
              pub = cls == CKO_PUBLIC_KEY;
   const bool mac = info_.type == KeyType::HMAC, aes = info_.type == KeyType::AES;

@@ -1,7 +1,8 @@
 // The PKCS#11 objects of the user's keys and their attributes. A symmetric key is one
 // CKO_SECRET_KEY (AES, or CKK_GENERIC_SECRET for HMAC); a key pair is a CKO_PRIVATE_KEY and a
-// CKO_PUBLIC_KEY sharing CKA_ID and CKA_LABEL, both the key id. Secret values are never
-// attributes here: CKA_VALUE and the private parts answer CKR_ATTRIBUTE_SENSITIVE.
+// CKO_PUBLIC_KEY, and a CKO_CERTIFICATE when keyd keeps one beside it, all sharing CKA_ID and
+// CKA_LABEL, the key id. Secret values are never attributes here: CKA_VALUE and the private
+// parts answer CKR_ATTRIBUTE_SENSITIVE.
 #pragma once
 
 #include "pkcs11/cryptoki.hpp"
@@ -24,6 +25,8 @@ class Object {
   CK_KEY_TYPE keyType() const;
   // The key pair's public half, fetched from keyd once (nullopt for a secret key).
   const PublicKey* publicKey();
+  // The certificate keyd keeps beside the key pair (DER), fetched once.
+  const Bytes& certificate();
 
   // Whether every attribute in the template has this object's value.
   bool matches(const CK_ATTRIBUTE* attributes, CK_ULONG count);
@@ -40,9 +43,10 @@ class Object {
   ObjectRef ref_;
   KeyInfo info_;
   std::shared_ptr<const PublicKey> public_;
+  std::optional<Bytes> certificate_;
 };
 
-// The objects a key shows as: one for a symmetric key, two for a pair.
+// The objects a key shows as: one for a symmetric key, two or three for a pair.
 std::vector<ObjectRef> objectsOf(const KeyInfo& info);
 CK_KEY_TYPE keyTypeOf(KeyType type);
 // The object a handle names; Failure CKR_OBJECT_HANDLE_INVALID for an unknown handle or a key

@@ -84,7 +84,10 @@ void Token::noteRefusal(const Error& e) {
 KnownKey Token::learn(const KeyInfo& info) {
   std::lock_guard lock(knownMutex_);
   auto it = known_.find(info.id);
-  if (it != known_.end() && sameKey(it->second.info, info)) return it->second;
+  if (it != known_.end() && sameKey(it->second.info, info)) {
+    it->second.info = info;  // the same key; whether it has a certificate may have changed
+    return it->second;
+  }
   if (it == known_.end() && known_.size() >= kMaxKnownKeys) known_.clear();
   KnownKey& entry = known_[info.id];
   entry = KnownKey{info, nullptr};

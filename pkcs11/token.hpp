@@ -20,7 +20,7 @@ namespace vhsm::pkcs11 {
 // What an object handle names: one of the user's keys, as one of its PKCS#11 objects.
 struct ObjectRef {
   std::string keyId;
-  CK_OBJECT_CLASS objectClass;  // CKO_SECRET_KEY, CKO_PRIVATE_KEY or CKO_PUBLIC_KEY
+  CK_OBJECT_CLASS objectClass;  // CKO_SECRET_KEY, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE
   bool operator<(const ObjectRef& o) const {
     return keyId != o.keyId ? keyId < o.keyId : objectClass < o.objectClass;
   }

@@ -7,6 +7,7 @@ packages=(
   libssl-dev openssl libcrypto++-dev liblmdb-dev lmdb-utils capnproto libcapnp-dev
   catch2 libcli11-dev nlohmann-json3-dev iproute2 util-linux
   nginx-light curl python3 softhsm2 libp11-kit-dev opensc gnuplot-nox valgrind
+  gnutls-bin libnss3-tools openssh-client openssh-server openjdk-17-jdk-headless
   qemu-system-x86 busybox-static cpio kmod
   podman runc debootstrap lintian dkms systemd
 )

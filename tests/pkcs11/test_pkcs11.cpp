@@ -5,6 +5,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "tests/pkcs11/module_fixture.hpp"
+#include "tests/support/hex.hpp"
 #include "tests/support/openssl_reference.hpp"
 
 using namespace vhsm;
@@ -624,4 +626,63 @@ TEST_CASE("handles and logins follow keyd: replaced keys, revoked unlocks, close
   CHECK(p->C_Login(unlocked, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) ==
         CKR_OK);
   CHECK(p->C_GetAttributeValue(unlocked, key, &label, 1) == CKR_OK);
+}
+
+TEST_CASE("a certificate beside a key pair is a CKO_CERTIFICATE object") {
+  ModuleFixture f;
+  auto* p = f.p;
+  f.alice->keyGenerate("web", KeyType::EC_P256);
+  f.alice->keyGenerate("rsa", KeyType::RSA);
+  Bytes certificate = referenceCertificate(f.alice->keyPublic("web"), "web.example");
+  auto s = f.loggedIn();
+  CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+  CK_CERTIFICATE_TYPE x509 = CKC_X_509, other = CKC_X_509_ATTR_CERT;
+  CK_BBOOL yes = CK_TRUE;
+  auto create = [&](const std::string& id, Bytes value, CK_CERTIFICATE_TYPE* type) {
+    std::vector<CK_ATTRIBUTE> t = {{CKA_CLASS, &cls, sizeof cls},
+                                   {CKA_TOKEN, &yes, sizeof yes},
+                                   {CKA_ID, const_cast<char*>(id.data()), id.size()},
+                                   {CKA_LABEL, const_cast<char*>(id.data()), id.size()}};
+    if (type) t.push_back({CKA_CERTIFICATE_TYPE, type, sizeof *type});
+    if (!value.empty()) t.push_back({CKA_VALUE, value.data(), value.size()});
+    CK_OBJECT_HANDLE h = 0;
+    return p->C_CreateObject(s, t.data(), t.size(), &h);
+  };
+  // keyd takes only a certificate of the key's own public key.
+  CHECK(create("rsa", certificate, &x509) == CKR_TEMPLATE_INCONSISTENT);
+  CHECK(create("nokey", certificate, &x509) == CKR_TEMPLATE_INCONSISTENT);
+  CHECK(create("web", bytesOf("not DER"), &x509) == CKR_ATTRIBUTE_VALUE_INVALID);
+  CHECK(create("web", certificate, &other) == CKR_ATTRIBUTE_VALUE_INVALID);
+  CHECK(create("web", certificate, nullptr) == CKR_TEMPLATE_INCOMPLETE);
+  CHECK(create("web", {}, &x509) == CKR_TEMPLATE_INCOMPLETE);
+  CHECK(f.find(s, "web", CKO_CERTIFICATE) == 0);
+  REQUIRE(create("web", certificate, &x509) == CKR_OK);
+  CHECK(f.alice->keyCertificate("web") == certificate);
+
+  CK_OBJECT_HANDLE cert = f.find(s, "web", CKO_CERTIFICATE);
+  REQUIRE(cert);
+  CHECK(attribute(p, s, cert, CKA_VALUE) == certificate);
+  const unsigned char* der = certificate.data();
+  X509* x = d2i_X509(nullptr, &der, long(certificate.size()));
+  REQUIRE(x);
+  unsigned char* subject = nullptr;
+  int subjectLength = i2d_X509_NAME(X509_get_subject_name(x), &subject);
+  CHECK(attribute(p, s, cert, CKA_SUBJECT) == Bytes(subject, subject + subjectLength));
+  OPENSSL_free(subject);
+  X509_free(x);
+  CHECK(attribute(p, s, cert, CKA_CERTIFICATE_TYPE) ==
+        Bytes(reinterpret_cast<uint8_t*>(&x509), reinterpret_cast<uint8_t*>(&x509) + sizeof x509));
+  CHECK(attribute(p, s, cert, CKA_PRIVATE) == Bytes{CK_FALSE});
+  CHECK(attribute(p, s, cert, CKA_ID) == bytesOf("web"));
+  auto sha1 = referenceDigest("SHA1", certificate);
+  CHECK(attribute(p, s, cert, CKA_CHECK_VALUE) == Bytes(sha1.begin(), sha1.begin() + 3));
+  CHECK(attribute(p, s, cert, CKA_SERIAL_NUMBER) == Bytes{0x02, 0x02, 0x10, 0x92});  // 4242
+  CK_ATTRIBUTE keyType = {CKA_KEY_TYPE, nullptr, 0};
+  CHECK(p->C_GetAttributeValue(s, cert, &keyType, 1) == CKR_ATTRIBUTE_TYPE_INVALID);
+
+  // The certificate can go alone; the key pair stays.
+  REQUIRE(p->C_DestroyObject(s, cert) == CKR_OK);
+  CHECK_FALSE(f.alice->keyInfo("web").hasCertificate);
+  CHECK(f.find(s, "web", CKO_PRIVATE_KEY) != 0);
+  CHECK(f.find(s, "web", CKO_CERTIFICATE) == 0);
 }

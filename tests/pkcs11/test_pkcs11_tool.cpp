@@ -64,6 +64,20 @@ TEST_CASE("pkcs11-tool lists the token and the user's keys") {
   CHECK(objects.out.find("Private Key Object; EC") != std::string::npos);
   CHECK(objects.out.find("label:      web") != std::string::npos);
   CHECK(objects.out.find("Access:     sensitive") != std::string::npos);
+
+  // A certificate written beside the key is kept by keyd and listed, and can be deleted.
+  auto certificate = t.file("web.der", referenceCertificate(t.alice->keyPublic("web"), "web"));
+  auto written = t.run(
+      {"--write-object", certificate, "--type", "cert", "--id", hexId("web"), "--label", "web"});
+  INFO(written.out << written.err);
+  CHECK(written.status == 0);
+  CHECK(t.alice->keyCertificate("web") == t.read("web.der"));
+  auto listed = t.run({"--list-objects", "--type", "cert"});
+  CHECK(listed.out.find("Certificate Object; type = X.509 cert") != std::string::npos);
+  CHECK(listed.out.find("subject:    DN: CN=web") != std::string::npos);
+  auto removed = t.run({"--delete-object", "--type", "cert", "--id", hexId("web")});
+  CHECK(removed.status == 0);
+  CHECK_FALSE(t.alice->keyInfo("web").hasCertificate);
 }
 
 TEST_CASE("pkcs11-tool makes keys in keyd and signs, verifies and hashes with them") {
