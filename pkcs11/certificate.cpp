@@ -27,7 +27,7 @@ Bytes encoded(const T* part, Encode encode) {
   return out;
 }
 
-// Subject, issuer or serial number, DER-encoded as PKCS#11 has them.
+// Subject, issuer, serial number or public key, DER-encoded as PKCS#11 has them.
 Bytes fromCertificate(const Bytes& der, CK_ATTRIBUTE_TYPE type) {
   const unsigned char* p = der.data();
   X509* certificate = d2i_X509(nullptr, &p, long(der.size()));
@@ -38,6 +38,8 @@ Bytes fromCertificate(const Bytes& der, CK_ATTRIBUTE_TYPE type) {
       out = encoded(X509_get_subject_name(certificate), i2d_X509_NAME);
     else if (type == CKA_ISSUER)
       out = encoded(X509_get_issuer_name(certificate), i2d_X509_NAME);
+    else if (type == CKA_PUBLIC_KEY_INFO)
+      out = encoded(X509_get_X509_PUBKEY(certificate), i2d_X509_PUBKEY);
     else
       out = encoded(X509_get0_serialNumber(certificate), i2d_ASN1_INTEGER);
   } catch (...) {
@@ -75,7 +77,8 @@ std::optional<Bytes> certificateAttribute(CK_ATTRIBUTE_TYPE type,
     }
     case CKA_SUBJECT:
     case CKA_ISSUER:
-    case CKA_SERIAL_NUMBER: return fromCertificate(der(), type);
+    case CKA_SERIAL_NUMBER:
+    case CKA_PUBLIC_KEY_INFO: return fromCertificate(der(), type);
     default: return std::nullopt;
   }
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "pkcs11/calls.hpp"
+#include "pkcs11/certificate.hpp"
 #include "pkcs11/errors.hpp"
 #include "pkcs11/objects.hpp"
 #include "pkcs11/state.hpp"
@@ -164,14 +165,29 @@ Pkcs8 privateKeyOf(const Template& t, KeyType& type) {
 }
 
 // An X.509 certificate kept beside the key pair its CKA_ID names; keyd checks that it is one
-// and of that key.
+// and of that key. A key pair keeps one: another is refused until the first is destroyed.
 void keepCertificate(Token& token, const std::string& id, const Template& t) {
   auto type = t.ulong(CKA_CERTIFICATE_TYPE);
   if (!type) throw Failure{CKR_TEMPLATE_INCOMPLETE};
   if (*type != CKC_X_509) throw Failure{CKR_ATTRIBUTE_VALUE_INVALID};
   auto der = t.bytes(CKA_VALUE);
   if (!der || der->empty()) throw Failure{CKR_TEMPLATE_INCOMPLETE};
+  // What the object would say otherwise: public, untrusted, its fields those of its value.
+  if (t.boolean(CKA_PRIVATE).value_or(false) || t.boolean(CKA_TRUSTED).value_or(false))
+    throw Failure{CKR_ATTRIBUTE_VALUE_INVALID};
+  for (CK_ATTRIBUTE_TYPE field : {CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER}) {
+    auto given = t.bytes(field);
+    if (!given) continue;
+    std::optional<Bytes> actual;
+    try {
+      actual = certificateAttribute(field, [&]() -> const Bytes& { return *der; });
+    } catch (const Failure&) {
+      throw Failure{CKR_ATTRIBUTE_VALUE_INVALID};  // the value is no certificate
+    }
+    if (actual != given) throw Failure{CKR_TEMPLATE_INCONSISTENT};
+  }
   try {
+    if (token.client().keyInfo(id).hasCertificate) throw Failure{CKR_TEMPLATE_INCONSISTENT};
     token.client().keyCertificateSet(id, *der);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::refused) throw;

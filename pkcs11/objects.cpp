@@ -134,10 +134,17 @@ Object::Kind Object::value(CK_ATTRIBUTE_TYPE type, Bytes& out) {
       case CKA_ID: out.assign(info_.id.begin(), info_.id.end()); return Kind::value;
       default: break;
     }
-    auto value = certificateAttribute(type, [this]() -> const Bytes& { return certificate(); });
-    if (!value) return Kind::invalid;
-    out = std::move(*value);
-    return Kind::value;
+    try {
+      auto value = certificateAttribute(type, [this]() -> const Bytes& { return certificate(); });
+      if (!value) return Kind::invalid;
+      out = std::move(*value);
+      return Kind::value;
+    } catch (const Error& e) {
+      // keyd withholds a stored certificate that is not of the key (an edited store): the
+      // object has no such value, and a search goes on past it.
+      if (e.kind() != ErrorKind::refused) throw;
+      return Kind::invalid;
+    }
   }
   const bool secret = cls == CKO_SECRET_KEY, priv = cls == CKO_PRIVATE_KEY,
              pub = cls == CKO_PUBLIC_KEY;

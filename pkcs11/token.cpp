@@ -72,7 +72,8 @@ void Token::lastSessionClosed() {
 
 void Token::noteRefusal(const Error& e) {
   if (e.kind() == ErrorKind::refused &&
-      (e.code() == ErrorCode::UNKNOWN_KEY || e.code() == ErrorCode::KEY_TYPE_MISMATCH))
+      (e.code() == ErrorCode::UNKNOWN_KEY || e.code() == ErrorCode::KEY_TYPE_MISMATCH ||
+       e.code() == ErrorCode::USAGE_NOT_PERMITTED))
     forgetKeys();  // deleted, or made again as another kind, since the token learnt of it
   if (e.kind() != ErrorKind::refused ||
       (e.code() != ErrorCode::NOT_LOGGED_IN && e.code() != ErrorCode::NOT_UNLOCKED))
@@ -84,14 +85,17 @@ void Token::noteRefusal(const Error& e) {
 KnownKey Token::learn(const KeyInfo& info) {
   std::lock_guard lock(knownMutex_);
   auto it = known_.find(info.id);
+  // What is handed back has no public half: keyd's key records say when they were made to the
+  // second, so a key deleted and made again within one second looks the same, and its old
+  // public half must not verify or describe the new key. Signing alone takes the public half
+  // from known(), for the signature's length, which such a key shares.
   if (it != known_.end() && sameKey(it->second.info, info)) {
-    it->second.info = info;  // the same key; whether it has a certificate may have changed
-    return it->second;
+    it->second.info = info;  // whether it has a certificate may have changed
+    return KnownKey{info, nullptr};
   }
   if (it == known_.end() && known_.size() >= kMaxKnownKeys) known_.clear();
-  KnownKey& entry = known_[info.id];
-  entry = KnownKey{info, nullptr};
-  return entry;
+  known_[info.id] = KnownKey{info, nullptr};
+  return KnownKey{info, nullptr};
 }
 
 void Token::learnPublic(const KeyInfo& info, std::shared_ptr<const PublicKey> publicKey) {

@@ -56,7 +56,7 @@ class Token {
   // Operations that keyd carries out (sign, HMAC, GCM) start from what the token knows of a
   // key without asking keyd again: keyd checks the key on each request, and a failure there
   // makes the token forget (forgetKeys). Attributes and verification ask keyd each time, and
-  // what they hear is learnt; the public half is kept while the key stays the same.
+  // what they hear is learnt; learn() returns it without a public half (see token.cpp).
   KnownKey learn(const KeyInfo& info);
   void learnPublic(const KeyInfo& info, std::shared_ptr<const PublicKey> publicKey);
   std::optional<KnownKey> known(const std::string& id);

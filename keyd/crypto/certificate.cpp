@@ -12,7 +12,7 @@ namespace vhsm::keyd {
 std::vector<uint8_t> certificatePublicKey(std::span<const uint8_t> der) {
   auto refuse = [](const char* why) { throw CryptoError(CryptoError::Kind::invalidArgument, why); };
   if (der.empty() || der.size() > kMaxCertificateBytes)
-    refuse("a certificate is 1 byte to 64 KiB of DER X.509");
+    refuse("a certificate is 1 byte to 16 KiB of DER X.509");
   const unsigned char* p = der.data();
   X509* certificate = X509_new_ex(opensslContext(), nullptr);
   if (!certificate) throw CryptoError(CryptoError::Kind::internal, "X509_new_ex failed");
@@ -21,8 +21,11 @@ std::vector<uint8_t> certificatePublicKey(std::span<const uint8_t> der) {
     refuse("not a DER X.509 certificate");
   }
   // BER that OpenSSL accepts would be stored as given and re-encoded differently by clients.
+  // The to-be-signed part is kept as it was read unless marked changed: i2d_re_X509_tbs marks
+  // it, so i2d_X509 encodes every part anew.
   unsigned char* encoded = nullptr;
-  int encodedLength = i2d_X509(certificate, &encoded);
+  int encodedLength =
+      i2d_re_X509_tbs(certificate, nullptr) > 0 ? i2d_X509(certificate, &encoded) : -1;
   bool exact = p == der.data() + der.size() && encodedLength == int(der.size()) &&
                std::equal(der.begin(), der.end(), encoded);
   OPENSSL_free(encoded);

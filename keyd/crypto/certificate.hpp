@@ -9,7 +9,8 @@
 
 namespace vhsm::keyd {
 
-inline constexpr size_t kMaxCertificateBytes = 64 * 1024;
+// Ample for one certificate with many names; a key list page carries each of its keys' own.
+inline constexpr size_t kMaxCertificateBytes = 16 * 1024;
 
 // The DER SubjectPublicKeyInfo of a certificate; CryptoError(invalidArgument) unless der is
 // exactly one DER-encoded X.509 certificate of at most kMaxCertificateBytes.

@@ -17,17 +17,7 @@ KeyCache::KeyCache(store::Store& store, Access& access, size_t maxPerSession)
     : store_(store), access_(access), maxPerSession_(maxPerSession) {}
 
 const UnwrappedKey& KeyCache::usable(Session& s, const std::string& rawId, proto::KeyUsage usage) {
-  const auto& key = loaded(s, access_.requireUser(s, kFlagRead).name, rawId);
-  if (!(key.usage & usageBit(usage)))
-    throw Refusal(ErrorCode::USAGE_NOT_PERMITTED,
-                  "key " + rawId + " (" + typeName(KeyType(key.type)) + ") may be used to " +
-                      (key.usage ? usageName(usageFromBits(key.usage)) : "nothing") + ", not to " +
-                      usageName(usage));
-  return key;
-}
-
-const UnwrappedKey& KeyCache::loaded(Session& s, const std::string& owner,
-                                     const std::string& rawId) {
+  const auto& user = access_.requireUser(s, kFlagRead);
   uint64_t epoch = epoch_.current();
   if (s.keysEpoch != epoch) {
     s.keys.clear();
@@ -36,7 +26,7 @@ const UnwrappedKey& KeyCache::loaded(Session& s, const std::string& owner,
   auto cached = s.keys.find(rawId);
   if (cached == s.keys.end()) {
     auto id = requireName("key", rawId);
-    auto key = store_.read([&](const store::ReadTxn& t) { return t.key(owner, id); });
+    auto key = store_.read([&](const store::ReadTxn& t) { return t.key(user.name, id); });
     if (!key) throw Refusal(ErrorCode::UNKNOWN_KEY, "no key " + id);
     auto material = unwrapKey(*key, s.userSecret);
     if (!material)
@@ -48,7 +38,13 @@ const UnwrappedKey& KeyCache::loaded(Session& s, const std::string& owner,
       unwrapped.signer = loadSigningKey(proto::api(KeyType(key->type)), unwrapped.material);
     cached = s.keys.emplace(id, std::move(unwrapped)).first;
   }
-  return cached->second;
+  const auto& key = cached->second;
+  if (!(key.usage & usageBit(usage)))
+    throw Refusal(ErrorCode::USAGE_NOT_PERMITTED,
+                  "key " + rawId + " (" + typeName(KeyType(key.type)) + ") may be used to " +
+                      (key.usage ? usageName(usageFromBits(key.usage)) : "nothing") + ", not to " +
+                      usageName(usage));
+  return key;
 }
 
 }  // namespace vhsm::keyd

@@ -19,9 +19,6 @@ class KeyCache {
 
   // The caller's key id, unwrapped, if its type permits usage.
   const UnwrappedKey& usable(Session& s, const std::string& id, proto::KeyUsage usage);
-  // The key id of owner — the session's user, whose rights the caller has checked — unwrapped,
-  // with no right to use it asked for: for requests that only compare with its public key.
-  const UnwrappedKey& loaded(Session& s, const std::string& owner, const std::string& id);
   void keysDeleted() { epoch_.advance(); }
 
  private:

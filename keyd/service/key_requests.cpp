@@ -150,24 +150,35 @@ void KeyRequests::publicKey(Session& s, const std::string& id, Response out) {
 void KeyRequests::setCertificate(Session& s, Request::KeyCertificate::Reader r) {
   auto given = r.getCertificate();
   std::vector<uint8_t> certificate(given.begin(), given.end());
-  // A certificate is an object of its own to PKCS#11: made under create, removed under delete.
+  // A certificate is an object of its own to PKCS#11: made under create, removed under delete
+  // (and replacing one removes one).
   const auto& user = access_.requireUser(s, certificate.empty() ? kFlagDelete : kFlagCreate);
   auto id = requireName("key", r.getKeyId().cStr());
-  if (!certificate.empty()) {
-    const auto& key = keys_.loaded(s, user.name, id);
-    if (!key.signer)
-      throw Refusal(ErrorCode::KEY_TYPE_MISMATCH, "only key pairs have certificates");
-    if (certificatePublicKey(certificate) != key.signer->publicKey())
-      throw Refusal(ErrorCode::KEY_TYPE_MISMATCH,
-                    "the certificate's public key is not key " + id + "'s");
-  }
+  std::vector<uint8_t> certificateKey;
+  if (!certificate.empty()) certificateKey = certificatePublicKey(certificate);
   auditor_.audited(
       s, "keyCertificateSet", id,
       [&](store::WriteTxn& txn) {
         auto key = txn.key(user.name, id);
         if (!key) throw Refusal(ErrorCode::UNKNOWN_KEY, "no key " + id);
-        if (!isSigningType(proto::api(KeyType(key->type))))
+        auto type = proto::api(KeyType(key->type));
+        if (!isSigningType(type))
           throw Refusal(ErrorCode::KEY_TYPE_MISMATCH, "only key pairs have certificates");
+        if (!certificate.empty()) {
+          if (!key->certificate.empty() && !(user.flags & kFlagDelete))
+            throw Refusal(ErrorCode::PERMISSION_DENIED,
+                          "replacing key " + id +
+                              "'s certificate removes one: user lacks the "
+                              "delete flag");
+          // Checked against the record this transaction writes, not one read before it.
+          auto material = unwrapKey(*key, s.userSecret);
+          if (!material)
+            throw Refusal(ErrorCode::STORE_ERROR,
+                          "key " + id + " fails authentication in the store");
+          if (loadSigningKey(type, *material)->publicKey() != certificateKey)
+            throw Refusal(ErrorCode::KEY_TYPE_MISMATCH,
+                          "the certificate's public key is not key " + id + "'s");
+        }
         key->certificate = certificate;
         txn.putKey(*key, true);
       },

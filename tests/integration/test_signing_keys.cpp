@@ -236,7 +236,25 @@ TEST_CASE("a certificate kept beside a key pair is checked when set and when han
   CHECK(refusalOf([&] { alice->keyCertificateSet("e", trailing); }) == ErrorCode::INVALID_ARGUMENT);
   CHECK(refusalOf([&] { alice->keyCertificateSet("e", bytesOf("not a certificate")); }) ==
         ErrorCode::INVALID_ARGUMENT);
-  CHECK(refusalOf([&] { alice->keyCertificateSet("e", Bytes(64 * 1024 + 1, 0x30)); }) ==
+  // BER inside the signed part: the serial number's length in long form (02 81 02 for 02 02),
+  // the certificate's and the signed part's lengths one more.
+  const uint8_t serial[] = {0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x02, 0x10, 0x92};
+  auto at = std::search(certificate.begin(), certificate.end(), serial, serial + sizeof serial);
+  REQUIRE(at != certificate.end());
+  auto ber = certificate;
+  ber.insert(ber.begin() + (at - certificate.begin()) + 6, 0x81);
+  auto grow = [&](size_t tag) {  // the TLV at tag has a long-form length; returns its value
+    size_t n = ber[tag + 1] & 0x7f;
+    REQUIRE((ber[tag + 1] & 0x80));
+    unsigned length = 0;
+    for (size_t i = 0; i < n; ++i) length = length << 8 | ber[tag + 2 + i];
+    ++length;
+    for (size_t i = n; i-- > 0; length >>= 8) ber[tag + 2 + i] = uint8_t(length);
+    return tag + 2 + n;
+  };
+  grow(grow(0));
+  CHECK(refusalOf([&] { alice->keyCertificateSet("e", ber); }) == ErrorCode::INVALID_ARGUMENT);
+  CHECK(refusalOf([&] { alice->keyCertificateSet("e", Bytes(16 * 1024 + 1, 0x30)); }) ==
         ErrorCode::INVALID_ARGUMENT);
   CHECK(alice->keyCertificate("e") == certificate);  // refusals changed nothing
 
@@ -245,6 +263,17 @@ TEST_CASE("a certificate kept beside a key pair is checked when set and when han
   CHECK(refusalOf([&] { bob->keyCertificate("e"); }) == ErrorCode::UNKNOWN_KEY);
   CHECK(refusalOf([&] { bob->keyCertificateSet("e", certificate); }) ==
         ErrorCode::KEY_TYPE_MISMATCH);
+
+  // Replacing one removes one: create and delete both needed.
+  auto carol = keyd.newUser("carol", "pw3", {"host"}, {true, true, false, false, false});
+  carol->keyGenerate("c", KeyType::EC_P256);
+  auto carols = referenceCertificate(carol->keyPublic("c"), "c");
+  carol->keyCertificateSet("c", carols);
+  CHECK(refusalOf([&] { carol->keyCertificateSet("c", carols); }) == ErrorCode::PERMISSION_DENIED);
+  CHECK(refusalOf([&] { carol->keyCertificateSet("c", {}); }) == ErrorCode::PERMISSION_DENIED);
+  alice->keyCertificateSet("e", referenceCertificate(alice->keyPublic("e"), "e2"));
+  CHECK(alice->keyCertificate("e") != certificate);
+  alice->keyCertificateSet("e", certificate);
 
   // The certificate goes with its key, and can go alone.
   alice->keyCertificateSet("e", {});
@@ -275,5 +304,5 @@ TEST_CASE("a certificate kept beside a key pair is checked when set and when han
   size_t sets = 0;
   for (const auto& r : audit)
     if (r.action == "keyCertificateSet" && r.result == ErrorCode::OK) ++sets;
-  CHECK(sets == 4);  // set, removed, set again, and set on "r"
+  CHECK(sets == 7);  // alice: set, replaced, set back, removed, set, on "r"; carol: set
 }

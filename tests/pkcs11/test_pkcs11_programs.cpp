@@ -190,6 +190,7 @@ TEST_CASE("OpenSSH: ssh-keygen -D, ssh -I to a loopback sshd, and ssh-agent with
                           t.moduleEnv(false), t.path("agent.log"));
   for (int i = 0; i < 500 && !std::filesystem::exists(agentSocket); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(std::filesystem::exists(agentSocket));
   std::ofstream(t.path("askpass")) << "#!/bin/sh\necho " << kPin << "\n";
   std::filesystem::permissions(t.path("askpass"), std::filesystem::perms::owner_all);
   const std::vector<std::string> agentEnv = {"SSH_AUTH_SOCK=" + agentSocket,

@@ -131,13 +131,15 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
 }
 
 BackgroundProcess::~BackgroundProcess() {
-  if (!running()) return;
+  if (pid_ <= 0) return;
+  // The whole group, whether or not its leader is still there: helpers it started (the
+  // agent's PKCS#11 helper, servers' workers) are in it and may outlive it.
   ::kill(-pid_, SIGTERM);
   for (int i = 0; i < 100 && running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  if (running()) ::kill(-pid_, SIGKILL);
+  ::kill(-pid_, SIGKILL);
   int status;
-  waitpid(pid_, &status, 0);
+  waitpid(pid_, &status, 0);  // ECHILD when running() reaped it already
 }
 
 bool BackgroundProcess::running() {
