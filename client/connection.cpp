@@ -191,6 +191,7 @@ bool changesNothing(const BuildRequest& build) {
   switch (message.getRoot<proto::Request>().which()) {
     case W::PING:
     case W::WHOAMI:
+    case W::BOUND_USERS:
     case W::USER_LIST:
     case W::CONTAINER_LIST:
     case W::KEY_LIST:

@@ -95,6 +95,16 @@ std::vector<UserInfo> Client::userList() {
   return out;
 }
 
+std::vector<std::string> Client::boundUsers() {
+  std::vector<std::string> out;
+  ClientInternals::call(
+      *this, [](Req r) { r.setBoundUsers(); },
+      [&](Rep r) {
+        for (auto u : r.getUsers()) out.emplace_back(u.getName());
+      });
+  return out;
+}
+
 void Client::userPasswd(const std::string& name, std::string_view oldPassword,
                         std::string_view newPassword) {
   ClientInternals::call(*this, [&](Req r) {

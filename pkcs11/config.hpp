@@ -12,7 +12,8 @@ namespace vhsm::pkcs11 {
 
 struct Config {
   ClientOptions client;
-  std::vector<std::string> users;  // one slot and token each, in this order
+  // One slot and token each, in this order; none: the users keyd has bound to the container.
+  std::vector<std::string> users;
   // A password given here logs the tokens in without C_Login (as an unlock does); without one,
   // a token logs in through an unlock if there is one, else waits for C_Login.
   std::string password;

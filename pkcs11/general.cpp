@@ -1,4 +1,7 @@
-// The library, its slots and tokens (one per configured vhsm user), sessions and login.
+// The library, its slots and tokens (one per configured vhsm user, else per user keyd has bound
+// to the container), sessions and login.
+#include <openssl/sha.h>
+
 #include <cstring>
 #include <string>
 
@@ -19,6 +22,20 @@ void padded(CK_UTF8CHAR (&field)[N], const std::string& text) {
 }
 
 const CK_VERSION kVersion = {0, 1};
+
+// A serial number that names the user, whatever its slot (programs such as NSS and p11-kit
+// tell tokens apart by label and serial): 16 hex digits of a SHA-256 of the name.
+std::string serialOf(const std::string& user) {
+  unsigned char digest[32];
+  SHA256(reinterpret_cast<const unsigned char*>(user.data()), user.size(), digest);
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 8; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -82,7 +99,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
     padded(info->label, token.user());
     padded(info->manufacturerID, "vhsm");
     padded(info->model, "vhsm-keyd");
-    padded(info->serialNumber, std::to_string(slot));
+    padded(info->serialNumber, serialOf(token.user()));
     // A token logged in by a configured password or an SO's unlock needs no C_Login.
     info->flags = CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | CKF_RNG |
                   (token.loggedIn() ? 0 : CKF_LOGIN_REQUIRED);

@@ -16,7 +16,22 @@ pid_t gPid = 0;
 
 }  // namespace
 
+namespace {
+
+// With no users configured, the tokens are the users keyd has bound to this process's
+// container, asked once: an application sees its slots as they were at C_Initialize.
+std::vector<std::string> boundUsers(const Config& config) {
+  try {
+    return Client(config.client).boundUsers();
+  } catch (const Error&) {
+    return {};  // keyd away: no tokens until the application initializes again
+  }
+}
+
+}  // namespace
+
 State::State(Config config) : config_(std::move(config)) {
+  if (config_.users.empty()) config_.users = boundUsers(config_);
   for (size_t i = 0; i < config_.users.size(); ++i)
     tokens_.push_back(std::make_unique<Token>(CK_SLOT_ID(i), config_.users[i], config_));
 }

@@ -177,6 +177,9 @@ struct Request {
     # with an empty one; its public key must be the key's. Reply of keyCertificate: bytes.
     keyCertificateSet @35 :KeyCertificate;
     keyCertificate @36 :Text;
+    # No login needed. Reply: users = the key users bound to the caller's own container (names
+    # only; nothing for an unregistered namespace) — the PKCS#11 module's slots.
+    boundUsers @37 :Void;
   }
 
   # Streams the client is done with (an encryption whose tag came with its last update, a

@@ -188,6 +188,7 @@ void Service::dispatch(Session& s, proto::Request::Reader r, proto::Response::Bu
     case Which::KEY_CERTIFICATE_SET:
       return keyRequests_.setCertificate(s, r.getKeyCertificateSet());
     case Which::KEY_CERTIFICATE: return keyRequests_.certificate(s, r.getKeyCertificate(), out);
+    case Which::BOUND_USERS: return users_.boundUsers(s, out);
   }
   throw Refusal(ErrorCode::UNKNOWN_REQUEST, "request type not supported by this keyd");
 }

@@ -145,4 +145,17 @@ void UserRequests::whoami(Session& s, Response out) {
   fillInfo(out.initWhoami(), access_.requireLogin(s));
 }
 
+void UserRequests::boundUsers(Session& s, Response out) {
+  const std::string& container = containers_.of(s);
+  std::vector<std::string> names;
+  if (!ContainerDirectory::isUnregisteredName(container)) {
+    for (const auto& u : store_.read([](const store::ReadTxn& t) { return t.users(); }))
+      if (!u.isSo &&
+          std::find(u.containers.begin(), u.containers.end(), container) != u.containers.end())
+        names.push_back(u.name);
+  }
+  auto list = out.initUsers(unsigned(names.size()));
+  for (unsigned i = 0; i < list.size(); ++i) list[i].setName(names[i]);
+}
+
 }  // namespace vhsm::keyd

@@ -26,6 +26,9 @@ class UserRequests {
   void remove(Session& s, const std::string& name);
   void list(Session& s, Response out);
   void whoami(Session& s, Response out);
+  // The names of the key users bound to the caller's own container: what a process there may
+  // log in as. No other container's are ever given.
+  void boundUsers(Session& s, Response out);
 
  private:
   store::Store& store_;

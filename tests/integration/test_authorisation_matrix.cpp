@@ -68,7 +68,7 @@ const UserFlags kFlagSets[] = {
     {false, true, false, false, false},  {false, false, true, false, false},
     {false, false, false, true, false},  {true, true, true, true, false}};
 
-// Each user's certificates, made beside its key "e" at setup.
+// Each user's certificate for its key "n", which has none at setup.
 std::map<std::string, Bytes>& certificates() {
   static std::map<std::string, Bytes> byUser;
   return byUser;
@@ -81,6 +81,7 @@ std::vector<RequestRow> requests(Bytes ecPem) {
       {"digest", kAnyone, nullptr,
        [](Client& c, auto&) { c.digest(HashAlgorithm::SHA256, bytesOf("m")); }},
       {"whoami", kLogin, nullptr, [](Client& c, auto&) { c.whoami(); }},
+      {"boundUsers", kAnyone, nullptr, [](Client& c, auto&) { c.boundUsers(); }},
       {"keyGenerate", kUser, &UserFlags::create,
        [](Client& c, auto&) { c.keyGenerate("new", KeyType::AES); }},
       {"keyImport", kUser, &UserFlags::create,
@@ -103,7 +104,7 @@ std::vector<RequestRow> requests(Bytes ecPem) {
       {"keyCertificate", kUser, &UserFlags::read, [](Client& c, auto&) { c.keyCertificate("e"); }},
       {"keyCertificateSet", kUser, &UserFlags::create,
        [](Client& c, const std::string& actor) {
-         c.keyCertificateSet("e", certificates()[actor]);  // a user with none sends an empty one
+         c.keyCertificateSet("n", certificates()[actor]);  // a user with none sends an empty one
        }},
       // Removing a certificate is deleting an object: the delete flag. The key "c" has one.
       {"keyCertificateSet (remove)", kUser, &UserFlags::remove,
@@ -168,8 +169,9 @@ TEST_CASE("authorisation matrix: every request × role × flags from the bound c
         owner->keyGenerate("a", KeyType::AES);
         owner->keyGenerate("e", KeyType::EC_P256);
         owner->keyGenerate("doomed", KeyType::HMAC);
-        certificates()[actor.name] = referenceCertificate(owner->keyPublic("e"), actor.name);
-        owner->keyCertificateSet("e", certificates()[actor.name]);
+        owner->keyCertificateSet("e", referenceCertificate(owner->keyPublic("e"), "e"));
+        owner->keyGenerate("n", KeyType::EC_P256);
+        certificates()[actor.name] = referenceCertificate(owner->keyPublic("n"), actor.name);
         owner->keyGenerate("c", KeyType::EC_P256);
         owner->keyCertificateSet("c", referenceCertificate(owner->keyPublic("c"), "c"));
       }

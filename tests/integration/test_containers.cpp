@@ -54,6 +54,29 @@ TEST_CASE("a user bound to container A works from A only") {
         refused(ErrorCode::CONTAINER_NOT_ALLOWED));
 }
 
+// What a PKCS#11 module lists as its slots: keyd names the key users bound to the asking
+// process's own container, and no one else's.
+TEST_CASE("a container learns the key users bound to it, and only those") {
+  Keyd keyd;
+  auto root = keyd.root();
+  std::string socket = keyd.socket();
+  root->userCreate(keyUser("carol", {"host"}), "pw");
+  auto namesFrom = [&](const std::vector<std::string>& expected) {
+    return [&, expected] {
+      auto names = clientAt(socket)->boundUsers();  // no login
+      return names == expected ? 0 : 1;
+    };
+  };
+  CHECK(inNewNetns(namesFrom({"alice", "bob"}), [&](pid_t child) {
+          root->containerAdd("web", netnsOf(child));
+          root->userCreate(keyUser("bob", {"host", "web"}), "pw");
+          root->userCreate(keyUser("alice", {"web"}), "pw");
+          root->userCreate({"officer", true, {true, false, false, false, false}, {"web"}}, "pw");
+        }) == 0);
+  CHECK(inNewNetns(namesFrom({})) == 0);  // unregistered: nothing
+  CHECK(keyd.client()->boundUsers() == std::vector<std::string>{"bob", "carol"});
+}
+
 // keyd holds a namespace open while it has connections from it (so that its inode, which
 // identifies the next connection from it, cannot name another namespace meanwhile) — and only
 // while: a container that is gone must not be kept alive by keyd.

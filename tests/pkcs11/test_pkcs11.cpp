@@ -597,6 +597,20 @@ TEST_CASE("handles and logins follow keyd: replaced keys, revoked unlocks, close
         CKR_KEY_HANDLE_INVALID);
   CHECK(p->C_SignInit(s, &ecdsa, signer) == CKR_KEY_HANDLE_INVALID);
 
+  // A key made again at once under its id, of the same type and size (keyd's records say when
+  // to the second): verification and public attributes are the new key's, never the old's.
+  f.alice->keyGenerate("v", KeyType::EC_P256);
+  CK_OBJECT_HANDLE vPriv = f.find(s, "v", CKO_PRIVATE_KEY), vPub = f.find(s, "v", CKO_PUBLIC_KEY);
+  CHECK(attribute(p, s, vPub, CKA_PUBLIC_KEY_INFO) == f.alice->keyPublic("v"));
+  CHECK(sign(p, s, ecdsa, vPriv, message).size() == 64);
+  f.alice->keyDelete("v");
+  f.alice->keyGenerate("v", KeyType::EC_P256);
+  CHECK(attribute(p, s, vPub, CKA_PUBLIC_KEY_INFO) == f.alice->keyPublic("v"));
+  Bytes byNewKey = sign(p, s, ecdsa, vPriv, message);
+  CHECK(referenceVerify(f.alice->keyPublic("v"), {"SHA256"}, message, derOf(byNewKey)));
+  REQUIRE(p->C_VerifyInit(s, &ecdsa, vPub) == CKR_OK);
+  CHECK(p->C_Verify(s, message.data(), message.size(), byNewKey.data(), byNewKey.size()) == CKR_OK);
+
   // A find template with a null value is refused, not read.
   CK_ATTRIBUTE bad = {CKA_CLASS, nullptr, sizeof(CK_OBJECT_CLASS)};
   CHECK(p->C_FindObjectsInit(s, &bad, 1) == CKR_ARGUMENTS_BAD);
@@ -655,8 +669,31 @@ TEST_CASE("a certificate beside a key pair is a CKO_CERTIFICATE object") {
   CHECK(create("web", certificate, &other) == CKR_ATTRIBUTE_VALUE_INVALID);
   CHECK(create("web", certificate, nullptr) == CKR_TEMPLATE_INCOMPLETE);
   CHECK(create("web", {}, &x509) == CKR_TEMPLATE_INCOMPLETE);
+  {
+    // Attributes the object would contradict: trusted, private, another subject.
+    CK_BBOOL yes = CK_TRUE;
+    Bytes otherSubject = {0x30, 0x00};
+    const CK_ATTRIBUTE contradictions[] = {{CKA_TRUSTED, &yes, sizeof yes},
+                                           {CKA_PRIVATE, &yes, sizeof yes},
+                                           {CKA_SUBJECT, otherSubject.data(), otherSubject.size()}};
+    const CK_RV expected[] = {CKR_ATTRIBUTE_VALUE_INVALID, CKR_ATTRIBUTE_VALUE_INVALID,
+                              CKR_TEMPLATE_INCONSISTENT};
+    for (size_t i = 0; i < 3; ++i) {
+      CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls},
+                          {CKA_CERTIFICATE_TYPE, &x509, sizeof x509},
+                          {CKA_ID, const_cast<char*>("web"), 3},
+                          {CKA_VALUE, certificate.data(), certificate.size()},
+                          contradictions[i]};
+      CK_OBJECT_HANDLE h = 0;
+      CHECK(p->C_CreateObject(s, t, 5, &h) == expected[i]);
+    }
+  }
   CHECK(f.find(s, "web", CKO_CERTIFICATE) == 0);
   REQUIRE(create("web", certificate, &x509) == CKR_OK);
+  CHECK(f.alice->keyCertificate("web") == certificate);
+  // One per key pair: a second is refused, not swapped in under the first one's handle.
+  CHECK(create("web", referenceCertificate(f.alice->keyPublic("web"), "other"), &x509) ==
+        CKR_TEMPLATE_INCONSISTENT);
   CHECK(f.alice->keyCertificate("web") == certificate);
 
   CK_OBJECT_HANDLE cert = f.find(s, "web", CKO_CERTIFICATE);
@@ -677,6 +714,7 @@ TEST_CASE("a certificate beside a key pair is a CKO_CERTIFICATE object") {
   auto sha1 = referenceDigest("SHA1", certificate);
   CHECK(attribute(p, s, cert, CKA_CHECK_VALUE) == Bytes(sha1.begin(), sha1.begin() + 3));
   CHECK(attribute(p, s, cert, CKA_SERIAL_NUMBER) == Bytes{0x02, 0x02, 0x10, 0x92});  // 4242
+  CHECK(attribute(p, s, cert, CKA_PUBLIC_KEY_INFO) == f.alice->keyPublic("web"));
   CK_ATTRIBUTE keyType = {CKA_KEY_TYPE, nullptr, 0};
   CHECK(p->C_GetAttributeValue(s, cert, &keyType, 1) == CKR_ATTRIBUTE_TYPE_INVALID);
 
@@ -685,4 +723,49 @@ TEST_CASE("a certificate beside a key pair is a CKO_CERTIFICATE object") {
   CHECK_FALSE(f.alice->keyInfo("web").hasCertificate);
   CHECK(f.find(s, "web", CKO_PRIVATE_KEY) != 0);
   CHECK(f.find(s, "web", CKO_CERTIFICATE) == 0);
+}
+
+TEST_CASE("with no users configured, the tokens are the users keyd has bound to the container") {
+  auto* p = moduleFunctions();
+  Keyd keyd;
+  auto root = keyd.root();
+  setenv("VHSM_SOCKET", keyd.socket().c_str(), 1);
+  unsetenv("VHSM_USER");
+  unsetenv("VHSM_PKCS11_CONF");
+  // The labels of the tokens the module shows, in slot order.
+  auto tokens = [&] {
+    std::vector<std::string> labels;
+    if (p->C_Initialize(nullptr) != CKR_OK) return labels;
+    CK_SLOT_ID slots[8];
+    CK_ULONG n = 8;
+    if (p->C_GetSlotList(CK_TRUE, slots, &n) == CKR_OK)
+      for (CK_ULONG i = 0; i < n; ++i) {
+        CK_TOKEN_INFO info;
+        if (p->C_GetTokenInfo(slots[i], &info) != CKR_OK) continue;
+        std::string label(reinterpret_cast<char*>(info.label), sizeof info.label);
+        labels.push_back(label.substr(0, label.find_last_not_of(' ') + 1));
+      }
+    p->C_Finalize(nullptr);
+    return labels;
+  };
+  root->userCreate({"dora", false, {true, true, false, false, false}, {"host"}}, "pw");
+  root->userCreate({"bob", false, {true, true, false, false, false}, {"host"}}, "pw");
+  CHECK(tokens() == std::vector<std::string>{"bob", "dora"});
+  CHECK(inNewNetns(
+            [&] { return tokens() == std::vector<std::string>{"alice"} ? 0 : 1; },
+            [&](pid_t child) {
+              root->containerAdd("web", netnsOf(child));
+              root->userCreate({"alice", false, {true, true, false, false, false}, {"web"}}, "pw");
+            }) == 0);
+  CHECK(inNewNetns([&] { return tokens().empty() ? 0 : 1; }) == 0);
+
+  // A token's serial number names its user, whatever the slot.
+  REQUIRE(p->C_Initialize(nullptr) == CKR_OK);
+  CK_TOKEN_INFO bob, dora;
+  REQUIRE(p->C_GetTokenInfo(0, &bob) == CKR_OK);
+  REQUIRE(p->C_GetTokenInfo(1, &dora) == CKR_OK);
+  std::string bobSerial(reinterpret_cast<char*>(bob.serialNumber), 16);
+  CHECK(bobSerial.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(bobSerial != std::string(reinterpret_cast<char*>(dora.serialNumber), 16));
+  REQUIRE(p->C_Finalize(nullptr) == CKR_OK);
 }

@@ -189,6 +189,8 @@ class Client {
                   const std::optional<std::vector<std::string>>& containers);
   void userDelete(const std::string& name);
   std::vector<UserInfo> userList();
+  // Needs no login: the names of the key users bound to this process's container.
+  std::vector<std::string> boundUsers();
   void userPasswd(const std::string& name, std::string_view oldPassword,
                   std::string_view newPassword);
 
