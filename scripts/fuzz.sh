@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_frame fuzz_service fuzz_key_uri)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_frame fuzz_service fuzz_key_uri fuzz_pkcs11)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DVHSM_FUZZ=ON -DVHSM_WERROR=ON \
   >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
