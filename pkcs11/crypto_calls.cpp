@@ -141,7 +141,7 @@ Object keyFor(Session& s, CK_OBJECT_HANDLE key, Lookup lookup) {
 
 CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
   return start(session, &Session::digest, mechanism, false,
-               [&](Session& s) { return digestFor(s.token.client(), *mechanism); });
+               [&](Session&) { return digestFor(*mechanism); });
 }
 
 CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG length, CK_BYTE_PTR digest,

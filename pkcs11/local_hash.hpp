@@ -1,6 +1,6 @@
-// A digest computed in this process with OpenSSL: for SHA-224, which keyd has not, and for the
-// messages of the hash-and-sign mechanisms (CKM_ECDSA_SHA256, ...), whose digest alone goes to
-// keyd to be signed. The data is the caller's and no secret.
+// A digest computed in this process with OpenSSL: for C_Digest, and for the messages of the
+// hash-and-sign mechanisms (CKM_ECDSA_SHA256, ...), whose digest alone goes to keyd to be
+// signed. The data is the caller's; no key is involved.
 #pragma once
 
 #include <openssl/evp.h>
