@@ -3,7 +3,7 @@
 # ./*.deb` into a clean Debian 12 root filesystem (tests/deploy/rootfs.sh, cached) resolves
 # every dependency from the mirror; there the installed keyd, vhsm-admin and provider work
 # together (a store made, a user and key created, an HMAC by reference through the openssl
-# tool checked against RFC 2202), the unit passes systemd-analyze verify against that root,
+# tool checked against RFC 2202), p11-kit lists the installed PKCS#11 module, the unit passes systemd-analyze verify against that root,
 # vhsm-admin's and the unit's paths agree, and DKMS builds the module from its package for
 # Debian's kernel. Usage: test_packages.sh DEB_DIR
 set -euo pipefail
@@ -43,8 +43,9 @@ in_root apt-get update -qq >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail 
 packages=()
 for deb in "$debs"/*.deb; do packages+=("/tmp/debs/$(basename "$deb")"); done
 DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -qq --no-install-recommends \
-  "${packages[@]}" openssl systemd >>"$work/apt.log" 2>&1 || { tail -30 "$work/apt.log"; fail "install"; }
-for p in vhsm-keyd vhsm-provider libvhsm-client0 libvhsm-client-dev vhsm-transport-dkms; do
+  "${packages[@]}" openssl systemd p11-kit >>"$work/apt.log" 2>&1 ||
+  { tail -30 "$work/apt.log"; fail "install"; }
+for p in vhsm-keyd vhsm-provider vhsm-pkcs11 libvhsm-client0 libvhsm-client-dev vhsm-transport-dkms; do
   in_root dpkg-query -W -f='   ${Package} ${Version} ${Status}\n' "$p"
 done
 in_root getent group vhsm >/dev/null || fail "postinst made no vhsm group"
@@ -87,6 +88,11 @@ out=$(in_root env OPENSSL_CONF=/dev/null VHSM_USER=alice VHSM_PASSWORD_FILE=/ali
   openssl dgst -sha1 -mac HMAC -macopt key:vhsm:hmac1 -provider vhsm -provider default /message)
 [ "${out##* }" = b617318655057264e28bc0b6fb378c8ef146be00 ] || fail "HMAC by reference: $out"
 echo "   RFC 2202 case 1 through the installed provider: ${out##* }"
+# The PKCS#11 package's module file: p11-kit loads it, and its token is alice, bound to host.
+modules=$(in_root p11-kit list-modules 2>&1)
+grep -q '^vhsm: libvhsm-pkcs11.so' <<<"$modules" && grep -q 'token: alice' <<<"$modules" ||
+  { echo "$modules"; fail "p11-kit does not list the installed module with alice's token"; }
+echo "   p11-kit lists the installed module, token alice"
 kill "$keyd_pid"
 wait "$keyd_pid" 2>/dev/null || true
 keyd_pid=
