@@ -1,4 +1,9 @@
-// The module's one exported symbol, C_GetFunctionList, and the table it hands out.
+// The module's exported symbols and the table they hand out: C_GetFunctionList, and PKCS#11
+// 3.0's discovery entries C_GetInterfaceList and C_GetInterface, which offer the same v2.40
+// table as the one interface "PKCS 11" — what the module implements, no more — so that a 3.0
+// application finds it the 3.0 way and sees from its version which functions it has.
+#include <cstring>
+
 #include "pkcs11/calls.hpp"
 
 namespace vhsm::pkcs11 {
@@ -87,9 +92,58 @@ CK_RV getFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
 }
 
 }  // namespace
+
+// PKCS#11 3.0's CK_INTERFACE, which Debian 12's v2.40 header does not have.
+struct Interface {
+  CK_CHAR* name;
+  void* functionList;
+  CK_FLAGS flags;
+};
+
+namespace {
+
+CK_CHAR kInterfaceName[] = "PKCS 11";
+Interface kInterface = {kInterfaceName, &kFunctions, 0};
+
+}  // namespace
 }  // namespace vhsm::pkcs11
 
 extern "C" __attribute__((visibility("default"))) CK_RV C_GetFunctionList(
     CK_FUNCTION_LIST_PTR_PTR list) {
   return vhsm::pkcs11::getFunctionList(list);
+}
+
+extern "C" __attribute__((visibility("default"))) CK_RV C_GetInterfaceList(
+    vhsm::pkcs11::Interface* list, CK_ULONG_PTR count) {
+  if (!count) return CKR_ARGUMENTS_BAD;
+  if (!list) {
+    *count = 1;
+    return CKR_OK;
+  }
+  if (*count < 1) {
+    *count = 1;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  list[0] = vhsm::pkcs11::kInterface;
+  *count = 1;
+  return CKR_OK;
+}
+
+// No name: the default interface. A name, version or flags the interface does not have is
+// refused with CKR_ARGUMENTS_BAD, as the specification has it.
+extern "C" __attribute__((visibility("default"))) CK_RV C_GetInterface(
+    CK_UTF8CHAR_PTR name, CK_VERSION_PTR version, vhsm::pkcs11::Interface** interface,
+    CK_FLAGS flags) {
+  using vhsm::pkcs11::kInterface;
+  if (!interface) return CKR_ARGUMENTS_BAD;
+  if (name && std::strcmp(reinterpret_cast<const char*>(name),
+                          reinterpret_cast<const char*>(kInterface.name)) != 0)
+    return CKR_ARGUMENTS_BAD;
+  auto* functions = static_cast<CK_FUNCTION_LIST*>(kInterface.functionList);
+  if (version &&
+      (version->major != functions->version.major || version->minor != functions->version.minor))
+    return CKR_ARGUMENTS_BAD;
+  if ((flags & kInterface.flags) != flags) return CKR_ARGUMENTS_BAD;
+  *interface = &kInterface;
+  return CKR_OK;
 }

@@ -2,6 +2,8 @@
 // before C_Initialize, on a session or slot that does not exist, with null pointers, in the
 // wrong session state and with short buffers. Each gets the code PKCS#11 v2.40 gives it, and
 // the module and keyd go on serving.
+#include <dlfcn.h>
+
 #include <functional>
 
 #include "tests/pkcs11/module_fixture.hpp"
@@ -288,4 +290,44 @@ TEST_CASE("wrong session states and short buffers get the spec's codes") {
   CHECK(p->C_SignInit(s, &ecdsaWithParams, ec) == CKR_MECHANISM_PARAM_INVALID);
   CK_MECHANISM gcmOk = {CKM_AES_GCM, &gcm, sizeof gcm};
   CHECK(p->C_EncryptInit(s, &gcmOk, aes) == CKR_OK);  // nothing was left running
+}
+
+TEST_CASE("PKCS#11 3.0 discovery finds the v2.40 function list as interface \"PKCS 11\"") {
+  void* module = dlopen(VHSM_PKCS11_MODULE, RTLD_NOW | RTLD_LOCAL);
+  REQUIRE(module);
+  struct Interface {
+    CK_CHAR* name;
+    void* functionList;
+    CK_FLAGS flags;
+  };
+  using GetList = CK_RV (*)(Interface*, CK_ULONG*);
+  using Get = CK_RV (*)(CK_UTF8CHAR*, CK_VERSION*, Interface**, CK_FLAGS);
+  auto getList = reinterpret_cast<GetList>(dlsym(module, "C_GetInterfaceList"));
+  auto get = reinterpret_cast<Get>(dlsym(module, "C_GetInterface"));
+  REQUIRE((getList && get));
+  CK_ULONG count = 0;
+  CHECK(getList(nullptr, nullptr) == CKR_ARGUMENTS_BAD);
+  REQUIRE(getList(nullptr, &count) == CKR_OK);
+  CHECK(count == 1);
+  Interface list[2];
+  count = 0;
+  CHECK(getList(list, &count) == CKR_BUFFER_TOO_SMALL);
+  CHECK(count == 1);
+  count = 2;
+  REQUIRE(getList(list, &count) == CKR_OK);
+  CHECK(std::string(reinterpret_cast<char*>(list[0].name)) == "PKCS 11");
+  CHECK(list[0].functionList == moduleFunctions());
+
+  Interface* found = nullptr;
+  REQUIRE(get(nullptr, nullptr, &found, 0) == CKR_OK);
+  CHECK(found->functionList == moduleFunctions());
+  auto* functions = static_cast<CK_FUNCTION_LIST*>(found->functionList);
+  CHECK((functions->version.major == 2 && functions->version.minor == 40));
+  CK_UTF8CHAR name[] = "PKCS 11", other[] = "Vendor";
+  CK_VERSION v240 = {2, 40}, v30 = {3, 0};
+  CHECK(get(name, &v240, &found, 0) == CKR_OK);
+  CHECK(get(name, &v30, &found, 0) == CKR_ARGUMENTS_BAD);  // no 3.0 table is claimed
+  CHECK(get(other, nullptr, &found, 0) == CKR_ARGUMENTS_BAD);
+  CHECK(get(name, nullptr, &found, 1) == CKR_ARGUMENTS_BAD);  // CKF_INTERFACE_FORK_SAFE
+  CHECK(get(name, nullptr, nullptr, 0) == CKR_ARGUMENTS_BAD);
 }
