@@ -53,6 +53,9 @@ std::unique_ptr<Channel> openUnixChannel(const ClientOptions& options, bool reco
   int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (s < 0)
     throw transportError(ErrorKind::unreachable, std::string("socket: ") + strerror(errno));
+  // Before connect too: a keyd that stopped accepting (its backlog full) would otherwise hold
+  // a blocking connect forever; SO_SNDTIMEO bounds it.
+  setTimeouts(s, options.timeout);
   auto giveUp = std::chrono::steady_clock::now() + (reconnecting ? options.restartGrace : 0ms);
   while (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     int e = errno;
@@ -65,8 +68,8 @@ std::unique_ptr<Channel> openUnixChannel(const ClientOptions& options, bool reco
     throw transportError(ErrorKind::unreachable,
                          "cannot reach vhsm-keyd at " + options.socketPath + ": " + strerror(e));
   }
-  // Large frames must not hang on a keyd that stopped reading, nor replies on a silent one.
-  setTimeouts(s, options.timeout);
+  // Large frames must not hang on a keyd that stopped reading, nor replies on a silent one
+  // (the timeouts set above).
   int buffer = 1 << 20;
   setsockopt(s, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
   return std::make_unique<UnixChannel>(s);

@@ -1,10 +1,13 @@
 // The PKCS#11 functions, each guarded (errors.hpp). function_list.cpp puts them in the table
-// that C_GetFunctionList, the module's only exported symbol, hands out.
+// that C_GetFunctionList (and 3.0's C_GetInterface) hands out.
 #pragma once
 
 #include "pkcs11/cryptoki.hpp"
 
 namespace vhsm::pkcs11::calls {
+
+// The version these functions implement, whatever version the header describes.
+inline constexpr CK_VERSION kCryptokiVersion = {2, 40};
 
 // general.cpp: the library, slots and tokens, sessions, login
 CK_RV C_Initialize(CK_VOID_PTR args);

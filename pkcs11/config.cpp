@@ -52,7 +52,7 @@ void apply(Config& config, const std::string& key, const std::string& value) {
 Config loadConfig() {
   Config config;
   config.client.timeout = std::chrono::milliseconds(10000);
-  if (const char* path = std::getenv("VHSM_PKCS11_CONF")) {
+  if (const char* path = secure_getenv("VHSM_PKCS11_CONF")) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error(std::string("cannot read ") + path);
     int number = 0;
@@ -67,11 +67,11 @@ Config loadConfig() {
       apply(config, trimmed(line.substr(0, eq)), trimmed(line.substr(eq + 1)));
     }
   }
-  if (const char* v = std::getenv("VHSM_SOCKET")) config.client.socketPath = v;
-  if (const char* v = std::getenv("VHSM_TRANSPORT")) config.client.transport = transportNamed(v);
-  if (const char* v = std::getenv("VHSM_USER")) config.users = {v};
-  if (const char* v = std::getenv("VHSM_PASSWORD_FILE")) config.password = readPasswordFile(v);
-  if (const char* v = std::getenv("VHSM_PASSWORD")) config.password = v;
+  if (const char* v = secure_getenv("VHSM_SOCKET")) config.client.socketPath = v;
+  if (const char* v = secure_getenv("VHSM_TRANSPORT")) config.client.transport = transportNamed(v);
+  if (const char* v = secure_getenv("VHSM_USER")) config.users = {v};
+  if (const char* v = secure_getenv("VHSM_PASSWORD_FILE")) config.password = readPasswordFile(v);
+  if (const char* v = secure_getenv("VHSM_PASSWORD")) config.password = v;
   return config;
 }
 

@@ -14,7 +14,7 @@ using namespace calls;
 CK_RV getFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
 
 CK_FUNCTION_LIST kFunctions = {
-    {CRYPTOKI_VERSION_MAJOR, CRYPTOKI_VERSION_MINOR},
+    kCryptokiVersion,
     C_Initialize,
     C_Finalize,
     C_GetInfo,
@@ -93,10 +93,11 @@ CK_RV getFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
 
 }  // namespace
 
-// PKCS#11 3.0's CK_INTERFACE, which Debian 12's v2.40 header does not have.
+// PKCS#11 3.0's CK_INTERFACE, which Debian 12's v2.40 header does not have. (A 3.x header,
+// such as p11-kit 0.25's, declares it and these two functions itself.)
 struct Interface {
-  CK_CHAR* name;
-  void* functionList;
+  CK_CHAR* pInterfaceName;
+  CK_VOID_PTR pFunctionList;
   CK_FLAGS flags;
 };
 
@@ -137,9 +138,9 @@ extern "C" __attribute__((visibility("default"))) CK_RV C_GetInterface(
   using vhsm::pkcs11::kInterface;
   if (!interface) return CKR_ARGUMENTS_BAD;
   if (name && std::strcmp(reinterpret_cast<const char*>(name),
-                          reinterpret_cast<const char*>(kInterface.name)) != 0)
+                          reinterpret_cast<const char*>(kInterface.pInterfaceName)) != 0)
     return CKR_ARGUMENTS_BAD;
-  auto* functions = static_cast<CK_FUNCTION_LIST*>(kInterface.functionList);
+  auto* functions = static_cast<CK_FUNCTION_LIST*>(kInterface.pFunctionList);
   if (version &&
       (version->major != functions->version.major || version->minor != functions->version.minor))
     return CKR_ARGUMENTS_BAD;

@@ -51,7 +51,7 @@ CK_RV C_GetInfo(CK_INFO_PTR info) {
   return guarded([&] {
     state();
     if (!info) return CKR_ARGUMENTS_BAD;
-    info->cryptokiVersion = {CRYPTOKI_VERSION_MAJOR, CRYPTOKI_VERSION_MINOR};
+    info->cryptokiVersion = kCryptokiVersion;
     padded(info->manufacturerID, "vhsm");
     info->flags = 0;
     padded(info->libraryDescription, "vhsm: keys held by vhsm-keyd");

@@ -3,12 +3,12 @@
 namespace vhsm::pkcs11 {
 
 const std::vector<Mechanism>& mechanisms() {
-  constexpr CK_FLAGS kDigest = CKF_HW | CKF_DIGEST;
+  constexpr CK_FLAGS kDigest = CKF_DIGEST;  // in-process: no key is involved
   constexpr CK_FLAGS kSign = CKF_HW | CKF_SIGN | CKF_VERIFY;
   constexpr CK_FLAGS kEc = kSign | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
   static const std::vector<Mechanism> table = {
       {CKM_SHA_1, {0, 0, kDigest}},
-      {CKM_SHA224, {0, 0, CKF_DIGEST}},  // in-process
+      {CKM_SHA224, {0, 0, kDigest}},
       {CKM_SHA256, {0, 0, kDigest}},
       {CKM_SHA384, {0, 0, kDigest}},
       {CKM_SHA512, {0, 0, kDigest}},

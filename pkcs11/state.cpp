@@ -1,5 +1,6 @@
 #include "pkcs11/state.hpp"
 
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -14,15 +15,17 @@ std::mutex gMutex;
 std::unique_ptr<State> gState;
 pid_t gPid = 0;
 
-}  // namespace
-
-namespace {
-
 // With no users configured, the tokens are the users keyd has bound to this process's
-// container, asked once: an application sees its slots as they were at C_Initialize.
-std::vector<std::string> boundUsers(const Config& config) {
+// container, asked once: an application sees its slots as they were at C_Initialize. A
+// program that loads every module (through p11-kit) is held up by a slow keyd for at most
+// this long, not for the configured timeout.
+constexpr std::chrono::milliseconds kBoundUsersTimeout{1000};
+
+std::vector<std::string> boundUsers(ClientOptions options) {
+  options.timeout = std::min(options.timeout, kBoundUsersTimeout);
+  options.restartGrace = std::chrono::milliseconds(0);
   try {
-    return Client(config.client).boundUsers();
+    return Client(options).boundUsers();
   } catch (const Error&) {
     return {};  // keyd away: no tokens until the application initializes again
   }
@@ -31,7 +34,13 @@ std::vector<std::string> boundUsers(const Config& config) {
 }  // namespace
 
 State::State(Config config) : config_(std::move(config)) {
-  if (config_.users.empty()) config_.users = boundUsers(config_);
+  if (config_.users.empty()) {
+    config_.users = boundUsers(config_.client);
+    // A configured password belongs to the configured users: tried on every user keyd names,
+    // it would count as a wrong password against each of them (and lock them out).
+    OPENSSL_cleanse(config_.password.data(), config_.password.size());
+    config_.password.clear();
+  }
   for (size_t i = 0; i < config_.users.size(); ++i)
     tokens_.push_back(std::make_unique<Token>(CK_SLOT_ID(i), config_.users[i], config_));
 }

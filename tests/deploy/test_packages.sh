@@ -88,11 +88,16 @@ out=$(in_root env OPENSSL_CONF=/dev/null VHSM_USER=alice VHSM_PASSWORD_FILE=/ali
   openssl dgst -sha1 -mac HMAC -macopt key:vhsm:hmac1 -provider vhsm -provider default /message)
 [ "${out##* }" = b617318655057264e28bc0b6fb378c8ef146be00 ] || fail "HMAC by reference: $out"
 echo "   RFC 2202 case 1 through the installed provider: ${out##* }"
-# The PKCS#11 package's module file: p11-kit loads it, and its token is alice, bound to host.
+# The PKCS#11 package enables nothing by itself; with its example module file copied into
+# place, p11-kit loads it, and its token is alice, bound to host.
+! in_root p11-kit list-modules 2>&1 | grep -q '^vhsm:' || fail "the package enabled the module"
+in_root cp /usr/share/doc/vhsm-pkcs11/examples/vhsm.module /etc/pkcs11/modules/ 2>/dev/null ||
+  { in_root mkdir -p /etc/pkcs11/modules &&
+    in_root cp /usr/share/doc/vhsm-pkcs11/examples/vhsm.module /etc/pkcs11/modules/; }
 modules=$(in_root p11-kit list-modules 2>&1)
 grep -q '^vhsm: libvhsm-pkcs11.so' <<<"$modules" && grep -q 'token: alice' <<<"$modules" ||
   { echo "$modules"; fail "p11-kit does not list the installed module with alice's token"; }
-echo "   p11-kit lists the installed module, token alice"
+echo "   p11-kit lists the installed module once its example file is in place, token alice"
 kill "$keyd_pid"
 wait "$keyd_pid" 2>/dev/null || true
 keyd_pid=

@@ -1,11 +1,15 @@
 // Fuzz target: sequences of PKCS#11 calls on libvhsm-pkcs11.so, as a careless or hostile
 // application makes them, against a real vhsm-keyd (started once, on a temporary store, with a
 // user alice holding HMAC, AES, EC and Ed25519 keys). Each input is a program for a small
-// machine: every byte pair picks a call and its arguments — sessions opened and closed, logins
-// with good and bad PINs, objects found and read with short and null buffers, every mechanism
-// with good and malformed parameters, operations begun and abandoned, keys and certificates
-// made and destroyed. The module must return a code for all of it: no crash, no sanitizer
-// report, no leak. Keys the input makes are deleted after it, so every input starts alike.
+// machine: its first byte picks the configuration (the user named, logged in by a configured
+// password, or the users keyd names, logged in by C_Login), then every byte pair picks a call
+// and its arguments — sessions opened and closed, logins and logouts, objects found and read
+// with short and null buffers, every mechanism with good and malformed parameters, operations
+// begun and abandoned, keys and certificates made and destroyed. The module must return a
+// code for all of it: no crash, no sanitizer report, no leak. Keys the input makes are
+// deleted after it, so every input starts alike. No wrong PIN is ever sent: keyd's login
+// throttle would outlast the input and shut later ones out of every logged-in path (wrong PINs
+// are the unit tests').
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -35,6 +39,7 @@ const char* const kFuzzIds[] = {"f0", "f1", "f2", "f3"};
 fs::path dir;
 pid_t keyd = -1;
 CK_FUNCTION_LIST* p = nullptr;
+vhsm::Client* alice = nullptr;  // deletes what an input made
 
 void stopKeyd() {
   if (keyd > 0) {
@@ -77,21 +82,26 @@ void startKeyd() {
     _exit(127);
   }
   std::atexit(stopKeyd);
-  for (int i = 0; i < 500 && !fs::exists(socket); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   vhsm::ClientOptions options;
   options.socketPath = socket;
   vhsm::Client root(options);
+  // Serving once it answers (the socket file exists a moment before keyd listens).
+  for (int i = 0;; ++i) try {
+      root.ping();
+      break;
+    } catch (const vhsm::Error&) {
+      if (i == 500 || waitpid(keyd, nullptr, WNOHANG) != 0) std::abort();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   root.login("root", kRootPassword);
   root.userCreate({"alice", false, {true, true, true, true, false}, {"host"}}, kPin);
-  vhsm::Client alice(options);
-  alice.login("alice", kPin);
-  alice.keyImport("mac", vhsm::KeyType::HMAC, vhsm::Bytes(32, 0x0b));
-  alice.keyImport("aes", vhsm::KeyType::AES, vhsm::Bytes(32, 0x0c));
-  alice.keyGenerate("ec", vhsm::KeyType::EC_P256);
-  alice.keyGenerate("ed", vhsm::KeyType::ED25519);
+  alice = new vhsm::Client(options);
+  alice->login("alice", kPin);
+  alice->keyImport("mac", vhsm::KeyType::HMAC, vhsm::Bytes(32, 0x0b));
+  alice->keyImport("aes", vhsm::KeyType::AES, vhsm::Bytes(32, 0x0c));
+  alice->keyGenerate("ec", vhsm::KeyType::EC_P256);
+  alice->keyGenerate("ed", vhsm::KeyType::ED25519);
   setenv("VHSM_SOCKET", socket.c_str(), 1);
-  setenv("VHSM_USER", "alice", 1);
 }
 
 // The input, read a byte at a time; zeros once it runs out.
@@ -136,6 +146,7 @@ struct Machine {
   Input in;
   std::vector<CK_SESSION_HANDLE> sessions;
   std::vector<CK_OBJECT_HANDLE> objects;
+  bool madeKeys = false;
   // Parameters kept alive while an operation may point at them.
   uint8_t iv[32] = {};
   uint8_t aad[16] = {};
@@ -194,7 +205,7 @@ struct Machine {
       }
       case 1: p->C_CloseSession(session()); break;
       case 2: {
-        std::string pin = in.byte() & 1 ? kPin : "wrong";
+        std::string pin = kPin;
         p->C_Login(session(), in.byte() & 1 ? CKU_USER : CKU_SO,
                    reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size());
         break;
@@ -287,9 +298,10 @@ struct Machine {
         CK_MECHANISM m = {type == CKK_AES ? CKM_AES_KEY_GEN : CKM_GENERIC_SECRET_KEY_GEN, nullptr,
                           0};
         CK_OBJECT_HANDLE made = 0;
-        if (p->C_GenerateKey(session(), &m, t, 1 + in.byte() % 4, &made) == CKR_OK &&
-            objects.size() < 32)
-          objects.push_back(made);
+        if (p->C_GenerateKey(session(), &m, t, 1 + in.byte() % 4, &made) == CKR_OK) {
+          madeKeys = true;
+          if (objects.size() < 32) objects.push_back(made);
+        }
         break;
       }
       case 13: {
@@ -305,8 +317,10 @@ struct Machine {
                                 ? CK_ATTRIBUTE{CKA_KEY_TYPE, &type, sizeof type}
                                 : CK_ATTRIBUTE{CKA_CERTIFICATE_TYPE, &x509, sizeof x509}};
         CK_OBJECT_HANDLE made = 0;
-        if (p->C_CreateObject(session(), t, 4, &made) == CKR_OK && objects.size() < 32)
-          objects.push_back(made);
+        if (p->C_CreateObject(session(), t, 4, &made) == CKR_OK) {
+          madeKeys = true;
+          if (objects.size() < 32) objects.push_back(made);
+        }
         break;
       }
       case 14: {
@@ -338,7 +352,8 @@ struct Machine {
                               {CKA_ID, const_cast<char*>(id), 2}};
         CK_ATTRIBUTE priv[] = {{CKA_ID, const_cast<char*>(id), 2}};
         CK_OBJECT_HANDLE a = 0, b = 0;
-        p->C_GenerateKeyPair(session(), &m, pub, 1 + in.byte() % 2, priv, 1, &a, &b);
+        madeKeys |=
+            p->C_GenerateKeyPair(session(), &m, pub, 1 + in.byte() % 2, priv, 1, &a, &b) == CKR_OK;
         break;
       }
       default: {
@@ -362,21 +377,25 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Input in{data, std::min<size_t>(size, 4096)};
+  uint8_t configuration = in.byte();
+  if (configuration & 1)
+    setenv("VHSM_USER", "alice", 1);
+  else
+    unsetenv("VHSM_USER");  // the users keyd has bound to the container: alice
+  if (configuration & 2)
+    setenv("VHSM_PASSWORD", kPin, 1);
+  else
+    unsetenv("VHSM_PASSWORD");
   if (p->C_Initialize(nullptr) != CKR_OK) std::abort();
-  Machine m(Input{data, std::min<size_t>(size, 4096)});
+  Machine m(in);
   while (m.in.size) m.step();
   if (p->C_Finalize(nullptr) != CKR_OK) std::abort();
   // What the input made goes, so that the next one starts as this one did.
-  static vhsm::Client* alice = [] {
-    vhsm::ClientOptions options;
-    options.socketPath = (dir / "keyd.sock").string();
-    auto* c = new vhsm::Client(options);
-    c->login("alice", kPin);
-    return c;
-  }();
-  for (const char* id : kFuzzIds) try {
-      alice->keyDelete(id);
-    } catch (const vhsm::Error&) {
-    }
+  if (m.madeKeys)
+    for (const char* id : kFuzzIds) try {
+        alice->keyDelete(id);
+      } catch (const vhsm::Error&) {
+      }
   return 0;
 }

@@ -768,4 +768,16 @@ TEST_CASE("with no users configured, the tokens are the users keyd has bound to 
   CHECK(bobSerial.find_first_not_of("0123456789abcdef") == std::string::npos);
   CHECK(bobSerial != std::string(reinterpret_cast<char*>(dora.serialNumber), 16));
   REQUIRE(p->C_Finalize(nullptr) == CKR_OK);
+
+  // A configured password is for configured users: it is not tried on the users keyd names,
+  // where it would count as a wrong password against each of them.
+  setenv("VHSM_PASSWORD", "not-theirs", 1);
+  REQUIRE(p->C_Initialize(nullptr) == CKR_OK);
+  REQUIRE(p->C_GetTokenInfo(0, &bob) == CKR_OK);
+  REQUIRE(p->C_GetTokenInfo(1, &dora) == CKR_OK);
+  CHECK((bob.flags & CKF_LOGIN_REQUIRED));
+  REQUIRE(p->C_Finalize(nullptr) == CKR_OK);
+  unsetenv("VHSM_PASSWORD");
+  for (const auto& r : root->auditList())
+    CHECK_FALSE((r.action == "login" && r.result == ErrorCode::WRONG_PASSWORD));
 }
