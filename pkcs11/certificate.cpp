@@ -3,19 +3,12 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include <cstring>
-
+#include "pkcs11/attribute_value.hpp"
 #include "pkcs11/errors.hpp"
 
 namespace vhsm::pkcs11 {
 
 namespace {
-
-Bytes ulongBytes(CK_ULONG value) {
-  Bytes out(sizeof value);
-  std::memcpy(out.data(), &value, sizeof value);
-  return out;
-}
 
 template <typename T, typename Encode>
 Bytes encoded(const T* part, Encode encode) {
@@ -55,11 +48,11 @@ Bytes fromCertificate(const Bytes& der, CK_ATTRIBUTE_TYPE type) {
 std::optional<Bytes> certificateAttribute(CK_ATTRIBUTE_TYPE type,
                                           const std::function<const Bytes&()>& der) {
   switch (type) {
-    case CKA_CERTIFICATE_TYPE: return ulongBytes(CKC_X_509);
-    case CKA_CERTIFICATE_CATEGORY: return ulongBytes(0);  // unspecified
-    case CKA_JAVA_MIDP_SECURITY_DOMAIN: return ulongBytes(0);
-    case CKA_NAME_HASH_ALGORITHM: return ulongBytes(CKM_SHA_1);
-    case CKA_TRUSTED: return Bytes{CK_FALSE};
+    case CKA_CERTIFICATE_TYPE: return bytesOf<CK_ULONG>(CKC_X_509);
+    case CKA_CERTIFICATE_CATEGORY: return bytesOf<CK_ULONG>(0);  // unspecified
+    case CKA_JAVA_MIDP_SECURITY_DOMAIN: return bytesOf<CK_ULONG>(0);
+    case CKA_NAME_HASH_ALGORITHM: return bytesOf<CK_ULONG>(CKM_SHA_1);
+    case CKA_TRUSTED: return boolean(false);
     // Not recorded: empty, as the spec allows.
     case CKA_START_DATE:
     case CKA_END_DATE:

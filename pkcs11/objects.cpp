@@ -2,23 +2,13 @@
 
 #include <cstring>
 
+#include "pkcs11/attribute_value.hpp"
 #include "pkcs11/certificate.hpp"
 #include "pkcs11/errors.hpp"
 
 namespace vhsm::pkcs11 {
 
 namespace {
-
-template <typename T>
-Bytes bytesOf(T value) {
-  Bytes out(sizeof value);
-  std::memcpy(out.data(), &value, sizeof value);
-  return out;
-}
-
-Bytes boolean(bool value) {
-  return {uint8_t(value ? CK_TRUE : CK_FALSE)};
-}
 
 bool isPair(KeyType type) {
   return type != KeyType::HMAC && type != KeyType::AES;
