@@ -175,6 +175,36 @@ TEST_CASE("a keyd that is not there gives a prompt, specific error") {
   checkUnreachable(o, "cannot reach vhsm-keyd");
 }
 
+// A keyd that stopped accepting, its backlog full (a neighbour flooding it with connections it
+// never uses): a new client gives up after its timeout, rather than blocking in connect for
+// ever, and says it could not reach keyd. Without the timeout set before connect, this hangs.
+TEST_CASE("a keyd whose backlog is full is given up on, not waited for for ever") {
+  TempDir dir;
+  auto path = (dir.path() / "stuck.sock").string();
+  int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(listener, 0) == 0);
+  std::vector<int> flood;  // fills the backlog: connects that are never accepted
+  for (int i = 0; i < 64; ++i) {
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(s);
+      break;
+    }
+    flood.push_back(s);
+  }
+  REQUIRE(!flood.empty());
+  ClientOptions o;
+  o.socketPath = path;
+  o.timeout = std::chrono::milliseconds(200);
+  checkUnreachable(o, "cannot reach vhsm-keyd");
+  for (int s : flood) close(s);
+  close(listener);
+}
+
 // This host's kernel has no vhsm_transport (the module's own tests run in a VM): both ends
 // must say so rather than fail obscurely. With the module loaded but no keyd, they name that.
 TEST_CASE("netlink without a usable vhsm_transport gives a specific error at both ends") {
