@@ -401,7 +401,8 @@ std::vector<AuditRecord> Client::auditList(uint64_t fromSequence, uint32_t limit
       [&](Rep r) {
         for (auto a : r.getAudit())
           out.push_back({a.getSequence(), a.getUnixMillis(), a.getActor(), a.getContainer(),
-                         a.getAction(), a.getTarget(), a.getDetail(), api(a.getResult())});
+                         a.getAction(), a.getTarget(), a.getDetail(), a.getHost(),
+                         api(a.getResult())});
       });
   return out;
 }
@@ -417,6 +418,18 @@ AuditVerdict Client::auditVerify() {
   return out;
 }
 
+uint64_t Client::backupChunk(uint64_t offset, Bytes& chunk) {
+  uint64_t size = 0;
+  ClientInternals::call(
+      *this, [&](Req r) { r.setBackup(offset); },
+      [&](Rep r) {
+        auto b = r.getBytes();
+        chunk.assign(b.begin(), b.end());
+        size = r.getBackupSize();
+      });
+  return size;
+}
+
 ServiceStatus Client::status() {
   ServiceStatus out;
   ClientInternals::call(
@@ -427,6 +440,9 @@ ServiceStatus Client::status() {
         out.store = s.getStore();
         out.uptimeSeconds = s.getUptimeSeconds();
         out.auditQueued = s.getAuditQueued();
+        out.ready = s.getReady();
+        out.storeProblem = s.getStoreProblem();
+        out.host = s.getHost();
         for (auto c : s.getContainers())
           out.containers.push_back({c.getName(), c.getConnections(), c.getSessions()});
         for (auto c : s.getRequests()) out.requests.emplace_back(c.getName(), c.getCount());

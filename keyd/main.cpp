@@ -11,17 +11,21 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "keyd/audit/audit.hpp"
 #include "keyd/base/log.hpp"
 #include "keyd/base/secure_memory.hpp"
 #include "keyd/crypto/keyring.hpp"
 #include "keyd/service/init_store.hpp"
 #include "keyd/service/service.hpp"
+#include "keyd/store_location.hpp"
 #include "keyd/transport/metrics_server.hpp"
 #include "keyd/transport/netlink_server.hpp"
 #include "keyd/transport/unix_server.hpp"
+#include "store/backup.hpp"
 
 using namespace vhsm;
 using namespace vhsm::keyd;
@@ -37,7 +41,7 @@ SecretBytes readPasswordFromStdin() {
   return password;
 }
 
-int runInit(const std::string& dir, uint32_t iterations) {
+int runInit(const StoreLocation& location, uint32_t iterations) {
   if (iterations < kDefaultKdfIterations)
     logWarn("PBKDF2 with " + std::to_string(iterations) + " iterations (default " +
             std::to_string(kDefaultKdfIterations) + "): only for tests, passwords are weak");
@@ -46,19 +50,35 @@ int runInit(const std::string& dir, uint32_t iterations) {
     logError("no password for root on standard input");
     return 1;
   }
-  initStore(dir, password, iterations);
-  logInfo("created store " + dir + " with security officer root");
+  initStore(*location.open(true), password, iterations);
+  logInfo("created store " + location.spec + " with security officer root");
   return 0;
 }
 
-// One keyd per store: a second would race the first for nothing but confusion.
-int lockStore(const std::string& dir) {
-  std::string path = dir + "/keyd.lock";
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0)
-    throw std::runtime_error("store " + dir + " is in use by another vhsm-keyd");
-  return fd;
+// A backup (vhsm-admin backup) into a new store of either kind; the audit chain must verify
+// in the store it made, or the restore fails.
+int runRestore(const StoreLocation& location, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + file);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto backup = store::readBackup(bytes);
+  auto store = location.open(true);
+  store::restoreBackup(backup, *store);
+  store->write([&](store::WriteTxn& txn) {
+    appendAudit(txn, {"", "host", "restore", std::filesystem::path(file).filename().string(),
+                      proto::ErrorCode::OK,
+                      std::to_string(backup.users.size()) + " users, " +
+                          std::to_string(backup.keys.size()) + " keys, " +
+                          std::to_string(backup.audit.size()) + " audit records"});
+  });
+  auto verdict = store->read([](const store::ReadTxn& txn) { return verifyAudit(txn); });
+  if (!verdict.ok)
+    throw std::runtime_error("restored store's audit chain is broken at record " +
+                             std::to_string(verdict.firstBadSequence));
+  logInfo("restored " + std::to_string(backup.users.size()) + " users, " +
+          std::to_string(backup.keys.size()) + " keys and " + std::to_string(verdict.records) +
+          " audit records into " + location.spec);
+  return 0;
 }
 
 constexpr const char* kDefaultHostNetns = "/proc/1/ns/net";
@@ -102,7 +122,7 @@ struct Transports {
   bool auditSyslog = false;
 };
 
-int serve(const std::string& dir, const std::string& hostNetns, UnixServerOptions options,
+int serve(const StoreLocation& location, const std::string& hostNetns, UnixServerOptions options,
           Transports transports) {
   // Before any thread starts (the audit writer starts with the Service): threads inherit the
   // mask, and a stop signal delivered to one that does not block it would end keyd at once.
@@ -115,9 +135,11 @@ int serve(const std::string& dir, const std::string& hostNetns, UnixServerOption
   signal(SIGPIPE, SIG_IGN);
   hardenProcess();
   raiseDescriptorLimit();
-  auto store = store::Store::open(dir);
-  int lockFd = lockStore(dir);
-  Service service(*store, hostNamespace(hostNetns), {}, std::filesystem::absolute(dir).string());
+  auto store = location.open(false);
+  std::string storeName =
+      location.shared() ? location.spec : std::filesystem::absolute(location.spec).string();
+  Service service(*store, hostNamespace(hostNetns), {}, storeName,
+                  location.shared() ? location.hostName : "");
   if (transports.auditSyslog) service.mirrorAuditToSyslog();
 
   UnixServer unixServer(service, options);
@@ -130,14 +152,16 @@ int serve(const std::string& dir, const std::string& hostNetns, UnixServerOption
   if (transports.unixSocket) unixServer.start();
   if (transports.netlink) netlinkServer.start();
   if (!transports.metricsSocket.empty()) metricsServer.start();
-  logInfo("vhsm-keyd ready (store " + dir + ")");
+  if (auto problem = store->problem(); !problem.empty())
+    logWarn("vhsm-keyd serving, not ready: " + problem);
+  else
+    logInfo("vhsm-keyd ready (store " + storeName + ")");
   int signal = 0;
   sigwait(&stopSignals, &signal);
   logInfo(std::string("stopping on ") + strsignal(signal));
   metricsServer.stop();
   netlinkServer.stop();
   unixServer.stop();
-  close(lockFd);
   logInfo("stopped");
   return 0;
 }
@@ -149,7 +173,9 @@ int main(int argc, char** argv) {
   // provider into the daemon that serves it.
   OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
   CLI::App app{"vhsm-keyd: the vhsm key daemon"};
-  std::string storeDir, logLevel = "info", hostNetns = kDefaultHostNetns;
+  StoreLocation location;
+  location.hostName = defaultHostName();
+  std::string logLevel = "info", hostNetns = kDefaultHostNetns, restoreFile;
   UnixServerOptions options;
   options.socketPath = "/run/vhsm/keyd.sock";
   options.threads = std::max(4u, 2 * std::thread::hardware_concurrency());
@@ -157,7 +183,21 @@ int main(int argc, char** argv) {
   bool noSocket = false;
   bool init = false;
   uint32_t iterations = kDefaultKdfIterations;
-  app.add_option("--store", storeDir, "store directory")->required();
+  app.add_option("--store", location.spec,
+                 "store: a directory (LMDB) or etcd://HOST:PORT[,HOST:PORT...]/PREFIX")
+      ->required();
+  app.add_option("--etcd-cacert", location.etcdCa, "CA certificate of the etcd members (TLS)");
+  app.add_option("--etcd-cert", location.etcdCert, "client certificate for etcd");
+  app.add_option("--etcd-key", location.etcdKey, "client certificate's key for etcd");
+  app.add_option("--etcd-record-key", location.etcdRecordKey,
+                 "file holding the cluster's record key (32+ random bytes, mode 0600, the same "
+                 "on every host; never stored in etcd)");
+  app.add_option("--host-name", location.hostName,
+                 "this host's name on a shared store: its container registrations and audit "
+                 "records carry it")
+      ->capture_default_str();
+  app.add_option("--restore", restoreFile,
+                 "restore a backup (vhsm-admin backup) into a new store, then exit");
   app.add_option("--socket", options.socketPath, "Unix socket to serve")->capture_default_str();
   app.add_flag("--netlink", transports.netlink,
                "also serve the netlink transport (the vhsm_transport kernel module)");
@@ -199,7 +239,7 @@ int main(int argc, char** argv) {
   }
   options.socketMode = mode_t(mode);
   options.loginTimeout = options.stallTimeout = std::chrono::seconds(loginTimeout);
-  if (!init && !transports.unixSocket && !transports.netlink) {
+  if (!init && restoreFile.empty() && !transports.unixSocket && !transports.netlink) {
     std::cerr << "vhsm-keyd: --no-socket leaves no transport; add --netlink\n";
     return 2;
   }
@@ -210,7 +250,9 @@ int main(int argc, char** argv) {
   }
   setLogLevel(level);
   try {
-    return init ? runInit(storeDir, iterations) : serve(storeDir, hostNetns, options, transports);
+    if (init) return runInit(location, iterations);
+    if (!restoreFile.empty()) return runRestore(location, restoreFile);
+    return serve(location, hostNetns, options, transports);
   } catch (const std::exception& e) {
     logError(e.what());
     return 1;

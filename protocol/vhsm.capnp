@@ -35,6 +35,7 @@ enum ErrorCode {
   passwordRequired @26;       # a password is needed that the request did not carry
   unknownRequest @27;         # request type this keyd does not implement
   usageNotPermitted @28;      # the key exists but its usage (fixed at creation) forbids this
+  storeUnavailable @29;       # a shared store (etcd) cannot be reached now: retry later
 }
 
 enum HashAlgorithm {
@@ -126,6 +127,7 @@ struct AuditRecord {
   target @5 :Text;
   result @6 :ErrorCode;
   detail @7 :Text;
+  host @8 :Text;              # the keyd that wrote it, on a shared store (--host-name)
 }
 
 struct Request {
@@ -180,6 +182,10 @@ struct Request {
     # No login needed. Reply: users = the key users bound to the caller's own container (names
     # only; nothing for an unregistered namespace) — the PKCS#11 module's slots.
     boundUsers @37 :Void;
+    # Security officers. One chunk of a backup of the whole store taken in one snapshot while
+    # keyd serves: offset 0 takes a new snapshot (replacing this session's last), a later
+    # offset reads on in it. Reply: bytes = the chunk (empty past the end), backupSize.
+    backup @38 :UInt64;
   }
 
   # Streams the client is done with (an encryption whose tag came with its last update, a
@@ -308,6 +314,9 @@ struct ServiceStatus {
   requests @4 :List(Count);            # by request kind, since keyd started
   refusals @5 :List(Count);            # by error code, since keyd started
   auditQueued @6 :UInt64;              # records waiting for the audit writer
+  ready @7 :Bool;                      # the store answers (always, for an embedded one)
+  storeProblem @8 :Text;               # why not, when not ready
+  host @9 :Text;                       # --host-name, on a shared store
 
   struct ContainerLoad {
     name @0 :Text;
@@ -329,6 +338,7 @@ struct Response {
   # final with no new data needs no request (the tag reveals nothing the final would not).
   tagSoFar @15 :Data;
   moreKeys @16 :Bool;         # keyListPage: keys follow the last one listed
+  backupSize @18 :UInt64;     # backup: the whole backup's length in bytes
   union {
     none @3 :Void;
     whoami @4 :UserInfo;

@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   libssl-dev openssl libcrypto++-dev liblmdb-dev lmdb-utils capnproto libcapnp-dev
-  catch2 libcli11-dev nlohmann-json3-dev iproute2 util-linux
+  catch2 libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev iproute2 util-linux
+  etcd-server etcd-client
   nginx-light curl python3 softhsm2 libp11-kit-dev opensc gnuplot-nox valgrind
   gnutls-bin libnss3-tools openssh-client openssh-server openjdk-17-jdk-headless
   qemu-system-x86 busybox-static cpio kmod

@@ -44,6 +44,8 @@ std::vector<uint8_t> chainHash(const store::AuditEntry& e) {
   h.number(e.result);
   h.field(e.detail);
   h.field({reinterpret_cast<const char*>(e.prevHash.data()), e.prevHash.size()});
+  // Records of a store of one host have none, and hash as they always did.
+  if (!e.host.empty()) h.field(e.host);
   return h.final();
 }
 
@@ -63,6 +65,7 @@ store::AuditEntry appendAudit(store::WriteTxn& txn, const AuditEvent& event) {
   e.target = event.target;
   e.result = uint16_t(event.result);
   e.detail = event.detail;
+  e.host = txn.host();
   e.hash = chainHash(e);
   txn.putAudit(e);
   return e;

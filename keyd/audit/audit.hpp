@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "lmdb_store/store.hpp"
 #include "protocol/vhsm.capnp.h"
+#include "store/store.hpp"
 
 namespace vhsm::keyd {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "keyd/audit/audit.hpp"
-#include "lmdb_store/store.hpp"
+#include "store/store.hpp"
 
 namespace vhsm::keyd {
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "keyd/base/secure_memory.hpp"
-#include "lmdb_store/store.hpp"
+#include "store/store.hpp"
 
 namespace vhsm::keyd {
 

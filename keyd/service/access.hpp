@@ -9,7 +9,7 @@
 #include "keyd/service/epoch.hpp"
 #include "keyd/service/session.hpp"
 #include "keyd/service/unlocks.hpp"
-#include "lmdb_store/store.hpp"
+#include "store/store.hpp"
 
 namespace vhsm::keyd {
 

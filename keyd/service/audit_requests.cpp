@@ -32,7 +32,7 @@ void AuditRequests::list(Session& s, proto::Request::AuditList::Reader r, Respon
   while (count < entries.size() && (count == 0 || bytes < kMaxReplyBytes)) {
     const auto& e = entries[count++];
     bytes += 64 + e.actor.size() + e.container.size() + e.action.size() + e.target.size() +
-             e.detail.size();
+             e.detail.size() + e.host.size();
   }
   auto list = out.initAudit(unsigned(count));
   for (unsigned i = 0; i < list.size(); ++i) {
@@ -46,6 +46,7 @@ void AuditRequests::list(Session& s, proto::Request::AuditList::Reader r, Respon
     o.setTarget(e.target.substr(0, kMaxFieldBytes));
     o.setResult(proto::ErrorCode(e.result));
     o.setDetail(e.detail.substr(0, kMaxFieldBytes));
+    o.setHost(e.host);
   }
 }
 

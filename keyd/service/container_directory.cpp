@@ -41,15 +41,46 @@ std::string ContainerDirectory::nameIn(const std::vector<store::Container>& regi
   return std::string(kUnregisteredPrefix) + std::to_string(netns.inode);
 }
 
+std::shared_ptr<const std::vector<store::Container>> ContainerDirectory::registered() const {
+  uint64_t epoch = epoch_.current();
+  {
+    std::lock_guard lock(cacheMutex_);
+    if (cache_ && cacheEpoch_ == epoch) return cache_;
+  }
+  std::shared_ptr<const std::vector<store::Container>> list;
+  try {
+    list = std::make_shared<const std::vector<store::Container>>(
+        store_.read([](const store::ReadTxn& t) { return t.containers(); }));
+  } catch (const store::StoreUnavailable&) {
+    // Only this keyd changes this host's registrations, and no change commits while the
+    // store is out of reach: the last copy is still true.
+    std::lock_guard lock(cacheMutex_);
+    if (cache_) return cache_;
+    throw;
+  }
+  std::lock_guard lock(cacheMutex_);
+  cache_ = list;
+  cacheEpoch_ = epoch;  // as of before the read: a change during it is read again next time
+  return list;
+}
+
 std::string ContainerDirectory::nameOf(const proto::NetnsIdentity& netns) const {
-  return nameIn(store_.read([](const store::ReadTxn& t) { return t.containers(); }), netns);
+  if (proto::sameNamespace(hostNetns_, netns)) return kHost;
+  return nameIn(*registered(), netns);
 }
 
 std::vector<std::string> ContainerDirectory::namesOf(
     const std::vector<proto::NetnsIdentity>& netns) const {
-  auto registered = store_.read([](const store::ReadTxn& t) { return t.containers(); });
   std::vector<std::string> names;
-  for (const auto& n : netns) names.push_back(nameIn(registered, n));
+  std::shared_ptr<const std::vector<store::Container>> list;
+  for (const auto& n : netns) {
+    if (proto::sameNamespace(hostNetns_, n)) {
+      names.emplace_back(kHost);
+      continue;
+    }
+    if (!list) list = registered();
+    names.push_back(nameIn(*list, n));
+  }
   return names;
 }
 

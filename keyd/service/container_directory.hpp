@@ -3,13 +3,15 @@
 // unregistered-netns-INODE and budgets together.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "keyd/service/epoch.hpp"
 #include "keyd/service/session.hpp"
-#include "lmdb_store/store.hpp"
 #include "protocol/identity.hpp"
+#include "store/store.hpp"
 
 namespace vhsm::keyd {
 
@@ -42,8 +44,15 @@ class ContainerDirectory {
  private:
   std::string nameIn(const std::vector<store::Container>& registered,
                      const proto::NetnsIdentity& netns) const;
+  // This host's registrations, read from the store again only after a change: every
+  // connection is classified, and a shared store may be out of reach (the host is then still
+  // the host; anything else waits for the store).
+  std::shared_ptr<const std::vector<store::Container>> registered() const;
 
   store::Store& store_;
+  mutable std::mutex cacheMutex_;
+  mutable std::shared_ptr<const std::vector<store::Container>> cache_;
+  mutable uint64_t cacheEpoch_ = 0;
   proto::NetnsIdentity hostNetns_;
   std::string bootId_;
   Epoch epoch_;

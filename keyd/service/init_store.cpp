@@ -10,7 +10,10 @@ namespace vhsm::keyd {
 
 void initStore(const std::filesystem::path& dir, std::span<const uint8_t> rootPassword,
                uint32_t kdfIterations) {
-  auto store = store::Store::create(dir);
+  initStore(*store::Store::create(dir), rootPassword, kdfIterations);
+}
+
+void initStore(store::Store& store, std::span<const uint8_t> rootPassword, uint32_t kdfIterations) {
   store::User root;
   root.name = "root";
   root.isSo = true;
@@ -20,7 +23,7 @@ void initStore(const std::filesystem::path& dir, std::span<const uint8_t> rootPa
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
   createUserSecret(root, rootPassword, kdfIterations);
-  store->write([&](store::WriteTxn& txn) {
+  store.write([&](store::WriteTxn& txn) {
     txn.setKdfIterations(kdfIterations);
     txn.putUser(root);
     appendAudit(txn, {"", "host", "init", "root", proto::ErrorCode::OK,

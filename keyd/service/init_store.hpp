@@ -5,8 +5,13 @@
 #include <filesystem>
 #include <span>
 
+#include "store/store.hpp"
+
 namespace vhsm::keyd {
 
+// Into a store just created (of either kind).
+void initStore(store::Store& store, std::span<const uint8_t> rootPassword, uint32_t kdfIterations);
+// Creates an LMDB store in dir first.
 void initStore(const std::filesystem::path& dir, std::span<const uint8_t> rootPassword,
                uint32_t kdfIterations);
 

@@ -8,8 +8,8 @@
 #include "keyd/service/access.hpp"
 #include "keyd/service/epoch.hpp"
 #include "keyd/service/session.hpp"
-#include "lmdb_store/store.hpp"
 #include "protocol/vhsm.capnp.h"
+#include "store/store.hpp"
 
 namespace vhsm::keyd {
 

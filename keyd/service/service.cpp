@@ -65,8 +65,9 @@ std::string targetOf(proto::Request::Reader r) {
 }  // namespace
 
 Service::Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLimits limits,
-                 std::string storeName)
-    : containers_(store, hostNetns),
+                 std::string storeName, std::string hostName)
+    : store_(store),
+      containers_(store, hostNetns),
       access_(store, containers_, unlocks_),
       keys_(store, access_, limits.maxCachedKeysPerSession),
       auditor_(store, containers_),
@@ -76,7 +77,32 @@ Service::Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLim
       keyRequests_(store, access_, auditor_, keys_),
       operations_(keys_, limits.maxStreamsPerSession),
       auditRequests_(store, access_, auditor_),
-      status_(metrics_, containers_, access_, auditor_, std::move(storeName)) {}
+      backups_(store, access_, auditor_),
+      status_(metrics_, containers_, access_, auditor_, store, std::move(storeName),
+              std::move(hostName)) {
+  store_.watch([this](store::StoreChange change) { storeChanged(change); });
+}
+
+Service::~Service() {
+  store_.watch({});
+}
+
+// Another host changed the shared store: every session re-checks what it cached of users
+// (rights, bindings) or of keys at its next request, as after the same change made here.
+void Service::storeChanged(store::StoreChange change) {
+  switch (change) {
+    case store::StoreChange::users:
+      access_.changed();
+      keys_.keysDeleted();  // a removed user's keys went with it
+      break;
+    case store::StoreChange::keysRemoved: keys_.keysDeleted(); break;
+    case store::StoreChange::everything:
+      containers_.changed();
+      access_.changed();
+      keys_.keysDeleted();
+      break;
+  }
+}
 
 bool Service::handle(Session& s, proto::Request::Reader request, capnp::MessageBuilder& reply,
                      bool noReply) {
@@ -96,6 +122,9 @@ bool Service::handle(Session& s, proto::Request::Reader request, capnp::MessageB
       throw;
     } catch (const CryptoError& e) {
       throw refusalFor(e);
+    } catch (const store::StoreUnavailable& e) {
+      logWarn(std::string("store unavailable: ") + e.what());
+      throw Refusal(ErrorCode::STORE_UNAVAILABLE, std::string("store unavailable: ") + e.what());
     } catch (const store::StoreError& e) {
       logError(std::string("store: ") + e.what());
       throw Refusal(ErrorCode::STORE_ERROR, std::string("store error: ") + e.what());
@@ -185,6 +214,7 @@ void Service::dispatch(Session& s, proto::Request::Reader r, proto::Response::Bu
     case Which::SIGN: return operations_.sign(s, r.getSign(), out);
     case Which::KEY_PUBLIC: return keyRequests_.publicKey(s, r.getKeyPublic(), out);
     case Which::STATUS: return status_.status(s, out);
+    case Which::BACKUP: return backups_.backup(s, r.getBackup(), out);
     case Which::KEY_CERTIFICATE_SET:
       return keyRequests_.setCertificate(s, r.getKeyCertificateSet());
     case Which::KEY_CERTIFICATE: return keyRequests_.certificate(s, r.getKeyCertificate(), out);

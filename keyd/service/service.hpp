@@ -13,6 +13,7 @@
 #include "keyd/service/access.hpp"
 #include "keyd/service/audit_requests.hpp"
 #include "keyd/service/auditor.hpp"
+#include "keyd/service/backup_requests.hpp"
 #include "keyd/service/container_directory.hpp"
 #include "keyd/service/container_requests.hpp"
 #include "keyd/service/key_cache.hpp"
@@ -25,8 +26,8 @@
 #include "keyd/service/status_requests.hpp"
 #include "keyd/service/unlocks.hpp"
 #include "keyd/service/user_requests.hpp"
-#include "lmdb_store/store.hpp"
 #include "protocol/vhsm.capnp.h"
+#include "store/store.hpp"
 
 namespace vhsm::keyd {
 
@@ -38,9 +39,13 @@ struct ServiceLimits {
 
 class Service {
  public:
-  // storeName: how status reports the store (its directory).
+  // storeName: how status reports the store (its directory or URI); hostName: --host-name.
+  // On a shared store, changes other hosts make end what sessions cached of them.
   Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLimits limits = {},
-          std::string storeName = {});
+          std::string storeName = {}, std::string hostName = {});
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
 
   // Never throws: every failure becomes the reply's error, built afresh so that nothing a
   // failed handler had written (say, unauthenticated plaintext) can leak. Returns false when
@@ -74,6 +79,9 @@ class Service {
   void refuse(Session& s, proto::Request::Reader request, const Refusal& refusal,
               capnp::MessageBuilder& reply);
 
+  void storeChanged(store::StoreChange change);
+
+  store::Store& store_;
   ContainerDirectory containers_;
   Metrics metrics_;
   Unlocks unlocks_;
@@ -86,6 +94,7 @@ class Service {
   KeyRequests keyRequests_;
   Operations operations_;
   AuditRequests auditRequests_;
+  BackupRequests backups_;
   StatusRequests status_;
 };
 

@@ -16,8 +16,8 @@
 
 #include "keyd/base/secure_memory.hpp"
 #include "keyd/crypto/hashes.hpp"
-#include "lmdb_store/store.hpp"
 #include "protocol/identity.hpp"
+#include "store/store.hpp"
 
 namespace vhsm::keyd {
 
@@ -63,6 +63,8 @@ struct Session {
   uint64_t keysEpoch = 0;
 
   std::map<uint32_t, std::unique_ptr<Stream>> streams;
+  // A backup being read out in chunks (backup_requests.hpp): wrapped records only.
+  std::shared_ptr<const std::string> backup;
   uint32_t nextStreamHandle = 1;
 
   // Set by the service at the first request; the session counts itself there until it ends.

@@ -3,12 +3,15 @@
 namespace vhsm::keyd {
 
 StatusRequests::StatusRequests(const Metrics& metrics, const ContainerDirectory& containers,
-                               Access& access, Auditor& auditor, std::string store)
+                               Access& access, Auditor& auditor, const store::Store& store,
+                               std::string storeName, std::string hostName)
     : metrics_(metrics),
       containers_(containers),
       access_(access),
       auditor_(auditor),
-      store_(std::move(store)) {}
+      store_(store),
+      storeName_(std::move(storeName)),
+      hostName_(std::move(hostName)) {}
 
 uint64_t StatusRequests::uptimeSeconds() const {
   return uint64_t(
@@ -22,7 +25,11 @@ void StatusRequests::status(Session& s, proto::Response::Builder out) {
   auto o = out.initStatus();
   o.setVersion(VHSM_VERSION);
   o.setUptimeSeconds(uptimeSeconds());
-  o.setStore(store_);
+  o.setStore(storeName_);
+  o.setHost(hostName_);
+  auto problem = store_.problem();
+  o.setReady(problem.empty());
+  o.setStoreProblem(problem);
   auto loads = o.initContainers(unsigned(snapshot.containers.size()));
   for (unsigned i = 0; i < loads.size(); ++i) {
     loads[i].setName(snapshot.containers[i].first);

@@ -17,7 +17,8 @@ namespace vhsm::keyd {
 class StatusRequests {
  public:
   StatusRequests(const Metrics& metrics, const ContainerDirectory& containers, Access& access,
-                 Auditor& auditor, std::string store);
+                 Auditor& auditor, const store::Store& store, std::string storeName,
+                 std::string hostName);
 
   void status(Session& s, proto::Response::Builder out);
   // The same figures as Prometheus text; needs no session (the metrics socket's mode guards it).
@@ -30,7 +31,8 @@ class StatusRequests {
   const ContainerDirectory& containers_;
   Access& access_;
   Auditor& auditor_;
-  std::string store_;
+  const store::Store& store_;
+  std::string storeName_, hostName_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -20,9 +20,9 @@
 #include <sstream>
 #include <thread>
 
-#include "lmdb_store/store.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/identity.hpp"
+#include "store/store.hpp"
 #include "tests/integration/helpers.hpp"
 #include "tests/integration/refusal_of.hpp"
 #include "tests/support/hex.hpp"

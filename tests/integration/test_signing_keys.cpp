@@ -8,7 +8,7 @@
 #include <iterator>
 #include <thread>
 
-#include "lmdb_store/store.hpp"
+#include "store/store.hpp"
 #include "tests/integration/refusal_of.hpp"
 #include "tests/support/hex.hpp"
 #include "tests/support/keyd_process.hpp"

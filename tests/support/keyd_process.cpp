@@ -270,6 +270,22 @@ Keyd::Keyd(uint32_t kdfIterations, MemoryLocking memoryLocking, std::vector<std:
   start();
 }
 
+Keyd::Keyd(std::vector<std::string> storeArgs, bool init)
+    : store_(dir_.path() / "store"),
+      log_(dir_.path() / "keyd.log"),
+      socket_((dir_.path() / "keyd.sock").string()),
+      memoryLocking_(MemoryLocking::inherited),
+      storeArgs_(std::move(storeArgs)) {
+  if (init) {
+    std::vector<std::string> args = {keydBinary(), "--init",           "--log-level",
+                                     "error",      "--kdf-iterations", "1000"};
+    args.insert(args.end(), storeArgs_.begin(), storeArgs_.end());
+    auto r = runCommand(args, kRootPassword);
+    if (r.status != 0) throw std::runtime_error("keyd --init failed: " + r.err);
+  }
+  start();
+}
+
 Keyd::~Keyd() {
   if (pid_ <= 0) return;
   try {
@@ -288,8 +304,12 @@ void Keyd::start() {
   // The test's namespace is the host: pid 1's may be unreadable (a sandbox), and keyd no
   // longer guesses.
   std::vector<std::string> args = {
-      keydBinary(),  "--store", store_.string(), "--socket",         socket_, "--threads", "4",
-      "--log-level", "debug",   "--host-netns",  "/proc/self/ns/net"};
+      keydBinary(),  "--socket", socket_,        "--threads",        "4",
+      "--log-level", "debug",    "--host-netns", "/proc/self/ns/net"};
+  if (storeArgs_.empty())
+    args.insert(args.end(), {"--store", store_.string()});
+  else
+    args.insert(args.end(), storeArgs_.begin(), storeArgs_.end());
   args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -100,6 +100,9 @@ class Keyd {
   explicit Keyd(uint32_t kdfIterations = 1000,
                 MemoryLocking memoryLocking = MemoryLocking::inherited,
                 std::vector<std::string> extraArgs = {});
+  // keyd on a store named by storeArgs (--store etcd://…, --etcd-*, --host-name), given at
+  // every start; init: create that store first (root as above, 1000 iterations).
+  Keyd(std::vector<std::string> storeArgs, bool init);
   ~Keyd();
   void start();
   void stop();   // SIGTERM and wait
@@ -122,6 +125,7 @@ class Keyd {
   std::string socket_;
   MemoryLocking memoryLocking_;
   std::vector<std::string> extraArgs_;
+  std::vector<std::string> storeArgs_;
   pid_t pid_ = -1;
 };
 

@@ -4,7 +4,7 @@
 #include <iterator>
 
 #include "keyd/crypto/keyring.hpp"
-#include "lmdb_store/store.hpp"
+#include "store/store.hpp"
 #include "tests/support/keyd_process.hpp"
 
 using namespace vhsm;

@@ -5,7 +5,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "lmdb_store/lmdb_store.hpp"
+#include "store/backup.hpp"
+#include "store/lmdb_store.hpp"
 #include "tests/support/keyd_process.hpp"
 
 using namespace vhsm::store;
@@ -162,4 +163,50 @@ TEST_CASE("a failed write transaction leaves nothing behind") {
     throw std::runtime_error("refused half-way");
   }));
   CHECK_FALSE(store->read([](const ReadTxn& t) { return t.key("a", "k").has_value(); }));
+}
+
+TEST_CASE("a backup carries every record and refuses any truncation or altered byte") {
+  TempDir dir;
+  auto source = Store::create(dir.path() / "a");
+  source->write([](WriteTxn& t) {
+    t.setKdfIterations(4321);
+    User u;
+    u.name = "alice";
+    u.containers = {"host"};
+    u.id = {7, 7};
+    t.putUser(u);
+    t.putContainer({"web", 11, 12, "boot"});
+    REQUIRE(t.putKey(sampleKey("alice", "k1"), false));
+    AuditEntry e;
+    e.sequence = 1;
+    e.action = "init";
+    e.host = "h1";
+    t.putAudit(e);
+  });
+  auto file = source->read([](const ReadTxn& t) { return writeBackup(t); });
+  auto restored = Store::create(dir.path() / "b");
+  restoreBackup(readBackup(file), *restored);
+  restored->read([](const ReadTxn& t) {
+    CHECK(t.kdfIterations() == 4321);
+    REQUIRE(t.user("alice"));
+    CHECK(t.user("alice")->id == std::vector<uint8_t>{7, 7});
+    CHECK(t.container("web")->netnsCookie == 12);
+    CHECK(t.key("alice", "k1")->wrapped == std::vector<uint8_t>{1, 2, 3});
+    CHECK(t.lastAudit()->host == "h1");
+  });
+  // Into a store that holds anything: refused.
+  CHECK_THROWS_AS(restoreBackup(readBackup(file), *restored), StoreError);
+
+  for (size_t n = 0; n < file.size(); ++n) {
+    INFO("truncated to " << n << " bytes");
+    CHECK_THROWS_AS(readBackup(std::string_view(file).substr(0, n)), StoreError);
+  }
+  for (size_t i = 0; i < file.size(); ++i) {
+    auto altered = file;
+    altered[i] = char(altered[i] ^ 0x20);
+    INFO("byte " << i << " altered");
+    CHECK_THROWS_AS(readBackup(altered), StoreError);
+  }
+  CHECK_THROWS_WITH(readBackup(file + "x"), Catch::Contains("after its end"));
+  CHECK_THROWS_WITH(readBackup(file.substr(0, file.size() - 1)), Catch::Contains("truncated"));
 }

@@ -18,7 +18,7 @@ void addAuditCommands(CLI::App& app, Context& ctx) {
       for (const auto& r : page) {
         std::string result = r.result == ErrorCode::OK ? "ok" : errorName(r.result);
         rows.push_back({std::to_string(r.sequence), std::to_string(r.unixMillis), r.actor,
-                        r.container, r.action, r.target, result, r.detail});
+                        r.container, r.action, r.target, result, r.detail, r.host});
         json.push_back({{"sequence", r.sequence},
                         {"unix_millis", r.unixMillis},
                         {"actor", r.actor},
@@ -26,14 +26,16 @@ void addAuditCommands(CLI::App& app, Context& ctx) {
                         {"action", r.action},
                         {"target", r.target},
                         {"result", result},
-                        {"detail", r.detail}});
+                        {"detail", r.detail},
+                        {"host", r.host}});
       }
       if (page.empty()) break;
       from = page.back().sequence + 1;
     }
-    printTable(ctx,
-               {"SEQ", "UNIX_MS", "ACTOR", "CONTAINER", "ACTION", "TARGET", "RESULT", "DETAIL"},
-               rows, json);
+    printTable(
+        ctx,
+        {"SEQ", "UNIX_MS", "ACTOR", "CONTAINER", "ACTION", "TARGET", "RESULT", "DETAIL", "HOST"},
+        rows, json);
   });
 
   auto* verify = audit->add_subcommand("verify", "check the hash chain");

@@ -40,7 +40,7 @@ void printTable(const Context& ctx, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows, const nlohmann::json& json);
 void printDone(const Context& ctx, const std::string& text);
 
-void addInitCommand(CLI::App& app, Context& ctx);
+void addStoreCommands(CLI::App& app, Context& ctx);  // init, backup, restore
 void addUserCommands(CLI::App& app, Context& ctx);
 void addContainerCommands(CLI::App& app, Context& ctx);
 void addUnlockCommands(CLI::App& app, Context& ctx);

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   for (auto* option : app.get_options())
     option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
-  addInitCommand(app, ctx);
+  addStoreCommands(app, ctx);
   addUserCommands(app, ctx);
   addContainerCommands(app, ctx);
   addUnlockCommands(app, ctx);

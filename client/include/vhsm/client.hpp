@@ -103,6 +103,7 @@ struct AuditRecord {
   uint64_t sequence = 0;
   int64_t unixMillis = 0;
   std::string actor, container, action, target, detail;
+  std::string host;  // the keyd that wrote it, on a shared store
   ErrorCode result = ErrorCode::OK;
 };
 
@@ -120,6 +121,9 @@ struct ServiceStatus {
   };
   std::string version, store;
   uint64_t uptimeSeconds = 0, auditQueued = 0;
+  bool ready = true;         // the store answers
+  std::string storeProblem;  // why not, when not ready
+  std::string host;          // --host-name, on a shared store
   std::vector<ContainerLoad> containers;
   std::vector<std::pair<std::string, uint64_t>> requests, refusals;  // by kind, by code
 };
@@ -246,6 +250,9 @@ class Client {
   std::vector<AuditRecord> auditList(uint64_t fromSequence = 0, uint32_t limit = 0);
   AuditVerdict auditVerify();
   ServiceStatus status();
+  // Security officers: one chunk of a backup of the whole store, from one snapshot; offset 0
+  // takes a new snapshot. Returns the backup's whole length; chunk is empty past it.
+  uint64_t backupChunk(uint64_t offset, Bytes& chunk);
 
   // Raw bytes, for tests of keyd's frame handling; returns the raw reply.
   Bytes exchangeRaw(ByteView frame);

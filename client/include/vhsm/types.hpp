@@ -38,6 +38,7 @@ enum class ErrorCode : uint16_t {
   PASSWORD_REQUIRED = 26,
   UNKNOWN_REQUEST = 27,
   USAGE_NOT_PERMITTED = 28,
+  STORE_UNAVAILABLE = 29,
 };
 
 enum class HashAlgorithm : uint16_t {

@@ -50,4 +50,6 @@ struct AuditEntry {
   detail @7 :Text;
   prevHash @8 :Data;
   hash @9 :Data;
+  # The keyd that wrote it, when keyd runs on a shared store (--host-name); empty otherwise.
+  host @10 :Text;
 }

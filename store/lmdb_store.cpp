@@ -1,11 +1,8 @@
-#include "lmdb_store/lmdb_store.hpp"
+#include "store/lmdb_store.hpp"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-
-#include <capnp/message.h>
-#include <capnp/serialize.h>
 
 #include <cstdio>
 #include <cstring>
@@ -13,7 +10,7 @@
 #include <mutex>
 #include <utility>
 
-#include "lmdb_store/records.capnp.h"
+#include "store/record_codec.hpp"
 
 namespace vhsm::store {
 namespace {
@@ -45,38 +42,14 @@ std::string sequenceKey(uint64_t sequence) {
   return k;
 }
 
-std::vector<uint8_t> bytes(capnp::Data::Reader data) {
-  return {data.begin(), data.end()};
-}
-kj::ArrayPtr<const kj::byte> view(const std::vector<uint8_t>& v) {
-  return {v.data(), v.size()};
+std::string_view text(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
 
-// Values are copied into word-aligned memory: LMDB gives no alignment guarantee.
-kj::Array<capnp::word> alignedCopy(const MDB_val& v) {
-  auto words = kj::heapArray<capnp::word>((v.mv_size + 7) / 8);
-  std::memcpy(words.begin(), v.mv_data, v.mv_size);
-  return words;
-}
-
-class Record {
- public:
-  explicit Record(const MDB_val& v) : words_(alignedCopy(v)), reader_(words_.asPtr()) {}
-  template <typename T>
-  typename T::Reader get() {
-    return reader_.getRoot<T>();
-  }
-
- private:
-  kj::Array<capnp::word> words_;
-  capnp::FlatArrayMessageReader reader_;
-};
-
-int put(MDB_txn* txn, MDB_dbi dbi, const std::string& key, capnp::MessageBuilder& message,
+int put(MDB_txn* txn, MDB_dbi dbi, const std::string& key, const std::string& value,
         unsigned flags = 0) {
-  auto words = capnp::messageToFlatArray(message);
   auto k = val(key);
-  auto v = val(words.asBytes().begin(), words.asBytes().size());
+  auto v = val(value);
   return mdb_put(txn, dbi, &k, &v, flags);
 }
 
@@ -112,60 +85,14 @@ class Cursor {
   MDB_cursor* cursor_ = nullptr;
 };
 
-template <typename T, typename Decode>
+template <typename Decode>
 auto scan(MDB_txn* txn, MDB_dbi dbi, Decode decode) {
-  std::vector<decltype(decode(std::declval<typename T::Reader>()))> out;
+  std::vector<decltype(decode(std::string_view()))> out;
   Cursor cursor(txn, dbi);
   MDB_val k, v;
   for (bool more = cursor.seek(MDB_FIRST, k, v); more; more = cursor.seek(MDB_NEXT, k, v))
-    out.push_back(decode(Record(v).get<T>()));
+    out.push_back(decode(text(v)));
   return out;
-}
-
-User decodeUser(records::User::Reader r) {
-  User u;
-  u.name = r.getName();
-  u.isSo = r.getIsSo();
-  u.flags = r.getFlags();
-  for (auto c : r.getContainers()) u.containers.emplace_back(c);
-  u.kdfSalt = bytes(r.getKdfSalt());
-  u.kdfIterations = r.getKdfIterations();
-  u.wrappedSecret = bytes(r.getWrappedSecret());
-  u.createdUnixSeconds = r.getCreatedUnixSeconds();
-  u.id = bytes(r.getId());
-  return u;
-}
-
-Container decodeContainer(records::Container::Reader r) {
-  return Container{r.getName(), r.getNetnsInode(), r.getNetnsCookie(), r.getBootId()};
-}
-
-Key decodeKey(records::Key::Reader r) {
-  Key k;
-  k.owner = r.getOwner();
-  k.id = r.getId();
-  k.type = r.getType();
-  k.bits = r.getBits();
-  k.usage = r.getUsage();
-  k.createdUnixSeconds = r.getCreatedUnixSeconds();
-  k.wrapped = bytes(r.getWrapped());
-  k.certificate = bytes(r.getCertificate());
-  return k;
-}
-
-AuditEntry decodeAudit(records::AuditEntry::Reader r) {
-  AuditEntry e;
-  e.sequence = r.getSequence();
-  e.unixMillis = r.getUnixMillis();
-  e.actor = r.getActor();
-  e.container = r.getContainer();
-  e.action = r.getAction();
-  e.target = r.getTarget();
-  e.result = r.getResult();
-  e.detail = r.getDetail();
-  e.prevHash = bytes(r.getPrevHash());
-  e.hash = bytes(r.getHash());
-  return e;
 }
 
 // A transaction's view, read-only or not: every read and write on one MDB_txn.
@@ -203,27 +130,27 @@ class LmdbTxn final : public WriteTxn {
 std::optional<User> LmdbTxn::user(const std::string& name) const {
   auto v = get(txn_, dbs_.users, name);
   if (!v) return std::nullopt;
-  return decodeUser(Record(*v).get<records::User>());
+  return decodeUser(text(*v));
 }
 
 std::vector<User> LmdbTxn::users() const {
-  return scan<records::User>(txn_, dbs_.users, decodeUser);
+  return scan(txn_, dbs_.users, decodeUser);
 }
 
 std::optional<Container> LmdbTxn::container(const std::string& name) const {
   auto v = get(txn_, dbs_.containers, name);
   if (!v) return std::nullopt;
-  return decodeContainer(Record(*v).get<records::Container>());
+  return decodeContainer(text(*v));
 }
 
 std::vector<Container> LmdbTxn::containers() const {
-  return scan<records::Container>(txn_, dbs_.containers, decodeContainer);
+  return scan(txn_, dbs_.containers, decodeContainer);
 }
 
 std::optional<Key> LmdbTxn::key(const std::string& owner, const std::string& id) const {
   auto v = get(txn_, dbs_.keys, keyOf(owner, id));
   if (!v) return std::nullopt;
-  return decodeKey(Record(*v).get<records::Key>());
+  return decodeKey(text(*v));
 }
 
 std::vector<Key> LmdbTxn::keys(const std::string& owner, const std::string& startAfter,
@@ -239,7 +166,7 @@ std::vector<Key> LmdbTxn::keys(const std::string& owner, const std::string& star
     if (!startAfter.empty() && k.mv_size == start.size() &&
         std::memcmp(k.mv_data, start.data(), start.size()) == 0)
       continue;
-    out.push_back(decodeKey(Record(v).get<records::Key>()));
+    out.push_back(decodeKey(text(v)));
   }
   return out;
 }
@@ -251,7 +178,7 @@ std::vector<AuditEntry> LmdbTxn::audit(uint64_t fromSequence, uint32_t limit) co
   MDB_val k = val(start), v;
   for (bool more = cursor.seek(MDB_SET_RANGE, k, v); more && (limit == 0 || out.size() < limit);
        more = cursor.seek(MDB_NEXT, k, v))
-    out.push_back(decodeAudit(Record(v).get<records::AuditEntry>()));
+    out.push_back(decodeAudit(text(v)));
   return out;
 }
 
@@ -259,7 +186,7 @@ std::optional<AuditEntry> LmdbTxn::lastAudit() const {
   Cursor cursor(txn_, dbs_.audit);
   MDB_val k, v;
   if (!cursor.seek(MDB_LAST, k, v)) return std::nullopt;
-  return decodeAudit(Record(v).get<records::AuditEntry>());
+  return decodeAudit(text(v));
 }
 
 uint32_t LmdbTxn::kdfIterations() const {
@@ -279,19 +206,7 @@ void LmdbTxn::setKdfIterations(uint32_t iterations) {
 }
 
 void LmdbTxn::putUser(const User& u) {
-  capnp::MallocMessageBuilder m;
-  auto r = m.initRoot<records::User>();
-  r.setName(u.name);
-  r.setIsSo(u.isSo);
-  r.setFlags(u.flags);
-  auto list = r.initContainers(unsigned(u.containers.size()));
-  for (unsigned i = 0; i < list.size(); ++i) list.set(i, u.containers[i]);
-  r.setKdfSalt(view(u.kdfSalt));
-  r.setKdfIterations(u.kdfIterations);
-  r.setWrappedSecret(view(u.wrappedSecret));
-  r.setCreatedUnixSeconds(u.createdUnixSeconds);
-  r.setId(view(u.id));
-  check(put(txn_, dbs_.users, u.name, m), "write user");
+  check(put(txn_, dbs_.users, u.name, encodeUser(u)), "write user");
 }
 
 bool LmdbTxn::deleteUser(const std::string& name) {
@@ -299,13 +214,7 @@ bool LmdbTxn::deleteUser(const std::string& name) {
 }
 
 void LmdbTxn::putContainer(const Container& c) {
-  capnp::MallocMessageBuilder m;
-  auto r = m.initRoot<records::Container>();
-  r.setName(c.name);
-  r.setNetnsInode(c.netnsInode);
-  r.setNetnsCookie(c.netnsCookie);
-  r.setBootId(c.bootId);
-  check(put(txn_, dbs_.containers, c.name, m), "write container");
+  check(put(txn_, dbs_.containers, c.name, encodeContainer(c)), "write container");
 }
 
 bool LmdbTxn::deleteContainer(const std::string& name) {
@@ -313,17 +222,8 @@ bool LmdbTxn::deleteContainer(const std::string& name) {
 }
 
 bool LmdbTxn::putKey(const Key& key, bool overwrite) {
-  capnp::MallocMessageBuilder m;
-  auto r = m.initRoot<records::Key>();
-  r.setOwner(key.owner);
-  r.setId(key.id);
-  r.setType(key.type);
-  r.setBits(key.bits);
-  r.setUsage(key.usage);
-  r.setCreatedUnixSeconds(key.createdUnixSeconds);
-  r.setWrapped(view(key.wrapped));
-  r.setCertificate(view(key.certificate));
-  int rc = put(txn_, dbs_.keys, keyOf(key.owner, key.id), m, overwrite ? 0 : MDB_NOOVERWRITE);
+  int rc = put(txn_, dbs_.keys, keyOf(key.owner, key.id), encodeKey(key),
+               overwrite ? 0 : MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST) return false;
   check(rc, "write key");
   return true;
@@ -334,19 +234,7 @@ bool LmdbTxn::deleteKey(const std::string& owner, const std::string& id) {
 }
 
 void LmdbTxn::putAudit(const AuditEntry& e) {
-  capnp::MallocMessageBuilder m;
-  auto r = m.initRoot<records::AuditEntry>();
-  r.setSequence(e.sequence);
-  r.setUnixMillis(e.unixMillis);
-  r.setActor(e.actor);
-  r.setContainer(e.container);
-  r.setAction(e.action);
-  r.setTarget(e.target);
-  r.setResult(e.result);
-  r.setDetail(e.detail);
-  r.setPrevHash(view(e.prevHash));
-  r.setHash(view(e.hash));
-  check(put(txn_, dbs_.audit, sequenceKey(e.sequence), m, MDB_APPEND), "append audit");
+  check(put(txn_, dbs_.audit, sequenceKey(e.sequence), encodeAudit(e), MDB_APPEND), "append audit");
 }
 
 // ---- environment ----

@@ -7,7 +7,7 @@
 #include <memory>
 #include <shared_mutex>
 
-#include "lmdb_store/store.hpp"
+#include "store/store.hpp"
 
 namespace vhsm::store {
 

@@ -62,6 +62,7 @@ struct AuditEntry {
   std::string detail;
   std::vector<uint8_t> prevHash;
   std::vector<uint8_t> hash;
+  std::string host;  // the keyd that wrote it on a shared store; empty on a store of one host
 };
 
 class StoreError : public std::runtime_error {
@@ -73,6 +74,20 @@ class StoreError : public std::runtime_error {
 
  private:
   int engineCode_;
+};
+
+// A shared store cannot be reached now: nothing was changed, or (sent) the change's outcome is
+// unknown. keyd answers storeUnavailable; the caller may retry.
+class StoreUnavailable : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+// What another writer of a shared store changed (Store::watch).
+enum class StoreChange {
+  users,        // a user record: rights, bindings, or the user itself
+  keysRemoved,  // a key record removed
+  everything,   // unknown (the watch missed events): assume anything changed
 };
 
 // A snapshot of the store. Reads never see a transaction that has not committed.
@@ -106,6 +121,9 @@ class WriteTxn : public ReadTxn {
   // Appends the record after the last one (its sequence is the next).
   virtual void putAudit(const AuditEntry& entry) = 0;
   virtual void setKdfIterations(uint32_t iterations) = 0;
+  // The host whose per-host records (containers) this transaction sees and writes, and whom
+  // its audit records name; empty for a store that serves one host.
+  virtual std::string host() const { return {}; }
 };
 
 class Store {
@@ -136,6 +154,13 @@ class Store {
   // Runs fn in one write transaction and commits it durably. fn may run more than once (the
   // store may retry from scratch), so it must have no effect outside the transaction.
   virtual void write(const std::function<void(WriteTxn&)>& fn) = 0;
+
+  // For a store others write too: fn runs (on a thread of the store's) after each change it
+  // learns of, within a second of its commit. An empty fn stops the calls; it returns once
+  // none is running. A store only keyd writes never calls it.
+  virtual void watch(std::function<void(StoreChange)> fn) { (void)fn; }
+  // Empty while the store answers; otherwise why not (a shared store out of reach).
+  virtual std::string problem() const { return {}; }
 
  protected:
   virtual void readSnapshot(const std::function<void(const ReadTxn&)>& fn) const = 0;
