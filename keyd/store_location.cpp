@@ -73,6 +73,12 @@ std::unique_ptr<store::Store> StoreLocation::open(bool create) const {
     auto lmdb = create ? store::Store::create(spec) : store::Store::open(spec);
     return std::make_unique<LockedStore>(std::move(lmdb), spec);
   }
+  // etcd's records are wrapped, but records in transit could be replayed or withheld and its
+  // answers forged: keyd speaks to etcd over TLS with a client certificate, or not at all.
+  if (etcdCa.empty() || etcdCert.empty() || etcdKey.empty())
+    throw std::runtime_error(
+        "an etcd store needs --etcd-cacert, --etcd-cert and --etcd-key (TLS with a client "
+        "certificate)");
   auto options = store::parseEtcdUri(spec);
   options.etcd.caFile = etcdCa;
   options.etcd.certFile = etcdCert;

@@ -2,7 +2,9 @@
 
 #include <openssl/sha.h>
 
+#include <cctype>
 #include <cstring>
+#include <initializer_list>
 
 #include "store/record_codec.hpp"
 
@@ -42,6 +44,21 @@ std::string sha256(std::string_view data) {
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
          reinterpret_cast<unsigned char*>(digest.data()));
   return digest;
+}
+
+// Names keyd accepts (keyd/service/names.hpp): a restored record can name nothing else, so a
+// name can never carry a separator into etcd's keys.
+bool isName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+void requireNames(std::initializer_list<std::string_view> names) {
+  for (auto name : names)
+    if (!isName(name)) throw StoreError("backup damaged: a record has an invalid name");
 }
 
 }  // namespace
@@ -108,6 +125,12 @@ BackupContents readBackup(std::string_view file) {
     at += 5 + size;
   }
   if (!settings) throw StoreError("backup damaged: no settings record");
+  for (const auto& u : out.users) {
+    requireNames({u.name});
+    for (const auto& c : u.containers) requireNames({c});
+  }
+  for (const auto& c : out.containers) requireNames({c.name});
+  for (const auto& k : out.keys) requireNames({k.owner, k.id});
   return out;
 }
 

@@ -2,7 +2,8 @@
 // audit chain) as the stores keep them — wrapped — in one file that states its length and
 // ends with a SHA-256 of itself, so a truncated or damaged file is refused before anything is
 // written. (The checksum finds damage, not an attacker: one who can write the file can write a
-// new checksum. Keys stay wrapped and the audit chain verifies either way.) Restored into a new, empty store of either kind: the same file migrates LMDB → etcd.
+// new checksum. Keys stay wrapped and the audit chain verifies either way.) Restored into a new,
+// empty store of either kind: the same file migrates LMDB → etcd.
 #pragma once
 
 #include <string>

@@ -141,6 +141,7 @@ void configure(CURL* curl, const EtcdOptions& o, const std::string& url, const s
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, o.connectTimeoutMillis);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never through a proxy from the environment
   if (!o.caFile.empty()) {
     curl_easy_setopt(curl, CURLOPT_CAINFO, o.caFile.c_str());
     curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);
@@ -173,12 +174,15 @@ std::string EtcdClient::post(const std::string& path, const std::string& body, b
     curl_easy_setopt(handle->curl, CURLOPT_TIMEOUT_MS, options_.requestTimeoutMillis);
     CURLcode rc = curl_easy_perform(handle->curl);
     long status = 0;
+    curl_off_t pretransfer = 0;
     curl_easy_getinfo(handle->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(handle->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
     giveBack(std::move(handle));
     std::string where = "etcd " + options_.endpoints[index] + ": ";
     if (rc != CURLE_OK) {
       problem = where + curl_easy_strerror(rc);
-      if (rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST) {
+      // Before the transfer began (no connection, no TLS), nothing reached the member.
+      if (pretransfer > 0) {
         sent = true;
         if (!retrySent) break;
       }
@@ -254,10 +258,26 @@ struct WatchState {
   bool compacted = false;
 };
 
+size_t onWatchLines(WatchState* state, const char* data, size_t bytes);
+
 // The gateway streams one JSON object per line: {"result": {"header", "events", ...}}.
+// Nothing may be thrown through libcurl's C frames: a failure ends the transfer instead.
 size_t onWatchData(char* data, size_t size, size_t count, void* p) {
   auto* state = static_cast<WatchState*>(p);
-  state->buffer.append(data, size * count);
+  try {
+    return onWatchLines(state, data, size * count);
+  } catch (const std::exception& e) {
+    state->problem = std::string("watch: ") + e.what();
+    return 0;
+  }
+}
+
+int onWatchProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<WatchState*>(p)->stop->load() ? 1 : 0;
+}
+
+size_t onWatchLines(WatchState* state, const char* data, size_t bytes) {
+  state->buffer.append(data, bytes);
   size_t newline;
   while ((newline = state->buffer.find('\n')) != std::string::npos) {
     json message = json::parse(state->buffer.substr(0, newline), nullptr, false);
@@ -284,11 +304,7 @@ size_t onWatchData(char* data, size_t size, size_t count, void* p) {
     }
     (*state->onEvents)(events, number(result.value("header", json::object()), "revision"));
   }
-  return size * count;
-}
-
-int onWatchProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<WatchState*>(p)->stop->load() ? 1 : 0;
+  return bytes;
 }
 
 }  // namespace
@@ -305,6 +321,9 @@ void EtcdClient::watch(
   WatchState state{&stop, &onEvents, {}, {}, false};
   Handle handle;
   Headers headers;
+  // A member that loses its quorum ends the watch (gRPC metadata through the gateway) rather
+  // than keeping it open and silent while others commit.
+  headers.list = curl_slist_append(headers.list, "Grpc-Metadata-Hasleader: true");
   std::string unused;
   configure(handle.curl, options_, scheme_ + options_.endpoints[index] + "/v3/watch", body, &unused,
             headers.list);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <random>
+#include <set>
 
 #include "store/record_codec.hpp"
 
@@ -216,6 +217,7 @@ class EtcdTxn final : public WriteTxn {
     std::map<std::string, std::string> out;
     for (auto& kv : r.kvs) {
       auto value = unseal(recordKey_, kv.key, std::move(kv.value));
+      if (writable_) scanned_.insert(kv.key);
       out.emplace(std::move(kv.key), std::move(value));
     }
     for (auto it = pending_.lower_bound(first); it != pending_.end() && it->first < end; ++it) {
@@ -228,8 +230,12 @@ class EtcdTxn final : public WriteTxn {
     return out;
   }
 
+  // A key a range read found needs no read (and no compare) of its own: the range's compare
+  // covers it. So deleting a user's keys costs one operation each, not a read and a compare.
   bool erase(const std::string& key) {
-    bool existed = get(key).has_value();
+    auto it = pending_.find(key);
+    bool existed = it != pending_.end() ? it->second.has_value()
+                                        : scanned_.count(key) != 0 || get(key).has_value();
     pending_[key] = std::nullopt;
     return existed;
   }
@@ -241,6 +247,7 @@ class EtcdTxn final : public WriteTxn {
   bool writable_;
   mutable int64_t revision_ = 0;
   mutable std::vector<EtcdCompare> compares_;
+  mutable std::set<std::string> scanned_;  // keys a range read of this transaction found
   std::map<std::string, std::optional<std::string>> pending_;
 };
 
@@ -345,7 +352,14 @@ void EtcdStore::noteFailure(const std::string& why) const {
 
 std::string EtcdStore::problem() const {
   std::lock_guard lock(problemMutex_);
-  return problem_;
+  // While the watch is down, other hosts' changes do not reach this keyd: not ready, even if
+  // requests are answered.
+  return !watchProblem_.empty() ? watchProblem_ : problem_;
+}
+
+void EtcdStore::noteWatch(const std::string& problem) {
+  std::lock_guard lock(problemMutex_);
+  watchProblem_ = problem;
 }
 
 void EtcdStore::readSnapshot(const std::function<void(const ReadTxn&)>& fn) const {
@@ -412,32 +426,41 @@ void EtcdStore::watchLoop() {
     watchIdle_.notify_all();
   };
   const std::string all = options_.prefix + "/";
+  noteWatch("watch not started");
+  bool missed = false;  // events may have been missed: say "everything" once watching again
   while (!stopWatch_) {
     try {
       if (!schemaChecked_) checkSchema();
+      // The revision is taken before "everything" is said, so no change falls between.
       if (next == 0) next = guarded([&] { return client_.range(all, "", 0, 1).revision; }) + 1;
+      if (missed) notify(StoreChange::everything);
+      missed = false;
       client_.watch(all, EtcdClient::prefixEnd(all), next, stopWatch_,
                     [&](const std::vector<EtcdEvent>& events, int64_t) {
-                      noteSuccess();
-                      bool users = false, keysRemoved = false, everything = false;
+                      noteWatch("");
+                      bool users = false, keysRemoved = false, everything = false,
+                           containers = false;
                       for (const auto& e : events) {
                         next = std::max(next, e.modRevision + 1);
                         if (e.key.rfind(keys_.users, 0) == 0)
                           users = true;
                         else if (e.key.rfind(keys_.keys, 0) == 0)
                           keysRemoved |= e.erase;
+                        else if (e.key.rfind(keys_.containers, 0) == 0)
+                          containers = true;
                         else if (e.key.rfind(keys_.meta, 0) == 0)
                           everything = true;
                       }
                       if (everything) notify(StoreChange::everything);
                       if (users) notify(StoreChange::users);
                       if (keysRemoved) notify(StoreChange::keysRemoved);
+                      if (containers) notify(StoreChange::containers);
                     });
     } catch (const EtcdCompacted&) {
       next = 0;
-      notify(StoreChange::everything);
+      missed = true;
     } catch (const std::exception& e) {
-      noteFailure(e.what());
+      noteWatch(std::string("etcd watch: ") + e.what());
       for (int i = 0; i < 4 && !stopWatch_; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

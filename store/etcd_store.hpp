@@ -58,13 +58,15 @@ class EtcdStore final : public Store {
   void watchLoop();
   void noteSuccess() const;
   void noteFailure(const std::string& why) const;
+  void noteWatch(const std::string& problem);
 
   EtcdStoreOptions options_;
   Keys keys_;
   mutable EtcdClient client_;
   mutable std::mutex problemMutex_;
-  mutable std::string problem_;
-  bool schemaChecked_ = false;
+  mutable std::string problem_;  // the last request's failure, cleared by a success
+  std::string watchProblem_;     // set while the watch is not following the store
+  std::atomic<bool> schemaChecked_{false};
 
   std::mutex watchMutex_;
   std::condition_variable watchIdle_;

@@ -87,6 +87,7 @@ class StoreUnavailable : public StoreError {
 enum class StoreChange {
   users,        // a user record: rights, bindings, or the user itself
   keysRemoved,  // a key record removed
+  containers,   // one of this host's container registrations
   everything,   // unknown (the watch missed events): assume anything changed
 };
 

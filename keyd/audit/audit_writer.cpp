@@ -1,12 +1,16 @@
 #include "keyd/audit/audit_writer.hpp"
 
 #include <syslog.h>
+#include <algorithm>
 
 #include "keyd/base/log.hpp"
 
 namespace vhsm::keyd {
 
 namespace {
+
+// etcd refuses a transaction of more than 128 operations by default; each record is one.
+constexpr size_t kMaxPerCommit = 100;
 
 void toSyslog(const store::AuditEntry& e) {
   syslog(LOG_AUTHPRIV | (e.result == 0 ? LOG_INFO : LOG_NOTICE), "%s", auditLine(e).c_str());
@@ -67,11 +71,16 @@ void AuditWriter::run() {
     std::string failure;
     std::vector<store::AuditEntry> appended;
     try {
-      store_.write([&](store::WriteTxn& txn) {
-        for (const auto& event : batch) appended.push_back(appendAudit(txn, event));
-      });
-      if (syslog_)
-        for (const auto& e : appended) toSyslog(e);
+      // In transactions of kMaxPerCommit: a shared store bounds one transaction's size.
+      for (size_t first = 0; first < batch.size(); first += kMaxPerCommit) {
+        size_t last = std::min(batch.size(), first + kMaxPerCommit);
+        store_.write([&](store::WriteTxn& txn) {
+          appended.clear();  // the store may run this again
+          for (size_t i = first; i < last; ++i) appended.push_back(appendAudit(txn, batch[i]));
+        });
+        if (syslog_)
+          for (const auto& e : appended) toSyslog(e);
+      }
     } catch (const std::exception& e) {
       failure = e.what();
     } catch (...) {  // Cap'n Proto's kj::Exception; escaping this thread would end keyd

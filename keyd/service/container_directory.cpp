@@ -52,10 +52,11 @@ std::shared_ptr<const std::vector<store::Container>> ContainerDirectory::registe
     list = std::make_shared<const std::vector<store::Container>>(
         store_.read([](const store::ReadTxn& t) { return t.containers(); }));
   } catch (const store::StoreUnavailable&) {
-    // Only this keyd changes this host's registrations, and no change commits while the
-    // store is out of reach: the last copy is still true.
+    // Only this keyd changes this host's registrations, and every change it may have made
+    // (even one whose commit was not confirmed) advances the epoch: a copy of the current
+    // epoch is still true.
     std::lock_guard lock(cacheMutex_);
-    if (cache_) return cache_;
+    if (cache_ && cacheEpoch_ == epoch) return cache_;
     throw;
   }
   std::lock_guard lock(cacheMutex_);
@@ -84,9 +85,18 @@ std::vector<std::string> ContainerDirectory::namesOf(
   return names;
 }
 
+// Transports budget every connection and frame by this, on threads that must not die: when
+// the registrations cannot be read (a shared store out of reach, a record failing
+// authentication), a namespace that is not the host's gets the unregistered budget.
 ContainerDirectory::NamespaceClass ContainerDirectory::classify(
-    const proto::NetnsIdentity& netns) const {
-  auto name = nameOf(netns);
+    const proto::NetnsIdentity& netns) const noexcept {
+  std::string name;
+  try {
+    name = nameOf(netns);
+  } catch (const std::exception&) {
+    return proto::sameNamespace(hostNetns_, netns) ? NamespaceClass::host
+                                                   : NamespaceClass::unregistered;
+  }
   return name == kHost              ? NamespaceClass::host
          : isUnregisteredName(name) ? NamespaceClass::unregistered
                                     : NamespaceClass::registered;

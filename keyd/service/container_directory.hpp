@@ -25,7 +25,7 @@ class ContainerDirectory {
   std::string nameOf(const proto::NetnsIdentity& netns) const;
   // The same for many namespaces, from one read of the registrations.
   std::vector<std::string> namesOf(const std::vector<proto::NetnsIdentity>& netns) const;
-  NamespaceClass classify(const proto::NetnsIdentity& netns) const;
+  NamespaceClass classify(const proto::NetnsIdentity& netns) const noexcept;
   // The session's container, resolved again only after a registration changed.
   const std::string& of(Session& s) const;
   void requireKnown(const store::ReadTxn& txn, const std::string& name) const;

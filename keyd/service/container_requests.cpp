@@ -11,6 +11,26 @@
 #include "keyd/service/user_flags.hpp"
 
 namespace vhsm::keyd {
+namespace {
+
+// Advances the container and access epochs when it goes, however the change went.
+class EpochsAdvance {
+ public:
+  EpochsAdvance(ContainerDirectory& containers, Access& access)
+      : containers_(containers), access_(access) {}
+  ~EpochsAdvance() {
+    containers_.changed();
+    access_.changed();
+  }
+  EpochsAdvance(const EpochsAdvance&) = delete;
+  EpochsAdvance& operator=(const EpochsAdvance&) = delete;
+
+ private:
+  ContainerDirectory& containers_;
+  Access& access_;
+};
+
+}  // namespace
 
 using proto::ErrorCode;
 
@@ -86,31 +106,39 @@ void ContainerRequests::add(Session& s, proto::ContainerInfo::Reader r, Response
   }
   const char* action = !bind ? "containerAdd" : unbind ? "containerUnbind" : "containerBind";
   uint64_t before = 0;  // the cookie of the namespace the name named, 0 for none
-  auditor_.audited(
-      s, action, c.name,
-      [&](store::WriteTxn& txn) {
-        auto existing = txn.container(c.name);
-        if (!bind && existing)
-          throw Refusal(ErrorCode::CONTAINER_EXISTS, "container " + c.name + " exists");
-        before = existing && containers_.current(*existing) ? existing->netnsCookie : 0;
-        if (bind && r.getConditional() && before != r.getExpectedCookie())
-          throw Refusal(
-              ErrorCode::CONTAINER_EXISTS,
-              "container " + c.name +
-                  (before ? " names another namespace now (cookie " + std::to_string(before) + ")"
-                          : " names no namespace now"));
-        for (const auto& other : txn.containers())
-          // A dead namespace's inode is reused by new ones; its cookie never is, in one boot.
-          if (other.name != c.name && containers_.current(other) &&
-              proto::sameNamespace({other.netnsInode, other.netnsCookie},
-                                   {c.netnsInode, c.netnsCookie}))
-            throw Refusal(ErrorCode::CONTAINER_EXISTS,
-                          "that namespace is registered already as " + other.name);
-        txn.putContainer(c);
-      },
-      unbind ? "no namespace"
-             : "netns inode " + std::to_string(c.netnsInode) + " cookie " +
-                   std::to_string(c.netnsCookie));
+  // Whatever the outcome — a commit whose answer was lost may have been applied — names
+  // resolved before are re-read, and sessions re-checked.
+  EpochsAdvance advance(containers_, access_);
+  try {
+    auditor_.audited(
+        s, action, c.name,
+        [&](store::WriteTxn& txn) {
+          auto existing = txn.container(c.name);
+          if (!bind && existing)
+            throw Refusal(ErrorCode::CONTAINER_EXISTS, "container " + c.name + " exists");
+          before = existing && containers_.current(*existing) ? existing->netnsCookie : 0;
+          if (bind && r.getConditional() && before != r.getExpectedCookie())
+            throw Refusal(
+                ErrorCode::CONTAINER_EXISTS,
+                "container " + c.name +
+                    (before ? " names another namespace now (cookie " + std::to_string(before) + ")"
+                            : " names no namespace now"));
+          for (const auto& other : txn.containers())
+            // A dead namespace's inode is reused by new ones; its cookie never is, in one boot.
+            if (other.name != c.name && containers_.current(other) &&
+                proto::sameNamespace({other.netnsInode, other.netnsCookie},
+                                     {c.netnsInode, c.netnsCookie}))
+              throw Refusal(ErrorCode::CONTAINER_EXISTS,
+                            "that namespace is registered already as " + other.name);
+          txn.putContainer(c);
+        },
+        unbind ? "no namespace"
+               : "netns inode " + std::to_string(c.netnsInode) + " cookie " +
+                     std::to_string(c.netnsCookie));
+  } catch (const store::StoreUnavailable&) {
+    unlocks_.endContainer(c.name);  // the change may have been applied
+    throw;
+  }
   // An unlock was granted to the container the name named: whoever the name names next (a
   // restarted container, or whatever container claims the name while it is free) gets none.
   if (before != c.netnsCookie) unlocks_.endContainer(c.name);
@@ -118,21 +146,21 @@ void ContainerRequests::add(Session& s, proto::ContainerInfo::Reader r, Response
   added.setName(c.name);
   added.setNetnsInode(c.netnsInode);
   added.setNetnsCookie(c.netnsCookie);
-  // Sessions from the namespace the name named before now come from an unregistered one.
-  containers_.changed();
-  access_.changed();
+  // Sessions from the namespace the name named before now come from an unregistered one
+  // (advance, on the way out).
 }
 
 void ContainerRequests::remove(Session& s, const std::string& rawName) {
   access_.requireSo(s, kFlagDelete);
   auto name = requireName("container", rawName);
+  EpochsAdvance advance(containers_, access_);
+  // Ended before the change: an unlock must not outlive a removal whose commit was applied
+  // but not confirmed.
+  unlocks_.endContainer(name);
   auditor_.audited(s, "containerRemove", name, [&](store::WriteTxn& txn) {
     if (!txn.deleteContainer(name))
       throw Refusal(ErrorCode::UNKNOWN_CONTAINER, "no container " + name);
   });
-  unlocks_.endContainer(name);
-  containers_.changed();
-  access_.changed();
 }
 
 void ContainerRequests::list(Session& s, Response out) {

@@ -125,7 +125,8 @@ void LoginRequests::unlock(Session& s, Request::Unlock::Reader r) {
       s, "unlock", name, [](store::WriteTxn&) {},
       "container " + container + " for " + std::to_string(ttl) + " s");
   unlocks_.grant(name, container,
-                 {user->id, std::move(secret), Unlocks::Clock::now() + std::chrono::seconds(ttl)});
+                 {user->id, std::move(secret), Unlocks::Clock::now() + std::chrono::seconds(ttl),
+                  user->wrappedSecret});
 }
 
 void LoginRequests::lock(Session& s, Request::Lock::Reader r) {
@@ -152,9 +153,22 @@ void LoginRequests::passwd(Session& s, Request::UserPasswd::Reader r) {
     throw Refusal(ErrorCode::INVALID_ARGUMENT, "the new password is empty");
   auto user = store_.read([&](const store::ReadTxn& t) { return t.user(name); });
   if (!user) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
+  const store::User before = *user;
   auto secret = checkPassword(s, *user, r.getOldPassword());
   rewrapUserSecret(*user, secret, bytesOf(r.getNewPassword()));
-  auditor_.audited(s, "userPasswd", name, [&](store::WriteTxn& txn) { txn.putUser(*user); });
+  // The record as it is now, with only the secret's wrap replaced: a change to its flags or
+  // bindings made meanwhile (here or on another host, during the PBKDF2s) is kept, and a
+  // password changed meanwhile fails this one.
+  auditor_.audited(s, "userPasswd", name, [&](store::WriteTxn& txn) {
+    auto now = txn.user(name);
+    if (!now || now->id != user->id) throw Refusal(ErrorCode::UNKNOWN_USER, "no user " + name);
+    if (now->wrappedSecret != before.wrappedSecret)
+      throw Refusal(ErrorCode::WRONG_PASSWORD, "the password was changed meanwhile");
+    now->kdfSalt = user->kdfSalt;
+    now->kdfIterations = user->kdfIterations;
+    now->wrappedSecret = user->wrappedSecret;
+    txn.putUser(*now);
+  });
   // An unlock was granted with the old password: a change of password withdraws it.
   unlocks_.end(name, [](const std::string&) { return false; });
   access_.changed();

@@ -1,5 +1,7 @@
 #include "keyd/service/service.hpp"
 
+#include <algorithm>
+
 #include <capnp/dynamic.h>
 
 #include "keyd/base/log.hpp"
@@ -83,6 +85,27 @@ Service::Service(store::Store& store, proto::NetnsIdentity hostNetns, ServiceLim
   store_.watch([this](store::StoreChange change) { storeChanged(change); });
 }
 
+// An unlock ends with its user, with a password change and with the binding it was for, as
+// when the change is made here (login_requests.cpp). Should the store not answer now, the
+// unlocks stay until the next change is seen: their sessions re-check the user meanwhile.
+void Service::withdrawStaleUnlocks() {
+  std::vector<store::User> users;
+  try {
+    users = store_.read([](const store::ReadTxn& t) { return t.users(); });
+  } catch (const store::StoreError& e) {
+    logWarn(std::string("cannot re-check unlocks: ") + e.what());
+    return;
+  }
+  unlocks_.retain([&](const std::string& name, const std::string& container,
+                      const Unlocks::Grant& grant) {
+    for (const auto& u : users)
+      if (u.name == name)
+        return u.id == grant.userId && u.wrappedSecret == grant.wrappedSecret &&
+               std::find(u.containers.begin(), u.containers.end(), container) != u.containers.end();
+    return false;
+  });
+}
+
 Service::~Service() {
   store_.watch({});
 }
@@ -94,12 +117,18 @@ void Service::storeChanged(store::StoreChange change) {
     case store::StoreChange::users:
       access_.changed();
       keys_.keysDeleted();  // a removed user's keys went with it
+      withdrawStaleUnlocks();
       break;
     case store::StoreChange::keysRemoved: keys_.keysDeleted(); break;
+    case store::StoreChange::containers:  // this keyd's own change, or one it could not confirm
+      containers_.changed();
+      access_.changed();
+      break;
     case store::StoreChange::everything:
       containers_.changed();
       access_.changed();
       keys_.keysDeleted();
+      withdrawStaleUnlocks();
       break;
   }
 }

@@ -80,6 +80,7 @@ class Service {
               capnp::MessageBuilder& reply);
 
   void storeChanged(store::StoreChange change);
+  void withdrawStaleUnlocks();
 
   store::Store& store_;
   ContainerDirectory containers_;

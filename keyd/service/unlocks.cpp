@@ -33,6 +33,14 @@ size_t Unlocks::end(const std::string& user, const std::function<bool(const std:
   });
 }
 
+void Unlocks::retain(
+    const std::function<bool(const std::string&, const std::string&, const Grant&)>& keep) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(grants_, [&](const auto& entry) {
+    return !keep(entry.first.first, entry.first.second, entry.second);
+  });
+}
+
 void Unlocks::endContainer(const std::string& container) {
   std::lock_guard lock(mutex_);
   std::erase_if(grants_, [&](const auto& entry) { return entry.first.second == container; });

@@ -22,6 +22,7 @@ class Unlocks {
     std::vector<uint8_t> userId;  // the user it was made for, not merely the name
     SecretBytes secret;
     Clock::time_point expires;
+    std::vector<uint8_t> wrappedSecret;  // the user's record then: another changes with a password
   };
 
   void grant(const std::string& user, const std::string& container, Grant grant);
@@ -34,6 +35,10 @@ class Unlocks {
   // Ends user's grants for which keep(container) is false; returns how many ended.
   size_t end(const std::string& user, const std::function<bool(const std::string&)>& keep);
   void endContainer(const std::string& container);
+  // Ends every grant for which keep(user, container, grant) is false (another host changed
+  // users in a shared store).
+  void retain(
+      const std::function<bool(const std::string&, const std::string&, const Grant&)>& keep);
 
  private:
   std::mutex mutex_;

@@ -144,6 +144,15 @@ TEST_CASE("two keyds on one etcd cluster share users, keys and one audit chain",
            ErrorCode::PERMISSION_DENIED;
   }));
 
+  // An unlock granted on B ends when the user's password changes through A (B's own lock is
+  // not needed): the grant was made with the old password.
+  auto rootB0 = b.root();
+  rootB0->unlock("alice", "alice-pw", "host", 600);
+  CHECK(refusalOf([&] { loggedIn(b, "alice", ""); }) == ErrorCode::OK);
+  aliceA->userPasswd("alice", "alice-pw", "alice-pw-2");
+  CHECK(eventually(
+      [&] { return refusalOf([&] { loggedIn(b, "alice", ""); }) == ErrorCode::NOT_UNLOCKED; }));
+
   // A user removed on A: the session it has on B ends.
   auto bobB = loggedIn(b, "bob", "bob-pw");
   bobB->keyImport("bobs", KeyType::HMAC, material);
@@ -323,6 +332,18 @@ TEST_CASE("etcd members failing: nothing acknowledged is lost, keys in use keep 
   CHECK(status.status == 3);
   CHECK(status.out.find("not ready") != std::string::npos);
 
+  // A client from a namespace of its own, while keyd cannot read the registrations: refused
+  // or served, never a crash.
+  int child = inNewNetns([&] {
+    try {
+      b.client()->ping();
+    } catch (const Error&) {
+    }
+    return 0;
+  });
+  CHECK(child == 0);
+  CHECK(refusalOf([&] { b.client()->ping(); }) == ErrorCode::OK);
+
   // etcd back: both keyds serve again, without a restart.
   for (int i = 0; i < etcd.size(); ++i) etcd.start(i);
   etcd.waitHealthy();
@@ -498,10 +519,37 @@ TEST_CASE("etcd write access alone cannot grant rights: records are authenticate
   auto r = runCommand(args);
   CHECK(r.status == 1);
   CHECK(r.err.find("fails authentication") != std::string::npos);
+  // Nor one without TLS to etcd.
+  auto plain = args;
+  plain.erase(std::find(plain.begin(), plain.end(), "--etcd-cacert"),
+              std::find(plain.begin(), plain.end(), "--etcd-cacert") + 2);
+  r = runCommand(plain);
+  CHECK(r.status == 1);
+  CHECK(r.err.find("--etcd-cacert") != std::string::npos);
   // Nor one whose key file others may read.
   std::filesystem::permissions(wrongKey, std::filesystem::perms::others_read,
                                std::filesystem::perm_options::add);
   r = runCommand(args);
   CHECK(r.status == 1);
   CHECK(r.err.find("chmod 600") != std::string::npos);
+}
+
+TEST_CASE("a burst of audited requests on etcd keeps every record", "[etcd]") {
+  EtcdCluster etcd(1);
+  Keyd a(etcd.keydArgs("/vhsm", "a"), true);
+  createUser(*a.root(), "alice", "pw");
+  // Logins are recorded by the audit writer in batches; a batch larger than one etcd
+  // transaction may hold is written in several.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 40; ++i) loggedIn(a, "alice", "pw");
+    });
+  for (auto& t : threads) t.join();
+  auto root = a.root();
+  size_t logins = 0;
+  for (const auto& r : root->auditList())
+    if (r.action == "login" && r.actor == "alice") ++logins;
+  CHECK(logins == 320);
+  CHECK(root->auditVerify().ok);
 }

@@ -1,12 +1,14 @@
 // `init`, `backup` and `restore`. Only keyd writes stores, so init and restore run
 // `vhsm-keyd --init` / `--restore` (found beside vhsm-admin, else on PATH); backup asks the
 // running keyd for a snapshot.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "tools/admin/context.hpp"
 
@@ -107,24 +109,37 @@ void addBackup(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, out] {
     auto& client = ctx.session();
     std::string temporary = *out + ".partial";
-    std::ofstream file;
-    // Wrapped records, but still the store: readable by the owner alone.
-    mode_t old = umask(077);
-    file.open(temporary, std::ios::binary | std::ios::trunc);
-    umask(old);
-    if (!file) throw std::runtime_error("cannot write " + temporary);
+    // Wrapped records, but still the store: a new file only its owner reads, never one that
+    // was there (or a link planted in its place).
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+      throw std::runtime_error("cannot create " + temporary + ": " + std::strerror(errno) +
+                               (errno == EEXIST ? " (left by an earlier run? remove it)" : ""));
     uint64_t size = 0, offset = 0;
     Bytes chunk;
-    do {
-      size = client.backupChunk(offset, chunk);
-      file.write(reinterpret_cast<const char*>(chunk.data()), std::streamsize(chunk.size()));
-      offset += chunk.size();
-    } while (offset < size && !chunk.empty());
-    file.close();
-    if (!file || offset != size) {
+    bool written = true;
+    try {
+      do {
+        size = client.backupChunk(offset, chunk);
+        for (size_t done = 0; written && done < chunk.size();) {
+          ssize_t n = ::write(fd, chunk.data() + done, chunk.size() - done);
+          if (n < 0 && errno == EINTR) continue;
+          written = n > 0;
+          done += written ? size_t(n) : 0;
+        }
+        offset += chunk.size();
+      } while (written && offset < size && !chunk.empty());
+      written = written && fsync(fd) == 0;
+    } catch (...) {
+      ::close(fd);
+      std::filesystem::remove(temporary);
+      throw;
+    }
+    written = ::close(fd) == 0 && written;
+    if (!written || offset != size) {
       std::filesystem::remove(temporary);
       throw std::runtime_error("backup incomplete: " + std::to_string(offset) + " of " +
-                               std::to_string(size) + " bytes");
+                               std::to_string(size) + " bytes written");
     }
     std::filesystem::rename(temporary, *out);
     printDone(ctx, "backup of " + std::to_string(size) + " bytes written to " + *out);
