@@ -416,7 +416,7 @@ TEST_CASE("a backup taken under load restores into LMDB and into etcd", "[etcd]"
   INFO(made.err);
 
   auto data = randomBytes(64);
-  auto check = [&](Keyd& restored) {
+  auto check = [&](Keyd& restored, size_t generations) {
     auto c = loggedIn(restored, "alice", "pw");
     for (int i = 0; i < before; ++i) {
       INFO("key k" << i);
@@ -424,10 +424,13 @@ TEST_CASE("a backup taken under load restores into LMDB and into etcd", "[etcd]"
               referenceHmac("SHA256", materialOf(i), data));
     }
     CHECK(restored.root()->auditVerify().ok);
-    std::set<std::string> actions;
-    for (const auto& r : restored.root()->auditList()) actions.insert(r.action);
-    CHECK(actions.count("backup") == 1);
-    CHECK(actions.count("restore") == 1);
+    size_t backups = 0, restores = 0;
+    for (const auto& r : restored.root()->auditList()) {
+      backups += r.action == "backup";
+      restores += r.action == "restore";
+    }
+    CHECK(backups == generations);
+    CHECK(restores == generations);
   };
 
   source.stop();  // the store is gone: only the backup is left
@@ -438,7 +441,7 @@ TEST_CASE("a backup taken under load restores into LMDB and into etcd", "[etcd]"
   REQUIRE(r.status == 0);
   {
     Keyd restored({"--store", lmdb.string()}, false);
-    check(restored);
+    check(restored, 1);
   }
 
   // The same file migrates the store onto etcd.
@@ -451,7 +454,19 @@ TEST_CASE("a backup taken under load restores into LMDB and into etcd", "[etcd]"
   INFO(r.err);
   {
     Keyd restored(args, false);
-    check(restored);
+    check(restored, 1);
+    // And back: a backup of the etcd store (one revision) restored into LMDB.
+    auto again = out.path() / "from-etcd.backup";
+    REQUIRE(runCommand(
+                {adminBinary(), "--socket", restored.socket(), "backup", "--out", again.string()},
+                "", asRoot)
+                .status == 0);
+    auto lmdb2 = out.path() / "restored-from-etcd";
+    REQUIRE(
+        runCommand({adminBinary(), "restore", "--in", again.string(), "--store", lmdb2.string()})
+            .status == 0);
+    Keyd back({"--store", lmdb2.string()}, false);
+    check(back, 2);
   }
   // Never over a store that is there.
   r = runCommand(restore);
@@ -552,4 +567,43 @@ TEST_CASE("a burst of audited requests on etcd keeps every record", "[etcd]") {
     if (r.action == "login" && r.actor == "alice") ++logins;
   CHECK(logins == 320);
   CHECK(root->auditVerify().ok);
+}
+
+TEST_CASE("one container name, a namespace of its own on each host", "[etcd]") {
+  EtcdCluster etcd(1);
+  Keyd a(etcd.keydArgs("/vhsm", "a"), true);
+  Keyd b(etcd.keydArgs("/vhsm", "b"), false);
+  auto rootA = a.root(), rootB = b.root();
+  UserInfo alice;
+  alice.name = "alice";
+  alice.flags = {true, true, true, true, false};
+  alice.containers = {"web"};
+  auto material = randomBytes(32), data = randomBytes(64);
+  auto expected = referenceHmac("SHA256", material, data);
+  // Host A's "web": the key is made there; the same namespace is nothing on host B.
+  int onA = inNewNetns(
+      [&] {
+        auto c = loggedIn(a, "alice", "pw");
+        c->keyImport("k", KeyType::HMAC, material);
+        if (c->hmac("k", HashAlgorithm::SHA256, data) != expected) return 1;
+        if (refusalOf([&] { loggedIn(b, "alice", "pw"); }) != ErrorCode::CONTAINER_NOT_ALLOWED)
+          return 2;
+        return 0;
+      },
+      [&](pid_t pid) {
+        rootA->containerAddPid("web", pid);
+        rootA->userCreate(alice, "pw");  // binding a user needs the name registered here
+      });
+  CHECK(onA == 0);
+  // Host B's "web", another namespace: the same user and key; host A does not know it.
+  int onB = inNewNetns(
+      [&] {
+        if (loggedIn(b, "alice", "pw")->hmac("k", HashAlgorithm::SHA256, data) != expected)
+          return 3;
+        if (refusalOf([&] { loggedIn(a, "alice", "pw"); }) != ErrorCode::CONTAINER_NOT_ALLOWED)
+          return 4;
+        return 0;
+      },
+      [&](pid_t pid) { rootB->containerAddPid("web", pid); });
+  CHECK(onB == 0);
 }
