@@ -14,12 +14,30 @@ void BackupRequests::backup(Session& s, uint64_t offset, proto::Response::Builde
   // Every wrapped record leaves keyd: the right to read, as a security officer.
   access_.requireSo(s, kFlagRead);
   if (offset == 0) {
-    // Recorded first, so that the chain in the backup ends with the backup itself and with
-    // everything recorded before it.
-    auditor_.enqueue(auditor_.eventFor(s, "backup", ""));
-    auditor_.flush();
-    s.backup = std::make_shared<const std::string>(
-        store_.read([](const store::ReadTxn& txn) { return store::writeBackup(txn); }));
+    s.backup.reset();
+    // A whole store in keyd's locked memory per backup: a few at a time.
+    if (inFlight_.fetch_add(1) >= kMaxInFlight) {
+      --inFlight_;
+      throw Refusal(proto::ErrorCode::TOO_MANY_OPERATIONS,
+                    "other backups are being read out; try again when they are done");
+    }
+    std::unique_ptr<const std::string> file;
+    try {
+      // Recorded durably first (no record, no backup), so that the chain in the backup ends
+      // with the backup itself and everything recorded before it.
+      auditor_.audited(s, "backup", "", [](store::WriteTxn&) {});
+      file = std::make_unique<const std::string>(
+          store_.read([](const store::ReadTxn& txn) { return store::writeBackup(txn); }));
+    } catch (...) {
+      --inFlight_;
+      throw;
+    }
+    // The slot is given back when the session lets the snapshot go (read out, replaced, or
+    // the session's end).
+    s.backup = std::shared_ptr<const std::string>(file.release(), [this](const std::string* f) {
+      delete f;
+      --inFlight_;
+    });
   } else if (!s.backup) {
     throw Refusal(proto::ErrorCode::INVALID_ARGUMENT,
                   "no backup in progress on this connection: start at offset 0");

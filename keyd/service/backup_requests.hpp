@@ -3,6 +3,8 @@
 // a new backup begins or the session ends, so every chunk comes from the same moment.
 #pragma once
 
+#include <atomic>
+
 #include "keyd/service/access.hpp"
 #include "keyd/service/auditor.hpp"
 #include "keyd/service/session.hpp"
@@ -18,9 +20,12 @@ class BackupRequests {
   void backup(Session& s, uint64_t offset, proto::Response::Builder out);
 
  private:
+  static constexpr int kMaxInFlight = 2;
+
   store::Store& store_;
   Access& access_;
   Auditor& auditor_;
+  std::atomic<int> inFlight_{0};  // snapshots held by sessions now
 };
 
 }  // namespace vhsm::keyd
