@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   store::EtcdClient etcd(options);
   auto reads = timeEach(samples, [&](int) { etcd.range("/bench-probe", ""); });
   auto txns = timeEach(samples, [&](int i) {
-    etcd.txn({}, {{"/bench-probe", std::to_string(i), false}});
+    etcd.txn({}, {{"/bench-probe", std::to_string(i), false, ""}});
   });
   row("etcd alone: read / txn (p50 µs)", "—", fmt("%.0f / %.0f", reads.p50, txns.p50).c_str(),
       fmt("p99 %.0f / %.0f µs", reads.p99, txns.p99));

@@ -174,15 +174,15 @@ std::string EtcdClient::post(const std::string& path, const std::string& body, b
     curl_easy_setopt(handle->curl, CURLOPT_TIMEOUT_MS, options_.requestTimeoutMillis);
     CURLcode rc = curl_easy_perform(handle->curl);
     long status = 0;
-    curl_off_t pretransfer = 0;
+    curl_off_t uploaded = 0;
     curl_easy_getinfo(handle->curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(handle->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    curl_easy_getinfo(handle->curl, CURLINFO_SIZE_UPLOAD_T, &uploaded);
     giveBack(std::move(handle));
     std::string where = "etcd " + options_.endpoints[index] + ": ";
     if (rc != CURLE_OK) {
       problem = where + curl_easy_strerror(rc);
-      // Before the transfer began (no connection, no TLS), nothing reached the member.
-      if (pretransfer > 0) {
+      // Not a byte of the request sent (no connection, no TLS): nothing reached the member.
+      if (uploaded > 0) {
         sent = true;
         if (!retrySent) break;
       }
@@ -237,9 +237,11 @@ bool EtcdClient::txn(const std::vector<EtcdCompare>& compares, const std::vector
     body["compare"].push_back(j);
   }
   for (const auto& op : ops) {
-    if (op.erase)
-      body["success"].push_back({{"request_delete_range", {{"key", base64(op.key)}}}});
-    else
+    if (op.erase) {
+      json erase = {{"key", base64(op.key)}};
+      if (!op.rangeEnd.empty()) erase["range_end"] = base64(op.rangeEnd);
+      body["success"].push_back({{"request_delete_range", erase}});
+    } else
       body["success"].push_back(
           {{"request_put", {{"key", base64(op.key)}, {"value", base64(op.value)}}}});
   }

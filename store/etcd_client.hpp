@@ -47,6 +47,7 @@ struct EtcdOp {
   std::string key;
   std::string value;
   bool erase = false;
+  std::string rangeEnd;  // erase: [key, rangeEnd) rather than the key alone
 };
 
 struct EtcdEvent {

@@ -165,6 +165,12 @@ class EtcdTxn final : public WriteTxn {
   bool deleteKey(const std::string& owner, const std::string& id) override {
     return erase(keyName(owner, id));
   }
+  // One ranged delete, however many keys: etcd bounds a transaction's operations.
+  void deleteKeys(const std::string& owner) override {
+    std::string first = keyName(owner, ""), end = EtcdClient::prefixEnd(first);
+    pending_.erase(pending_.lower_bound(first), pending_.lower_bound(end));
+    erasedRanges_.emplace_back(first, end);
+  }
   void putAudit(const AuditEntry& entry) override {
     std::string name = k_.audit + sequenceKey(entry.sequence);
     compares_.push_back(
@@ -178,10 +184,12 @@ class EtcdTxn final : public WriteTxn {
 
   // false: something it read changed before it could commit; nothing was written.
   bool commit() {
-    if (pending_.empty()) return true;
+    if (pending_.empty() && erasedRanges_.empty()) return true;
     std::vector<EtcdOp> ops;
+    // Ranges first: a key written after its range was erased stays.
+    for (auto& [first, end] : erasedRanges_) ops.push_back({first, "", true, end});
     for (auto& [key, value] : pending_)
-      ops.push_back({key, value ? seal(recordKey_, key, *value) : "", !value});
+      ops.push_back({key, value ? seal(recordKey_, key, *value) : "", !value, ""});
     return client_.txn(compares_, ops);
   }
 
@@ -197,8 +205,15 @@ class EtcdTxn final : public WriteTxn {
     return r;
   }
 
+  bool erased(const std::string& key) const {
+    for (const auto& [first, end] : erasedRanges_)
+      if (key >= first && key < end) return true;
+    return false;
+  }
+
   std::optional<std::string> get(const std::string& key) const {
     if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+    if (erased(key)) return std::nullopt;
     auto r = read(key, "");
     if (writable_)
       compares_.push_back({key, "", EtcdCompare::Target::modRevision, EtcdCompare::Result::equal,
@@ -218,7 +233,7 @@ class EtcdTxn final : public WriteTxn {
     for (auto& kv : r.kvs) {
       auto value = unseal(recordKey_, kv.key, std::move(kv.value));
       if (writable_) scanned_.insert(kv.key);
-      out.emplace(std::move(kv.key), std::move(value));
+      if (!erased(kv.key)) out.emplace(std::move(kv.key), std::move(value));
     }
     for (auto it = pending_.lower_bound(first); it != pending_.end() && it->first < end; ++it) {
       if (it->second)
@@ -234,8 +249,9 @@ class EtcdTxn final : public WriteTxn {
   // covers it. So deleting a user's keys costs one operation each, not a read and a compare.
   bool erase(const std::string& key) {
     auto it = pending_.find(key);
-    bool existed = it != pending_.end() ? it->second.has_value()
-                                        : scanned_.count(key) != 0 || get(key).has_value();
+    bool existed = it != pending_.end()
+                       ? it->second.has_value()
+                       : !erased(key) && (scanned_.count(key) != 0 || get(key).has_value());
     pending_[key] = std::nullopt;
     return existed;
   }
@@ -248,6 +264,7 @@ class EtcdTxn final : public WriteTxn {
   mutable int64_t revision_ = 0;
   mutable std::vector<EtcdCompare> compares_;
   mutable std::set<std::string> scanned_;  // keys a range read of this transaction found
+  std::vector<std::pair<std::string, std::string>> erasedRanges_;  // [first, end) deleted
   std::map<std::string, std::optional<std::string>> pending_;
 };
 
@@ -307,7 +324,8 @@ std::unique_ptr<EtcdStore> EtcdStore::create(EtcdStoreOptions options) {
     bool made = store->client_.txn(
         {{store->options_.prefix + "/", EtcdClient::prefixEnd(store->options_.prefix + "/"),
           EtcdCompare::Target::createRevision, EtcdCompare::Result::equal, 0}},
-        {{schema, seal(store->options_.recordKey, schema, std::to_string(kSchemaVersion)), false}});
+        {{schema, seal(store->options_.recordKey, schema, std::to_string(kSchemaVersion)), false,
+          ""}});
     if (!made) throw StoreError("a store already exists under " + store->options_.prefix);
   });
   store->schemaChecked_ = true;
@@ -404,6 +422,7 @@ void EtcdStore::watch(std::function<void(StoreChange)> fn) {
   std::unique_lock lock(watchMutex_);
   bool start = fn && !watcher_.joinable();
   listener_ = std::move(fn);
+  if (start) noteWatch("not yet following etcd's changes");  // until the watch is created
   if (!listener_) watchIdle_.wait(lock, [&] { return !notifying_; });
   if (start) watcher_ = std::thread([this] { watchLoop(); });
 }
@@ -426,7 +445,6 @@ void EtcdStore::watchLoop() {
     watchIdle_.notify_all();
   };
   const std::string all = options_.prefix + "/";
-  noteWatch("watch not started");
   bool missed = false;  // events may have been missed: say "everything" once watching again
   while (!stopWatch_) {
     try {

@@ -119,6 +119,10 @@ class WriteTxn : public ReadTxn {
   // Fails with false, writing nothing, when the key exists and overwrite is false.
   virtual bool putKey(const Key& key, bool overwrite) = 0;
   virtual bool deleteKey(const std::string& owner, const std::string& id) = 0;
+  // Every key of owner (with the owner's deletion). A store may do it in one operation.
+  virtual void deleteKeys(const std::string& owner) {
+    for (const auto& k : keys(owner)) deleteKey(owner, k.id);
+  }
   // Appends the record after the last one (its sequence is the next).
   virtual void putAudit(const AuditEntry& entry) = 0;
   virtual void setKdfIterations(uint32_t iterations) = 0;

@@ -68,26 +68,27 @@ void AuditWriter::run() {
     auto batch = std::move(queue_);
     queue_.clear();
     lock.unlock();
-    std::string failure;
-    std::vector<store::AuditEntry> appended;
-    try {
-      // In transactions of kMaxPerCommit: a shared store bounds one transaction's size.
-      for (size_t first = 0; first < batch.size(); first += kMaxPerCommit) {
-        size_t last = std::min(batch.size(), first + kMaxPerCommit);
+    // In transactions of kMaxPerCommit: a shared store bounds one transaction's size. A
+    // transaction that fails loses its records only (logged), not the ones after it.
+    for (size_t first = 0; first < batch.size(); first += kMaxPerCommit) {
+      size_t last = std::min(batch.size(), first + kMaxPerCommit);
+      std::string failure;
+      std::vector<store::AuditEntry> appended;
+      try {
         store_.write([&](store::WriteTxn& txn) {
           appended.clear();  // the store may run this again
           for (size_t i = first; i < last; ++i) appended.push_back(appendAudit(txn, batch[i]));
         });
         if (syslog_)
           for (const auto& e : appended) toSyslog(e);
+      } catch (const std::exception& e) {
+        failure = e.what();
+      } catch (...) {  // Cap'n Proto's kj::Exception; escaping this thread would end keyd
+        failure = "unexpected exception";
       }
-    } catch (const std::exception& e) {
-      failure = e.what();
-    } catch (...) {  // Cap'n Proto's kj::Exception; escaping this thread would end keyd
-      failure = "unexpected exception";
+      if (!failure.empty())
+        logError("cannot write " + std::to_string(last - first) + " audit records: " + failure);
     }
-    if (!failure.empty())
-      logError("cannot write " + std::to_string(batch.size()) + " audit records: " + failure);
     lock.lock();
     done_ += batch.size();
     written_.notify_all();

@@ -20,15 +20,17 @@ const store::User& Access::requireLogin(Session& s) {
   }
   uint64_t epoch = epoch_.current();
   if (s.authEpoch != epoch) {
-    if (s.unlockExpires && !unlocks_.holds(s.user->name, containers_.of(s), s.user->id)) {
-      s.logout();
-      throw Refusal(ErrorCode::NOT_UNLOCKED, "the unlock this session used was withdrawn");
-    }
     auto fresh = store_.read([&](const store::ReadTxn& t) { return t.user(s.user->name); });
     // A user of the same name made since is someone else: names are reused, ids never.
     if (!fresh || fresh->id != s.user->id) {
       s.logout();
       throw Refusal(ErrorCode::NOT_LOGGED_IN, "the logged-in user was deleted");
+    }
+    if (s.unlockExpires &&
+        !unlocks_.holds(s.user->name, containers_.of(s),
+                        {fresh->id, fresh->wrappedSecret, s.peer.netns.cookie})) {
+      s.logout();
+      throw Refusal(ErrorCode::NOT_UNLOCKED, "the unlock this session used was withdrawn");
     }
     const auto& bound = fresh->containers;
     if (std::find(bound.begin(), bound.end(), containers_.of(s)) == bound.end()) {

@@ -93,13 +93,20 @@ ContainerDirectory::NamespaceClass ContainerDirectory::classify(
   std::string name;
   try {
     name = nameOf(netns);
-  } catch (const std::exception&) {
+  } catch (...) {
     return proto::sameNamespace(hostNetns_, netns) ? NamespaceClass::host
                                                    : NamespaceClass::unregistered;
   }
   return name == kHost              ? NamespaceClass::host
          : isUnregisteredName(name) ? NamespaceClass::unregistered
                                     : NamespaceClass::registered;
+}
+
+uint64_t ContainerDirectory::cookieOf(const std::string& name) const {
+  if (name == kHost) return hostNetns_.cookie;
+  for (const auto& c : *registered())
+    if (c.name == name && current(c)) return c.netnsCookie;
+  return 0;
 }
 
 const std::string& ContainerDirectory::of(Session& s) const {

@@ -26,6 +26,9 @@ class ContainerDirectory {
   // The same for many namespaces, from one read of the registrations.
   std::vector<std::string> namesOf(const std::vector<proto::NetnsIdentity>& netns) const;
   NamespaceClass classify(const proto::NetnsIdentity& netns) const noexcept;
+  // The net cookie of the namespace a name registered in this boot names now (host's for
+  // host), 0 for none.
+  uint64_t cookieOf(const std::string& name) const;
   // The session's container, resolved again only after a registration changed.
   const std::string& of(Session& s) const;
   void requireKnown(const store::ReadTxn& txn, const std::string& name) const;

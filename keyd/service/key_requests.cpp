@@ -66,6 +66,11 @@ void KeyRequests::save(Session& s, store::Key key, std::span<const uint8_t> mate
   auditor_.audited(
       s, action, key.id,
       [&](store::WriteTxn& txn) {
+        // The owner as committed: on a shared store another host may have deleted the user
+        // (and its keys) since this session logged in, and a key must not outlive it.
+        auto owner = txn.user(user.name);
+        if (!owner || owner->id != user.id)
+          throw Refusal(ErrorCode::NOT_LOGGED_IN, "the logged-in user was deleted");
         if (!txn.putKey(key, false))
           throw Refusal(ErrorCode::KEY_EXISTS, "key " + key.id + " exists");
       },

@@ -81,7 +81,8 @@ void LoginRequests::login(Session& s, Request::Login::Reader r) {
   std::optional<std::chrono::steady_clock::time_point> unlockExpires;
   const char* how = "password";
   if (r.getPassword().size() == 0) {
-    auto grant = unlocks_.use(name, container, user->id);
+    auto grant =
+        unlocks_.use(name, container, {user->id, user->wrappedSecret, s.peer.netns.cookie});
     if (!grant)
       throw Refusal(ErrorCode::NOT_UNLOCKED,
                     "no password given and " + name + " is not unlocked for " + container);
@@ -126,7 +127,7 @@ void LoginRequests::unlock(Session& s, Request::Unlock::Reader r) {
       "container " + container + " for " + std::to_string(ttl) + " s");
   unlocks_.grant(name, container,
                  {user->id, std::move(secret), Unlocks::Clock::now() + std::chrono::seconds(ttl),
-                  user->wrappedSecret});
+                  user->wrappedSecret, containers_.cookieOf(container)});
 }
 
 void LoginRequests::lock(Session& s, Request::Lock::Reader r) {

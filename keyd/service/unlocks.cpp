@@ -7,23 +7,31 @@ void Unlocks::grant(const std::string& user, const std::string& container, Grant
   grants_[{user, container}] = std::move(grant);
 }
 
+namespace {
+
+bool madeFor(const Unlocks::Grant& grant, const Unlocks::Holder& holder) {
+  return grant.userId == holder.userId && grant.wrappedSecret == holder.wrappedSecret &&
+         grant.netnsCookie == holder.netnsCookie;
+}
+
+}  // namespace
+
 std::optional<Unlocks::Grant> Unlocks::use(const std::string& user, const std::string& container,
-                                           const std::vector<uint8_t>& userId) {
+                                           const Holder& holder) {
   std::lock_guard lock(mutex_);
   auto it = grants_.find({user, container});
   if (it == grants_.end()) return std::nullopt;
-  if (it->second.expires <= Clock::now() || it->second.userId != userId) {
+  if (it->second.expires <= Clock::now() || !madeFor(it->second, holder)) {
     grants_.erase(it);
     return std::nullopt;
   }
   return it->second;
 }
 
-bool Unlocks::holds(const std::string& user, const std::string& container,
-                    const std::vector<uint8_t>& userId) {
+bool Unlocks::holds(const std::string& user, const std::string& container, const Holder& holder) {
   std::lock_guard lock(mutex_);
   auto it = grants_.find({user, container});
-  return it != grants_.end() && it->second.userId == userId;
+  return it != grants_.end() && madeFor(it->second, holder);
 }
 
 size_t Unlocks::end(const std::string& user, const std::function<bool(const std::string&)>& keep) {

@@ -125,7 +125,7 @@ void UserRequests::remove(Session& s, const std::string& rawName) {
       throw Refusal(ErrorCode::PERMISSION_DENIED,
                     "deleting a security officer needs the create_extended flag");
     // A user's keys die with the user: nobody else could ever unwrap them.
-    for (const auto& key : txn.keys(name)) txn.deleteKey(name, key.id);
+    txn.deleteKeys(name);
     txn.deleteUser(name);
   });
   unlocks_.end(name, [](const std::string&) { return false; });

@@ -567,6 +567,18 @@ TEST_CASE("a burst of audited requests on etcd keeps every record", "[etcd]") {
     if (r.action == "login" && r.actor == "alice") ++logins;
   CHECK(logins == 320);
   CHECK(root->auditVerify().ok);
+
+  // A user with more keys than one etcd transaction has operations is deleted whole.
+  createUser(*root, "bob", "pw");
+  auto bob = loggedIn(a, "bob", "pw");
+  for (int i = 0; i < 150; ++i)
+    bob->keyImport("k" + std::to_string(i), KeyType::HMAC, randomBytes(16));
+  root->userDelete("bob");
+  createUser(*root, "bob", "pw");
+  CHECK(loggedIn(a, "bob", "pw")->keyList().empty());
+  auto left = etcd.etcdctl({"get", "--prefix", "/vhsm/keys/bob/", "--keys-only"});
+  CHECK(left.status == 0);
+  CHECK(left.out.find("/vhsm/keys/bob/") == std::string::npos);
 }
 
 TEST_CASE("one container name, a namespace of its own on each host", "[etcd]") {

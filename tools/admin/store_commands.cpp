@@ -127,7 +127,7 @@ void addBackup(CLI::App& app, Context& ctx) {
           written = n > 0;
           done += written ? size_t(n) : 0;
         }
-        offset += chunk.size();
+        if (written) offset += chunk.size();
       } while (written && offset < size && !chunk.empty());
       written = written && fsync(fd) == 0;
     } catch (...) {
@@ -142,6 +142,13 @@ void addBackup(CLI::App& app, Context& ctx) {
                                std::to_string(size) + " bytes written");
     }
     std::filesystem::rename(temporary, *out);
+    // The rename itself durable too: the directory's entry.
+    auto dir = std::filesystem::absolute(*out).parent_path();
+    int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirFd >= 0) {
+      fsync(dirFd);
+      ::close(dirFd);
+    }
     printDone(ctx, "backup of " + std::to_string(size) + " bytes written to " + *out);
   });
 }
