@@ -35,3 +35,8 @@ export DEBIAN_FRONTEND=noninteractive
 export INITRD=No  # the VM test boots the kernel with its own initramfs
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The tests and benches start etcd members of their own on free loopback ports; the package's
+# own service (a member on 127.0.0.1:2379) is not needed on a development machine.
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
+  systemctl disable --now etcd.service >/dev/null 2>&1 || true
+fi
