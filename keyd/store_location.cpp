@@ -11,6 +11,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "keyd/service/names.hpp"
 #include "store/etcd_store.hpp"
 
 namespace vhsm::keyd {
@@ -85,19 +86,11 @@ std::unique_ptr<store::Store> StoreLocation::open(bool create) const {
   options.etcd.keyFile = etcdKey;
   options.host = hostName;
   options.recordKey = readRecordKey(etcdRecordKey);
-  if (!isHostName(hostName))
+  if (!isValidName(hostName))
     throw std::runtime_error("--host-name \"" + hostName +
                              "\": 1-64 of A-Za-z0-9._- (it names this host's records)");
   if (create) return store::EtcdStore::create(std::move(options));
   return store::EtcdStore::open(std::move(options));
-}
-
-bool StoreLocation::isHostName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
-      return false;
-  return true;
 }
 
 std::string defaultHostName() {

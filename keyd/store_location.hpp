@@ -20,7 +20,6 @@ struct StoreLocation {
   // create: a new store (fails if one is there); otherwise the existing one. An LMDB store is
   // also locked against a second keyd (released when the store is destroyed).
   std::unique_ptr<store::Store> open(bool create) const;
-  static bool isHostName(const std::string& name);
 };
 
 // gethostname(), for --host-name's default.

@@ -132,6 +132,12 @@ std::vector<RequestRow> requests(Bytes ecPem) {
       {"lock", kSo, &UserFlags::modify, [](Client& c, auto&) { c.lock("lockable"); }},
       {"auditList", kSo, nullptr, [](Client& c, auto&) { c.auditList(0, 1); }},
       {"auditVerify", kSo, nullptr, [](Client& c, auto&) { c.auditVerify(); }},
+      // Every wrapped record leaves keyd: an SO with the read flag alone.
+      {"backup", kSo, &UserFlags::read,
+       [](Client& c, auto&) {
+         Bytes chunk;
+         c.backupChunk(0, chunk);
+       }},
   };
 }
 
